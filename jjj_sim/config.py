@@ -1,0 +1,132 @@
+"""Checking and completing a composed config before anything runs.
+
+``prepare(cfg)`` merges ``params_file`` over ``params`` and checks every field a user can
+set: numbers in range, known places and sectors in the levers, dates inside the horizon.
+Bad input raises ConfigError naming the field; nothing has been written by then.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from jjj_sim.errors import ConfigError
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.world import PROVINCES
+
+# How each parameter is checked: prob = number in [0, 1]; nonneg = number >= 0; real = any
+# finite number; posint = integer >= 1; provinces = list of province names.
+PARAM_RULES = {
+    "closure.quarterly_hazard": "prob", "closure.polluting_multiplier": "nonneg", "closure.relocate_share": "prob",
+    "relocation.origin_provinces": "provinces", "relocation.base_quarterly_hazard": "prob",
+    "relocation.cost_elasticity": "real", "relocation.push_effect": "nonneg",
+    "branching.zgc_quarterly_hazard": "prob", "branching.hightech_quarterly_hazard": "prob",
+    "branching.other_quarterly_hazard": "prob", "branching.innovation_community_boost": "nonneg",
+    "choice.sample_size": "posint", "choice.max_rounds": "posint",
+    "choice.beta_travel_time": "real", "choice.beta_cost": "real", "choice.beta_agglomeration": "real",
+    "choice.beta_specialisation": "real", "choice.beta_incentive": "real", "choice.beta_park": "real",
+    "choice.beta_border": "real", "choice.beta_stay": "real",
+    "choice.friction_reduction": "prob", "choice.matching_reduction": "prob",
+    "demography.exit_annual_rate": "prob", "demography.growth_half_life_years": "positive",
+    "technology.linked_share": "prob", "technology.basic_research_boost": "nonneg",
+    "technology.innovation_community_boost": "nonneg", "technology.value_growth_annual": "real",
+    "parks.capacity_scale": "nonneg",
+    "world.circuity": "positive", "world.road_speed_kmh": "positive", "world.rail_speed_kmh": "positive",
+    "world.rail_access_hours": "nonneg", "world.cost_decay_km": "positive", "world.tianjin_cost_ratio": "nonneg",
+}
+POPULATION_RULES = {"scale": "positive", "size_median": "positive", "size_sigma": "nonneg",
+                    "zgc_share_of_beijing_hightech": "prob"}
+MAX_SCALE = 10.0  # 10x the real region (about 50 M rows by 2035): beyond a 24 GiB machine
+
+
+def _number(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(field, f"must be finite, got {value}")
+    return float(value)
+
+
+def check_value(value, rule: str, field: str) -> None:
+    if rule == "provinces":
+        if isinstance(value, str) or not all(str(v) in PROVINCES for v in value):
+            raise ConfigError(field, f"expected a list of provinces from {list(PROVINCES)}, got {value!r}")
+        return
+    if rule == "posint":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(field, f"expected a whole number >= 1, got {value!r}")
+        return
+    x = _number(value, field)
+    if rule in ("prob", "nonneg") and x < 0:
+        raise ConfigError(field, f"must be >= 0, got {value}")
+    if rule == "prob" and x > 1:
+        raise ConfigError(field, f"must be between 0 and 1, got {value}")
+    if rule == "positive" and x <= 0:
+        raise ConfigError(field, f"must be > 0, got {value}")
+
+
+def _leaves(d, prefix=""):
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            yield from _leaves(v, key + ".")
+        else:
+            yield key, v
+
+
+def load_params_file(path) -> dict:
+    """A fitted-parameters file: {dotted.param.name: value} (or nested), under params."""
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise ConfigError("params_file", f"no such file: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError("params_file", f"{p} is not valid YAML ({e.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError("params_file", f"{p} must hold a mapping of parameter names to values")
+    data = data.get("params", data)
+    flat = dict(_leaves(data))
+    for key in flat:
+        if key not in PARAM_RULES:
+            raise ConfigError(f"params_file:{key}", "unknown parameter")
+    return flat
+
+
+def prepare(cfg: DictConfig) -> DictConfig:
+    """Merged and checked copy of ``cfg`` (raises ConfigError)."""
+    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    if cfg.get("params_file"):
+        for key, value in load_params_file(cfg.params_file).items():
+            OmegaConf.update(cfg, f"params.{key}", value, merge=False)
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("seed", f"expected a whole number >= 0, got {seed!r}")
+    end = cfg.run.get("end_year")
+    if isinstance(end, bool) or not isinstance(end, int) or not START_YEAR <= end <= MAX_END_YEAR:
+        raise ConfigError("run.end_year", f"must be a year from {START_YEAR} to {MAX_END_YEAR}, got {end!r}")
+    params = OmegaConf.to_container(cfg.params)
+    seen = dict(_leaves(params))
+    for key, rule in PARAM_RULES.items():
+        if key not in seen:
+            raise ConfigError(f"params.{key}", "missing")
+        check_value(seen[key], rule, f"params.{key}")
+    for key in seen:
+        if key not in PARAM_RULES:
+            raise ConfigError(f"params.{key}", "unknown parameter")
+    for key, rule in POPULATION_RULES.items():
+        if key not in cfg.population:
+            raise ConfigError(f"population.{key}", "missing")
+        check_value(cfg.population[key], rule, f"population.{key}")
+    if cfg.population.scale > MAX_SCALE:
+        raise ConfigError("population.scale", f"must be at most {MAX_SCALE}, got {cfg.population.scale}")
+    # levers: compiling them checks places, sectors and dates
+    from jjj_sim.policy import Policy
+    from jjj_sim.world import load_places, load_sectors
+
+    sectors = load_sectors()
+    Policy(cfg.policy, load_places(sectors), sectors)
+    return cfg

@@ -1,0 +1,10 @@
+"""The one error type bad input raises: it names the offending field."""
+
+
+class ConfigError(ValueError):
+    """Bad user input. ``field`` is the config key or file entry at fault."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

@@ -1,0 +1,311 @@
+"""RelocationModel: the Mesa model of industrial relocation in Beijing-Tianjin-Hebei.
+
+Firms live in a columnar table (``population.FirmTable``), processed by vectorised rules;
+parks and regional governments are Mesa agents. One step is one quarter; step k (Mesa's
+``steps`` = k) simulates quarter k - 1, quarter 0 being 2014 Q1.
+
+Every change to the firm table goes through ``add_firms``, ``move_firms`` and
+``remove_firms``, which keep the per-place tallies, the cumulative counters and the event
+log in step with the table, so indicators are read off the tallies in O(places x sectors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import mesa
+import numpy as np
+import yaml
+
+from jjj_sim import indicators
+from jjj_sim.errors import ConfigError
+from jjj_sim.events import EventLog
+from jjj_sim.policy import Policy
+from jjj_sim.population import BRANCH, HIGHTECH, ZGC, FirmTable, draw_attributes, draw_lifetimes, synthesise
+from jjj_sim.rules import branching, closure, demography, relocation, technology
+from jjj_sim.rules.choice import build_context
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, last_quarter
+from jjj_sim.world import BEIJING, HEBEI, PROVINCES, Geography, load_places, load_rail_links, load_sectors
+
+
+def load_inputs() -> dict:
+    """Reported inputs with their sources (jjj_sim/data/reported_inputs.yaml)."""
+    with resources.files("jjj_sim.data").joinpath("reported_inputs.yaml").open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+@dataclass
+class Tally:
+    """Alive rows by place, kept in step with the firm table."""
+
+    legal: np.ndarray  # int [P, S]: legal units
+    branches: np.ndarray  # int [P, S]
+    zgc_branches: np.ndarray  # int [P]
+    origin: np.ndarray  # int [P, 3]: legal units and branches by origin province
+    industrial_size: np.ndarray  # float [P, 2]: employees of industrial rows, [not high-tech, high-tech]
+
+    @classmethod
+    def empty(cls, n_places: int, n_sectors: int) -> Tally:
+        return cls(np.zeros((n_places, n_sectors), np.int64), np.zeros((n_places, n_sectors), np.int64),
+                   np.zeros(n_places, np.int64), np.zeros((n_places, 3), np.int64), np.zeros((n_places, 2)))
+
+    def update(self, place, sector, flags, origin, size, industrial, sign: int) -> None:
+        n_places, n_sectors = self.legal.shape
+        place = place.astype(np.int64)
+        branch = (flags & BRANCH) != 0
+        cell = place * n_sectors + sector
+        self.legal += sign * np.bincount(cell[~branch], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
+        self.branches += sign * np.bincount(cell[branch], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
+        zgc_branch = branch & ((flags & ZGC) != 0)
+        self.zgc_branches += sign * np.bincount(place[zgc_branch], minlength=n_places)
+        self.origin += sign * np.bincount(place * 3 + origin, minlength=n_places * 3).reshape(n_places, 3)
+        ind = industrial[sector]
+        ht = ((flags & HIGHTECH) != 0).astype(np.int64)
+        self.industrial_size += sign * np.bincount(place[ind] * 2 + ht[ind], weights=size[ind],
+                                                   minlength=n_places * 2).reshape(n_places, 2)
+
+    @property
+    def occupancy(self) -> np.ndarray:
+        """Rows (legal units and branches) per place."""
+        return self.legal.sum(axis=1) + self.branches.sum(axis=1)
+
+
+class Park(mesa.Agent):
+    """A named park: a place with a limited number of firm slots."""
+
+    def __init__(self, model: RelocationModel, place: int):
+        super().__init__(model)
+        self.place = place
+        self.park_id = model.places.ids[place]
+        # slots in simulated firms: real slots times the population scale
+        self.slots = np.floor(model.places.capacity[place] * model.params.parks.capacity_scale * model.scale)
+
+    @property
+    def occupancy(self) -> int:
+        return int(self.model.tally.occupancy[self.place])
+
+    @property
+    def free_slots(self) -> float:
+        return max(0.0, self.slots - self.occupancy)
+
+
+class RegionalGovernment(mesa.Agent):
+    """The government of a province: puts the levers in force in its own places each quarter."""
+
+    def __init__(self, model: RelocationModel, province: int):
+        super().__init__(model)
+        self.province = province
+        self.name = PROVINCES[province]
+        self.own = model.places.province == province
+
+    def step(self) -> None:
+        full, st = self.model._full_policy, self.model.policy_state
+        own = self.own
+        st.closure_places[own] = full.closure_places[own]
+        st.negative_list_places[own] = full.negative_list_places[own]
+        st.push[own] = full.push[own]
+        st.matching[own] = full.matching[own]
+        st.incentive[own] = full.incentive[own]
+
+
+class RelocationModel(mesa.Model):
+    """Agent-based model of firm closure, relocation, branching, entry and exit.
+
+    Args:
+        cfg: the composed config (``population``, ``params``, ``policy``, ``run``), a
+            DictConfig or anything with attribute access.
+        seed: seed of the model's numpy Generator (``self.rng``).
+    """
+
+    def __init__(self, cfg, seed: int = 0):
+        super().__init__(rng=int(seed))
+        self.cfg = cfg
+        self.params = cfg.params
+        self.scale = float(cfg.population.scale)
+        self.end_year = int(cfg.run.end_year)
+        if not START_YEAR <= self.end_year <= MAX_END_YEAR:
+            raise ConfigError("run.end_year", f"must be between {START_YEAR} and {MAX_END_YEAR}, got {self.end_year}")
+        self.last_quarter = last_quarter(self.end_year)
+        self.quarter = -1  # 2013 Q4: the initial stock
+
+        self.sectors = load_sectors()
+        self.places = load_places(self.sectors)
+        self.policy = Policy(cfg.policy, self.places, self.sectors)
+        self.geo = Geography(self.places, self.params.world, load_rail_links() + self.policy.extra_rail_links,
+                             self.last_quarter + 1)
+        self.inputs = load_inputs()
+        counts = self.inputs["enterprise_counts_2018"]
+        self.counts_2013 = {p: counts["value"][p] / (1 + counts["growth_since_2013"][p]) for p in PROVINCES}
+        self.growth_2013_2018 = {p: np.log(1 + counts["growth_since_2013"][p]) / 5.0 for p in PROVINCES}
+        origin_prov = [PROVINCES.index(p) for p in self.params.relocation.origin_provinces]
+        self.origin_place_mask = np.isin(self.places.province, origin_prov)
+
+        self.events = EventLog(enabled=bool(cfg.run.get("record_events", True)))
+        self.cumulative = dict.fromkeys(indicators.CUMULATIVE_COUNTERS, 0)
+        self.tech_contracts = 0
+        self.tech_turnover_bn = 0.0
+        self._exit_buckets: dict[int, list[np.ndarray]] = {}
+        self._exit_q = demography.quarterly_exit_hazard(self.params)
+
+        self.firms: FirmTable = synthesise(self.rng, self.places, self.sectors, self.counts_2013,
+                                           cfg.population, self.scale, self._exit_q)
+        t = self.firms
+        self.tally = Tally.empty(len(self.places.ids), len(self.sectors.ids))
+        self.tally.update(t.place, t.sector, t.flags, t.origin, t.size, self.sectors.industrial, +1)
+        self._schedule_exits(np.arange(t.n), t.exit_at)
+
+        self.parks = [Park(self, int(p)) for p in self.places.parks]
+        self.governments = [RegionalGovernment(self, p) for p in range(len(PROVINCES))]
+        self._set_policy(0)
+        self._initial_branches()
+        self.hightech_productivity = self._calibrate_hightech_productivity()
+        self.datacollector = mesa.DataCollector(model_reporters=indicators.model_reporters())
+        self.history = indicators.History(self)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _initial_branches(self) -> None:
+        """The reported stock of ZGC branches in Tianjin and Hebei at the start."""
+        k = int(round(self.inputs["zgc_branches_tjhb_2014"]["value"] * self.scale))
+        zgc = np.flatnonzero(((self.firms.flags & ZGC) != 0) & self.firms.alive)
+        if k == 0 or len(zgc) == 0:
+            return
+        parents = self.rng.choice(zgc, size=k, replace=k > len(zgc))
+        self._initial = True
+        try:
+            branching.open_branches(self, np.sort(parents))
+        finally:
+            self._initial = False
+
+    def _calibrate_hightech_productivity(self) -> float:
+        """Value added per employee of high-tech relative to other industrial firms, set so
+        Hebei's 2014 high-tech share of industrial value added is the reported 13.1%."""
+        share = self.inputs["hebei_hightech_va_share_2014"]["value"] / 100.0
+        hebei = self.places.province == HEBEI
+        other, high = self.tally.industrial_size[hebei].sum(axis=0)
+        if high <= 0 or other <= 0:
+            return 1.0
+        return share * other / ((1 - share) * high)
+
+    def _set_policy(self, quarter: int) -> None:
+        """Levers in force this quarter: joint levers from the policy, place-scoped ones set
+        by each regional government in its own places."""
+        self._full_policy = self.policy.state(quarter)
+        self.policy_state = self._full_policy.blank()
+        for gov in self.governments:
+            gov.step()
+        self.choice_context = self._choice_context(quarter)
+
+    def _choice_context(self, quarter: int):
+        c = self.params.choice
+        st = self.policy_state
+        friction_scale = (1.0 - c.friction_reduction * st.business_environment) * (1.0 - c.matching_reduction * st.matching)
+        free = np.full(len(self.places.ids), np.inf)
+        for park in self.parks:
+            free[park.place] = park.free_slots
+        counts_real = (self.tally.legal + self.tally.branches) / self.scale
+        return build_context(c, self.geo.travel_time(quarter), self.geo.cost, counts_real, self.places.specialised,
+                             st.incentive, self.places.is_park, self.places.province, friction_scale,
+                             self.places.opens <= quarter, st.blocked(), free)
+
+    # ------------------------------------------------------------------ table mutations
+    def add_firms(self, place, sector, flags, origin, parent, kind: str) -> np.ndarray:
+        """Append firms (births or branches); ``flags`` None draws them. Returns the rows."""
+        k = len(place)
+        if k == 0:
+            return np.empty(0, dtype=np.int64)
+        place = np.asarray(place, dtype=np.int64)
+        sector = np.asarray(sector, dtype=np.int64)
+        drawn, size = draw_attributes(self.rng, sector, self.places.province[place], self.sectors, self.cfg.population)
+        flags = drawn if flags is None else np.asarray(flags, dtype=np.uint8)
+        born = -1 if getattr(self, "_initial", False) else self.quarter
+        exit_at = draw_lifetimes(self.rng, k, born, self._exit_q)
+        origin = np.asarray(origin, dtype=np.int8)
+        rows = self.firms.append(place=place, sector=sector, flags=flags, size=size, origin=origin,
+                                 parent=np.asarray(parent, dtype=np.int32), born=np.full(k, born, np.int32),
+                                 exit_at=exit_at, alive=np.ones(k, dtype=bool))
+        self.tally.update(place, sector, flags, origin, size, self.sectors.industrial, +1)
+        self._schedule_exits(rows, exit_at)
+        if born >= 0:
+            if kind == "branch":
+                self._count_arrivals(origin, place)
+                self.cumulative["branches_opened"] += k
+            parent = np.asarray(parent, np.int64)
+            src = np.where(parent >= 0, self.firms.place[np.maximum(parent, 0)], -1)
+            self.events.add(kind, self.quarter, rows, src, place, sector, parent)
+        return rows
+
+    def move_firms(self, rows, dest, kind: str) -> None:
+        if len(rows) == 0:
+            return
+        t = self.firms
+        src = t.place[rows].astype(np.int64)
+        dest = np.asarray(dest, dtype=np.int64)
+        args = (t.sector[rows], t.flags[rows], t.origin[rows], t.size[rows], self.sectors.industrial)
+        self.tally.update(src, *args, -1)
+        self.tally.update(dest, *args, +1)
+        t.place[rows] = dest
+        prov_src = self.places.province[src]
+        self._count_arrivals(prov_src, dest)
+        self.cumulative["relocations"] += len(rows)
+        self.cumulative["relocations_out_of_beijing"] += int(
+            np.sum((prov_src == BEIJING) & (self.places.province[dest] != BEIJING)))
+        self.events.add(kind, self.quarter, rows, src, dest, t.sector[rows])
+
+    def remove_firms(self, rows, kind: str) -> None:
+        if len(rows) == 0:
+            return
+        t = self.firms
+        place = t.place[rows].astype(np.int64)
+        self.tally.update(place, t.sector[rows], t.flags[rows], t.origin[rows], t.size[rows],
+                          self.sectors.industrial, -1)
+        t.alive[rows] = False
+        if kind == "closure":
+            self.cumulative["beijing_closures"] += int(np.sum(self.places.province[place] == BEIJING))
+            self.cumulative["closures"] += len(rows)
+        self.events.add(kind, self.quarter, rows, place, np.full(len(rows), -1), t.sector[rows])
+
+    def _count_arrivals(self, from_province, dest) -> None:
+        """Firms from Beijing or Tianjin settling in Hebei (relocations and new branches)."""
+        from_province = np.asarray(from_province)
+        into_hebei = self.places.province[dest] == HEBEI
+        from_bjtj = from_province != HEBEI
+        self.cumulative["hebei_attracted"] += int(np.sum(into_hebei & from_bjtj))
+        self.cumulative["hebei_attracted_from_beijing"] += int(np.sum(into_hebei & (from_province == BEIJING)))
+
+    def _schedule_exits(self, rows: np.ndarray, exit_at: np.ndarray) -> None:
+        due = exit_at <= self.last_quarter
+        rows, exit_at = rows[due], exit_at[due]
+        if len(rows) == 0:
+            return
+        order = np.argsort(exit_at, kind="stable")
+        rows, exit_at = rows[order], exit_at[order]
+        quarters, starts = np.unique(exit_at, return_index=True)
+        for q, part in zip(quarters.tolist(), np.split(rows, starts[1:])):
+            self._exit_buckets.setdefault(q, []).append(part)
+
+    def exits_due(self, quarter: int) -> np.ndarray:
+        parts = self._exit_buckets.pop(quarter, [])
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------ dynamics
+    def step(self) -> None:
+        """Simulate one quarter."""
+        self.quarter = self.steps - 1
+        self._set_policy(self.quarter)
+        closure.apply(self)
+        relocation.apply(self)
+        branching.apply(self)
+        demography.births(self)
+        demography.exits(self)
+        technology.apply(self)
+        self.datacollector.collect(self)
+        self.history.record(self)
+        if self.quarter >= self.last_quarter:
+            self.running = False
+
+    def run_model(self, progress=None) -> None:
+        while self.running and self.quarter < self.last_quarter:
+            self.step()
+            if progress is not None:
+                progress(self)

@@ -1,0 +1,62 @@
+"""Plots of a run (matplotlib, Agg backend: no screen needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from jjj_sim.indicators import INDICATORS  # noqa: E402
+
+HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_closures_cum",
+            "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan")
+
+
+def write_plots(out: Path, summary: dict) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    ind = summary["indicators"]
+    paths = []
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    for ax, name in zip(axes.ravel(), HEADLINE):
+        years = [int(y) for y in ind[name]]
+        ax.plot(years, list(ind[name].values()), marker="o", ms=3)
+        kind, unit, desc, _ = INDICATORS[name]
+        ax.set_title(desc if len(desc) < 48 else name, fontsize=9)
+        ax.set_ylabel(unit)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"jjj-sim, scenario {summary['scenario']} (seed {summary['seed']})")
+    fig.tight_layout()
+    paths.append(out / "headline.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for prov in ("beijing", "tianjin", "hebei"):
+        s = ind[f"firms_by_province_{prov}"]
+        ax.plot([int(y) for y in s], [v / 1e3 for v in s.values()], marker="o", ms=3, label=prov.capitalize())
+    ax.set_ylabel("legal units, thousands")
+    ax.set_title("Legal units by province (year end)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    paths.append(out / "firms_by_province.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    parks = summary["parks"]
+    last = max(next(iter(parks.values()))["firms_from_bjtj"], key=int)
+    ids = sorted(parks, key=lambda k: parks[k]["firms_from_bjtj"][last])
+    fig, ax = plt.subplots(figsize=(8, 6))
+    ax.barh(ids, [parks[k]["firms_from_bjtj"][last] for k in ids], label="firms from Beijing/Tianjin")
+    ax.scatter([parks[k]["capacity"] for k in ids], ids, marker="|", s=200, color="k", label="capacity")
+    ax.set_xlabel(f"firms at end of {last}")
+    ax.set_title("Firms from Beijing and Tianjin per park")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    paths.append(out / "parks.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths

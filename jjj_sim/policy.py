@@ -1,0 +1,157 @@
+"""Policy levers: dated schedules compiled from the ``policy`` config into per-quarter state.
+
+A schedule is a list of ``{from: YYYY-MM, value: x}``. The value holds from the quarter that
+contains that month until the next entry; before the first entry a lever is 0 (off). Lever
+values are intensities (1 = the reported policy); the size of each lever's effect on
+behaviour is a parameter in ``conf/params`` (see docs/ODD.md, "Policy levers").
+
+Levers (``conf/policy/reported.yaml`` has the reported schedules with their dates):
+- ``closure_campaign``: places, sectors, schedule -> closure hazard multiplier.
+- ``negative_list``: places, sectors, schedule -> no births of listed sectors there (value > 0),
+  and no relocation or branch of a listed-sector firm into those places.
+- ``relocation_push``: places, schedule -> extra relocation hazard of firms there.
+- ``matching``: places, schedule -> lower cross-border friction toward those places.
+- ``incentives``: named entries {places, sectors ('all', 'specialised' or a list), schedule}
+  -> incentive level by place x sector (entries add up).
+- ``business_environment``: schedule -> share of the reform programme done (lowers friction).
+- ``basic_research``, ``innovation_community``: schedules -> technology-transfer and
+  branching boosts.
+- ``rail.extra_links``: list of {region, opens} added to the rail-link data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from jjj_sim.errors import ConfigError
+from jjj_sim.timeline import quarter_of
+from jjj_sim.world import Places, Sectors
+
+
+class Schedule:
+    """Step function of the quarter index."""
+
+    def __init__(self, entries, field: str):
+        if entries is None:
+            entries = []
+        if isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__"):
+            raise ConfigError(field, "a schedule is a list of {from: YYYY-MM, value: number}")
+        quarters, values = [], []
+        for i, e in enumerate(entries):
+            f = f"{field}[{i}]"
+            if not hasattr(e, "get") or "from" not in e or "value" not in e:
+                raise ConfigError(f, "each schedule entry needs 'from' (YYYY-MM) and 'value'")
+            try:
+                v = float(e["value"])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{f}.value", f"'{e['value']}' is not a number") from None
+            if not np.isfinite(v) or v < 0:
+                raise ConfigError(f"{f}.value", f"must be a finite number >= 0, got {e['value']}")
+            quarters.append(quarter_of(e["from"], f"{f}.from"))
+            values.append(v)
+        if any(b <= a for a, b in zip(quarters, quarters[1:])):
+            raise ConfigError(field, "schedule dates must be strictly increasing (by quarter)")
+        self.quarters = np.array(quarters, dtype=np.int64)
+        self.values = np.array(values, dtype=float)
+
+    def at(self, quarter: int) -> float:
+        i = np.searchsorted(self.quarters, quarter, side="right") - 1
+        return float(self.values[i]) if i >= 0 else 0.0
+
+
+@dataclass
+class PolicyState:
+    """Lever values in force in one quarter."""
+
+    closure: float
+    closure_places: np.ndarray  # bool [P]
+    closure_sectors: np.ndarray  # bool [S]
+    negative_list_places: np.ndarray  # bool [P] (all False when the list is not in force)
+    negative_list_sectors: np.ndarray  # bool [S]
+    push: np.ndarray  # float [P]
+    matching: np.ndarray  # float [P]
+    incentive: np.ndarray  # float [P, S]
+    business_environment: float
+    basic_research: float
+    innovation_community: float
+
+    def blank(self) -> PolicyState:
+        """The same joint levers, with every place-scoped lever off (filled in by governments)."""
+        return replace(self, closure_places=np.zeros_like(self.closure_places),
+                       negative_list_places=np.zeros_like(self.negative_list_places),
+                       push=np.zeros_like(self.push), matching=np.zeros_like(self.matching),
+                       incentive=np.zeros_like(self.incentive))
+
+    def blocked(self) -> np.ndarray:
+        """bool [P, S]: new firms of sector s may not settle in place p."""
+        return np.outer(self.negative_list_places, self.negative_list_sectors)
+
+
+class Policy:
+    """The compiled ``policy`` config."""
+
+    def __init__(self, cfg, places: Places, sectors: Sectors):
+        self.places, self.sectors = places, sectors
+
+        def scoped(name, with_sectors=True):
+            lever = cfg.get(name)
+            if lever is None:
+                raise ConfigError(f"policy.{name}", "missing lever")
+            places_mask = places.select(lever.get("places", []), f"policy.{name}.places")
+            sectors_mask = sectors.mask(lever.get("sectors", "all"), f"policy.{name}.sectors") if with_sectors else None
+            return places_mask, sectors_mask, Schedule(lever.get("schedule"), f"policy.{name}.schedule")
+
+        self.closure = scoped("closure_campaign")
+        self.negative_list = scoped("negative_list")
+        self.push = scoped("relocation_push", with_sectors=False)
+        self.matching = scoped("matching", with_sectors=False)
+        self.incentives = []
+        for name, entry in (cfg.get("incentives") or {}).items():
+            field = f"policy.incentives.{name}"
+            pm = places.select(entry.get("places", []), f"{field}.places")
+            spec = entry.get("sectors", "all")
+            if spec == "specialised":
+                sm = places.specialised & pm[:, None]
+            else:
+                sm = np.outer(pm, sectors.mask(spec, f"{field}.sectors"))
+            self.incentives.append((sm.astype(float), Schedule(entry.get("schedule"), f"{field}.schedule")))
+        self.business_environment = Schedule(cfg.get("business_environment", {}).get("schedule"),
+                                             "policy.business_environment.schedule")
+        self.basic_research = Schedule(cfg.get("basic_research", {}).get("schedule"), "policy.basic_research.schedule")
+        self.innovation_community = Schedule(cfg.get("innovation_community", {}).get("schedule"),
+                                             "policy.innovation_community.schedule")
+        self.extra_rail_links = []
+        for i, link in enumerate((cfg.get("rail") or {}).get("extra_links") or []):
+            field = f"policy.rail.extra_links[{i}]"
+            if not hasattr(link, "get") or "region" not in link or "opens" not in link:
+                raise ConfigError(field, "each extra rail link needs 'region' and 'opens' (YYYY-MM)")
+            places.index(str(link["region"]), f"{field}.region")
+            quarter_of(link["opens"], f"{field}.opens")
+            self.extra_rail_links.append((str(link["region"]), str(link["opens"])))
+
+    def state(self, quarter: int) -> PolicyState:
+        cp, cs, csched = self.closure
+        npl, nsec, nsched = self.negative_list
+        pp, _, psched = self.push
+        mp, _, msched = self.matching
+        incentive = np.zeros((len(self.places.ids), len(self.sectors.ids)))
+        for mask, sched in self.incentives:
+            v = sched.at(quarter)
+            if v:
+                incentive += v * mask
+        neg_on = nsched.at(quarter) > 0
+        return PolicyState(
+            closure=csched.at(quarter),
+            closure_places=cp,
+            closure_sectors=cs,
+            negative_list_places=npl & neg_on,
+            negative_list_sectors=nsec,
+            push=pp * psched.at(quarter),
+            matching=mp * msched.at(quarter),
+            incentive=incentive,
+            business_environment=self.business_environment.at(quarter),
+            basic_research=self.basic_research.at(quarter),
+            innovation_community=self.innovation_community.at(quarter),
+        )
