@@ -1,0 +1,136 @@
+"""The building blocks: hazard draws, the logit choice with capacity, schedules, time, geography."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jjj_sim.errors import ConfigError
+from jjj_sim.policy import Schedule
+from jjj_sim.rules import hazard
+from jjj_sim.rules.choice import NONE, ChoiceContext, choose
+from jjj_sim.timeline import last_quarter, quarter_end_date, quarter_of
+
+
+def test_draw_has_the_right_rate_and_no_repeats():
+    rng = np.random.default_rng(0)
+    n, p = 200_000, 0.01
+    rows = hazard.draw(rng, n, p)
+    assert len(np.unique(rows)) == len(rows)
+    assert rows.min() >= 0 and rows.max() < n
+    # binomial: mean n p = 2000, sd about 44.5; 5 sd
+    assert abs(len(rows) - n * p) < 5 * np.sqrt(n * p * (1 - p))
+    # uniform over rows: first and second half get similar shares
+    assert abs(np.sum(rows < n // 2) - np.sum(rows >= n // 2)) < 5 * np.sqrt(n * p)
+
+
+def test_draw_edges():
+    rng = np.random.default_rng(1)
+    assert len(hazard.draw(rng, 0, 0.5)) == 0
+    assert len(hazard.draw(rng, 10, 0.0)) == 0
+    assert np.array_equal(hazard.draw(rng, 10, 1.0), np.arange(10))
+
+
+def test_thinning_gives_per_row_probabilities():
+    rng = np.random.default_rng(2)
+    n = 400_000
+    p_row = np.where(np.arange(n) % 2 == 0, 0.02, 0.005)
+    rows = hazard.draw(rng, n, 0.02)
+    kept = hazard.thin(rng, rows, p_row[rows], 0.02)
+    even = np.sum(kept % 2 == 0)
+    odd = np.sum(kept % 2 == 1)
+    assert even == pytest.approx(n / 2 * 0.02, rel=0.08)
+    assert odd == pytest.approx(n / 2 * 0.005, rel=0.15)
+
+
+def _ctx(base, province, free, stay_bonus=0.0):
+    base = np.asarray(base, float)
+    return ChoiceContext(base=base, province=np.asarray(province), friction=np.zeros(len(province)),
+                         open=np.ones(len(province), bool), blocked=np.zeros(base.shape, bool),
+                         free_slots=np.asarray(free, float), stay_bonus=stay_bonus)
+
+
+def test_choice_follows_logit_shares():
+    rng = np.random.default_rng(3)
+    ctx = _ctx([[0.0], [np.log(3.0)]], [1, 2], [np.inf, np.inf])
+    m = 40_000
+    dest = choose(rng, ctx, np.zeros(m, int), np.zeros(m, int), np.ones(2, bool), None, 10, 3)
+    share = np.mean(dest == 1)
+    assert share == pytest.approx(0.75, abs=0.01)  # exp(log 3) / (1 + exp(log 3))
+
+
+def test_capacity_lottery_never_overfills_and_sends_the_rest_elsewhere():
+    rng = np.random.default_rng(4)
+    ctx = _ctx([[10.0], [0.0]], [1, 2], [25, np.inf])  # place 0 very attractive, 25 slots
+    dest = choose(rng, ctx, np.zeros(100, int), np.zeros(100, int), np.ones(2, bool), None, 10, 3)
+    assert np.sum(dest == 0) == 25
+    assert np.sum(dest == 1) == 75
+    assert ctx.free_slots[0] == 0
+
+
+def test_no_place_means_no_move():
+    rng = np.random.default_rng(5)
+    ctx = _ctx([[1.0], [1.0]], [1, 2], [0, 0])
+    dest = choose(rng, ctx, np.zeros(5, int), np.zeros(5, int), np.ones(2, bool), None, 10, 3)
+    assert np.all(dest == NONE)
+
+
+def test_staying_needs_no_slot_and_sampling_keeps_own_place():
+    rng = np.random.default_rng(6)
+    n_places = 30
+    ctx = _ctx(np.zeros((n_places, 1)), np.ones(n_places, int), np.zeros(n_places), stay_bonus=0.0)
+    stay = np.full(50, 7)
+    dest = choose(rng, ctx, np.zeros(50, int), np.ones(50, int), np.ones(n_places, bool), stay, 3, 2)
+    assert np.all(dest == 7)  # every other place is full
+
+
+def test_schedule_is_a_step_function():
+    s = Schedule([{"from": "2015-06", "value": 1.0}, {"from": "2017-01", "value": 0.5}], "x")
+    assert s.at(0) == 0.0
+    assert s.at(quarter_of("2015-04", "t")) == 1.0  # June is in Q2
+    assert s.at(quarter_of("2016-12", "t")) == 1.0
+    assert s.at(quarter_of("2030-01", "t")) == 0.5
+
+
+@pytest.mark.parametrize("entries, field", [
+    ([{"from": "2016-01", "value": 1}, {"from": "2015-01", "value": 1}], "lever"),
+    ([{"from": "2016-01", "value": -1}], "lever[0].value"),
+    ([{"from": "2016-01"}], "lever[0]"),
+    ([{"from": "2040-01", "value": 1}], "lever[0].from"),
+    ([{"from": "yesterday", "value": 1}], "lever[0].from"),
+    ("2016", "lever"),
+])
+def test_bad_schedules_name_the_field(entries, field):
+    with pytest.raises(ConfigError) as e:
+        Schedule(entries, "lever")
+    assert e.value.field == field
+
+
+def test_timeline():
+    assert quarter_of("2014-01", "t") == 0
+    assert quarter_of("2014-03", "t") == 0
+    assert quarter_of("2014-04", "t") == 1
+    assert quarter_of("2013-12", "t") == -1
+    assert quarter_of(2020, "t") == 24
+    assert last_quarter(2023) == 39
+    assert quarter_end_date(39) == "2023-12-31"
+
+
+def test_rail_openings_cut_travel_times():
+    from jjj_sim.model import load_rail_links
+    from jjj_sim.world import Geography, load_places, load_sectors
+
+    class W:
+        circuity, road_speed_kmh, rail_speed_kmh, rail_access_hours = 1.3, 60, 200, 0.75
+        cost_decay_km, tianjin_cost_ratio = 150, 0.7
+
+    places = load_places(load_sectors())
+    geo = Geography(places, W, load_rail_links(), 88)
+    zjk = places.index("zhangjiakou", "t")
+    before = geo.travel_time(quarter_of("2019-07", "t"))[zjk]
+    after = geo.travel_time(quarter_of("2020-01", "t"))[zjk]
+    assert after < before
+    core = places.index("beijing_core", "t")
+    assert geo.travel_time(0)[core] == 0.0
+    assert geo.cost[core] == pytest.approx(1.0)
+    assert np.all(geo.cost <= 1.0 + 1e-12)
