@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
+from types import SimpleNamespace
 
 import mesa
 import numpy as np
 import yaml
+from omegaconf import OmegaConf
 
 from jjj_sim import indicators
 from jjj_sim.errors import ConfigError
@@ -27,6 +29,12 @@ from jjj_sim.rules import branching, closure, demography, relocation, technology
 from jjj_sim.rules.choice import build_context
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, last_quarter
 from jjj_sim.world import BEIJING, HEBEI, PROVINCES, Geography, load_places, load_rail_links, load_sectors
+
+
+def _namespace(d):
+    if isinstance(d, dict):
+        return SimpleNamespace(**{k: _namespace(v) for k, v in d.items()})
+    return d
 
 
 def load_inputs() -> dict:
@@ -121,7 +129,8 @@ class RelocationModel(mesa.Model):
     def __init__(self, cfg, seed: int = 0):
         super().__init__(rng=int(seed))
         self.cfg = cfg
-        self.params = cfg.params
+        self.params = _namespace(OmegaConf.to_container(cfg.params, resolve=True))  # plain attributes: fast in hot loops
+        self.population_cfg = _namespace(OmegaConf.to_container(cfg.population, resolve=True))
         self.scale = float(cfg.population.scale)
         self.end_year = int(cfg.run.end_year)
         if not START_YEAR <= self.end_year <= MAX_END_YEAR:
@@ -149,7 +158,8 @@ class RelocationModel(mesa.Model):
         self._exit_q = demography.quarterly_exit_hazard(self.params)
 
         self.firms: FirmTable = synthesise(self.rng, self.places, self.sectors, self.counts_2013,
-                                           cfg.population, self.scale, self._exit_q)
+                                           self.population_cfg, self.scale, self._exit_q,
+                                           expected_rows=self._expected_rows())
         t = self.firms
         self.tally = Tally.empty(len(self.places.ids), len(self.sectors.ids))
         self.tally.update(t.place, t.sector, t.flags, t.origin, t.size, self.sectors.industrial, +1)
@@ -164,6 +174,20 @@ class RelocationModel(mesa.Model):
         self.history = indicators.History(self)
 
     # ------------------------------------------------------------------ set-up helpers
+    def _expected_rows(self) -> int:
+        """Initial stock plus expected births to the horizon, with 10% headroom for branches
+        and chance (the table still grows past it if needed)."""
+        half_life = self.params.demography.growth_half_life_years
+        years = (self.last_quarter + 1) / 4.0
+        total = 0.0
+        for p in PROVINCES:
+            n0, g0 = self.counts_2013[p], self.growth_2013_2018[p]
+            end = demography.target_count(n0, g0, years, half_life)
+            exits = sum(demography.target_count(n0, g0, q / 4.0, half_life) * self._exit_q
+                        for q in range(self.last_quarter + 1))
+            total += end + exits
+        return int(1.1 * total * self.scale)
+
     def _initial_branches(self) -> None:
         """The reported stock of ZGC branches in Tianjin and Hebei at the start."""
         k = int(round(self.inputs["zgc_branches_tjhb_2014"]["value"] * self.scale))
@@ -179,7 +203,8 @@ class RelocationModel(mesa.Model):
 
     def _calibrate_hightech_productivity(self) -> float:
         """Value added per employee of high-tech relative to other industrial firms, set so
-        Hebei's 2014 high-tech share of industrial value added is the reported 13.1%."""
+        Hebei's high-tech share of industrial value added in the starting stock (initial
+        branches included) is the reported 2014 value, 13.1%; it then moves with the mix."""
         share = self.inputs["hebei_hightech_va_share_2014"]["value"] / 100.0
         hebei = self.places.province == HEBEI
         other, high = self.tally.industrial_size[hebei].sum(axis=0)
@@ -216,7 +241,7 @@ class RelocationModel(mesa.Model):
             return np.empty(0, dtype=np.int64)
         place = np.asarray(place, dtype=np.int64)
         sector = np.asarray(sector, dtype=np.int64)
-        drawn, size = draw_attributes(self.rng, sector, self.places.province[place], self.sectors, self.cfg.population)
+        drawn, size = draw_attributes(self.rng, sector, self.places.province[place], self.sectors, self.population_cfg)
         flags = drawn if flags is None else np.asarray(flags, dtype=np.uint8)
         born = -1 if getattr(self, "_initial", False) else self.quarter
         exit_at = draw_lifetimes(self.rng, k, born, self._exit_q)

@@ -29,7 +29,7 @@ COLUMNS = {
     "sector": np.int8,
     "flags": np.uint8,
     "size": np.float32,  # employees (value added is proportional to it)
-    "origin": np.int8,  # province where the firm was at the start (or birth); a branch: its parent's
+    "origin": np.int8,  # province where the firm was at the start (or birth); a branch: its parent's at opening
     "parent": np.int32,  # row of the parent firm for branches, else -1
     "born": np.int32,  # quarter of birth (-1 for the initial stock)
     "exit_at": np.int32,  # quarter of the scheduled ordinary exit
@@ -99,8 +99,11 @@ def draw_lifetimes(rng: np.random.Generator, k: int, born: int, exit_q: float) -
 
 
 def synthesise(rng: np.random.Generator, places: Places, sectors: Sectors, counts_2013: dict,
-               pop_cfg, scale: float, exit_q: float) -> FirmTable:
-    """The end-2013 stock: legal units by province -> region -> sector, with attributes."""
+               pop_cfg, scale: float, exit_q: float, expected_rows: int = 0) -> FirmTable:
+    """The end-2013 stock: legal units by province -> region -> sector, with attributes.
+
+    ``expected_rows``: rows the whole run is expected to create, to size the table once.
+    """
     place_parts, sector_parts = [], []
     for prov, name in enumerate(PROVINCES):
         n = int(round(counts_2013[name] * scale))
@@ -116,7 +119,7 @@ def synthesise(rng: np.random.Generator, places: Places, sectors: Sectors, count
     province = places.province[place]
     flags, size = draw_attributes(rng, sector, province, sectors, pop_cfg)
     k = len(place)
-    table = FirmTable(capacity=int(k * 2.5))
+    table = FirmTable(capacity=max(k, int(expected_rows)))
     table.append(
         place=place, sector=sector, flags=flags, size=size, origin=province.astype(np.int8),
         parent=np.full(k, NO_PARENT, dtype=np.int32), born=np.full(k, -1, dtype=np.int32),

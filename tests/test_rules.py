@@ -134,3 +134,13 @@ def test_rail_openings_cut_travel_times():
     assert geo.travel_time(0)[core] == 0.0
     assert geo.cost[core] == pytest.approx(1.0)
     assert np.all(geo.cost <= 1.0 + 1e-12)
+
+
+def test_hazards_above_one_select_every_eligible_row():
+    rng = np.random.default_rng(8)
+    n = 1000
+    p_rows = np.where(np.arange(n) < 500, 3.0, 0.5)  # 3.0 counts as 1
+    rows = hazard.draw(rng, n, 3.0)
+    kept = hazard.thin(rng, rows, p_rows[rows], 3.0)
+    assert np.sum(kept < 500) == 500
+    assert np.sum(kept >= 500) == pytest.approx(250, abs=5 * np.sqrt(125))

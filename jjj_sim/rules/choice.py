@@ -12,7 +12,8 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
 Same-sector firms are counted in real-firm units (simulated count / population scale) so
 the utility does not depend on the scale. Each chooser sees a uniform random sample of
 ``sample_size`` of the places open to it (plus its own place when staying is an option), as
-in UrbanSim's sampled-alternative MNL, and picks the best by adding Gumbel noise.
+in UrbanSim's sampled-alternative MNL (its own place, when staying is an option, is always
+one of the ``sample_size``), and picks the best by adding Gumbel noise.
 
 Capacity: a park with no free slot is not available. Oversubscription is resolved by the
 iterative lottery of UrbanSim's choicemodels: when more firms choose a park than it has
@@ -60,9 +61,10 @@ def build_context(params, travel_time, cost, counts_real, specialised, incentive
 
 
 def _gumbel(rng: np.random.Generator, shape) -> np.ndarray:
-    u = rng.random(shape)
+    """Standard Gumbel draws in float32 (3x faster than float64; the noise needs no more)."""
+    u = rng.random(shape, dtype=np.float32)
     # guard: a uniform of exactly 0 would give an infinite draw
-    np.maximum(u, np.finfo(float).tiny, out=u)
+    np.maximum(u, np.finfo(np.float32).tiny, out=u)
     return -np.log(-np.log(u))
 
 
@@ -88,7 +90,7 @@ def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, ori
         if len(pending) == 0:
             break
         avail = avail_static[pending] & (ctx.free_slots >= 1)[None, :]
-        keys = rng.random((len(pending), n_places))
+        keys = rng.random((len(pending), n_places), dtype=np.float32)
         keys[~avail] = 2.0
         if stay is not None:
             keys[np.arange(len(pending)), stay[pending]] = -1.0  # own place always sampled

@@ -9,8 +9,8 @@ legal units N_p grows at the constant log rate g_p that takes the end-2013 stock
 end-2018 census count (Fourth Economic Census), and after 2018 that rate halves every
 ``demography.growth_half_life_years`` (an assumption: the 2014-2018 boom followed the
 March 2014 registration reform). Births in a quarter ~ Poisson(scale * N_p(t) *
-(quarterly growth + quarterly exit hazard)), so that without migration the stock follows
-the trajectory. Births are split among a province's regions in proportion to the legal
+(quarterly growth + quarterly exit hazard)), so that without migration and closures the
+stock follows the trajectory (births are set from the target, not the simulated stock). Births are split among a province's regions in proportion to the legal
 units there (parks included) and among sectors by the province's sector mix; where the
 negative list is in force, its sectors get no births and the others share them.
 """
@@ -60,6 +60,8 @@ def births(model) -> None:
             continue
         for r, kr in zip(regions, rng.multinomial(k, w / w.sum())):
             share = np.where(blocked[r], 0.0, sectors.share[prov])
+            if share.sum() <= 0:  # every sector on the negative list here: no births
+                continue
             per_sector = rng.multinomial(kr, share / share.sum())
             new_place.append(np.full(kr, r, dtype=np.int64))
             new_sector.append(np.repeat(np.arange(len(sectors.ids)), per_sector))

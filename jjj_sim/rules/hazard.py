@@ -34,7 +34,8 @@ def draw(rng: np.random.Generator, n: int, p_max: float) -> np.ndarray:
 
 
 def thin(rng: np.random.Generator, rows: np.ndarray, p_rows: np.ndarray, p_max: float) -> np.ndarray:
-    """Keep each of ``rows`` with probability p_rows / p_max."""
+    """Keep each of ``rows`` (drawn with ``draw(..., p_max)``) with probability p_rows / p_max,
+    so each row is selected with probability min(p_row, 1). Hazards above 1 count as 1."""
     if len(rows) == 0:
         return rows
-    return rows[rng.random(len(rows)) * p_max < p_rows]
+    return rows[rng.random(len(rows)) * min(p_max, 1.0) < p_rows]

@@ -6,7 +6,7 @@ per year:
     C(t) = C0 * [(1 - s) + s * L(t) / L0] * (1 + basic_research_boost * basic_research(t)
                                               + innovation_community_boost * innovation_community(t))
 with C0 = 3,176 contracts in 2013 (People's Daily Online, 23 Apr 2024), L0 = the 1,532
-initial ZGC branches (the links at the start), and s = ``technology.linked_share`` the share
+reported initial ZGC branches (the links at the start, up to rounding at scales below 1), and s = ``technology.linked_share`` the share
 of the 2013 contracts that ran through links (an assumption). Contracts in a quarter are
 Poisson(C(t) / 4); turnover = contracts * the 2013 turnover per contract (7.12 bn yuan /
 3,176), grown at ``technology.value_growth_annual``.
