@@ -141,7 +141,7 @@ def main() -> None:
         print(f"scaling: scale {s} ...", flush=True)
         res["scaling"].append(in_subprocess(s, 2035))
     print("per-agent reference ...", flush=True)
-    res["agent_reference"] = agent_reference(0.005 if quick else 0.02, 4 if quick else 20)
+    res["agent_reference"] = agent_reference(0.005 if quick else 0.05, 4 if quick else 20)
     print("calibration throughput ...", flush=True)
     cores = os.cpu_count() or 1
     res["throughput_serial"] = throughput(2 if quick else 6, 1)
