@@ -32,7 +32,7 @@ def _cfg(*overrides):
     from jjj_sim import config
 
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return config.prepare(compose(config_name="config", overrides=list(overrides)))
+        return config.prepare(compose(config_name="config", overrides=list(overrides)), overrides)
 
 
 def one_run(scale: float, end_year: int, seed: int = 1, events: bool = True) -> dict:

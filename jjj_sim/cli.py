@@ -80,7 +80,7 @@ def _app(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        cfg = config.prepare(cfg)
+        cfg = config.prepare(cfg, HydraConfig.get().overrides.task)
         model, timings = simulate(cfg, progress=True)
         t0 = time.perf_counter()
         result = write_run(run_dir, model, cfg, timings)
@@ -99,7 +99,7 @@ def _discard_if_empty(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def precheck(argv: list[str]) -> None:
+def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> None:
     """Compose and check the config of a single run before Hydra makes its directory."""
     from hydra import compose, initialize_config_dir
 
@@ -112,17 +112,19 @@ def precheck(argv: list[str]) -> None:
             known = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
             raise ConfigError(group, f"unknown option '{option}' (available: {', '.join(known)})")
     run_dir = next((a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")), None)
-    if run_dir and (Path(run_dir) / "summary.json").exists():
+    if config_name == "config" and run_dir and (Path(run_dir) / "summary.json").exists():
         raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
+            cfg = compose(config_name=config_name, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as e:
         m = re.search(r"Could not override '([^']+)'", str(e))
         if m:
             raise ConfigError(m.group(1), "not a config key (see jjj-sim --cfg job for the keys)") from None
         raise ConfigError("overrides", _one_line(e)) from None
-    config.prepare(cfg)
+    cfg = config.prepare(cfg, overrides)
+    if extra_check is not None:
+        extra_check(cfg)
 
 
 def main() -> None:

@@ -17,6 +17,19 @@ from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.world import PROVINCES
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_path(path, field: str) -> Path:
+    """A file named in the config: as given (absolute, or relative to the working directory),
+    else relative to the project root (so the defaults work from any directory)."""
+    p = Path(str(path)).expanduser()
+    if p.is_file() or p.is_absolute():
+        return p
+    q = REPO_ROOT / p
+    return q if q.is_file() else p
+
+
 # How each parameter is checked: prob = number in [0, 1]; nonneg = number >= 0; real = any
 # finite number; posint = integer >= 1; provinces = list of province names.
 PARAM_RULES = {
@@ -79,7 +92,7 @@ def _leaves(d, prefix=""):
 
 def load_params_file(path) -> dict:
     """A fitted-parameters file: {dotted.param.name: value} (or nested), under params."""
-    p = Path(str(path)).expanduser()
+    p = resolve_path(path, "params_file")
     if not p.is_file():
         raise ConfigError("params_file", f"no such file: {p}")
     try:
@@ -96,12 +109,28 @@ def load_params_file(path) -> dict:
     return flat
 
 
-def prepare(cfg: DictConfig) -> DictConfig:
-    """Merged and checked copy of ``cfg`` (raises ConfigError)."""
+def explicit_params(overrides) -> set[str]:
+    """Parameter names (under params) that command-line overrides set."""
+    out = set()
+    for o in overrides or ():
+        key = str(o).split("=", 1)[0].lstrip("+~")
+        if key.startswith("params."):
+            out.add(key[len("params."):])
+    return out
+
+
+def prepare(cfg: DictConfig, overrides=()) -> DictConfig:
+    """Merged and checked copy of ``cfg`` (raises ConfigError).
+
+    ``params_file`` values are merged over the defaults, except for parameters set on the
+    command line (``overrides``): precedence is command line > params_file > defaults.
+    """
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     if cfg.get("params_file"):
+        explicit = explicit_params(overrides)
         for key, value in load_params_file(cfg.params_file).items():
-            OmegaConf.update(cfg, f"params.{key}", value, merge=False)
+            if key not in explicit:
+                OmegaConf.update(cfg, f"params.{key}", value, merge=False)
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError("seed", f"expected a whole number >= 0, got {seed!r}")

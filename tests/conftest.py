@@ -15,7 +15,7 @@ CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 
 def make_cfg(*overrides: str):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        return config.prepare(compose(config_name="config", overrides=list(overrides)))
+        return config.prepare(compose(config_name="config", overrides=list(overrides)), overrides)
 
 
 def run_model(*overrides: str, seed: int = 3) -> RelocationModel:

@@ -51,3 +51,16 @@ def test_every_param_is_checked():
     with pytest.raises(ConfigError) as e:
         make_cfg("params.relocation.origin_provinces=[shanghai]")
     assert e.value.field == "params.relocation.origin_provinces"
+
+
+def test_command_line_beats_params_file_beats_defaults():
+    fitted = make_cfg("population.scale=0.5")  # default params_file: calibration/fitted/baseline.yaml
+    from jjj_sim.config import load_params_file
+
+    values = load_params_file("calibration/fitted/baseline.yaml")
+    assert fitted.params.closure.quarterly_hazard == values["closure.quarterly_hazard"]
+    explicit = make_cfg("params.closure.quarterly_hazard=0.0123")
+    assert explicit.params.closure.quarterly_hazard == 0.0123
+    assert explicit.params.branching.zgc_quarterly_hazard == values["branching.zgc_quarterly_hazard"]
+    defaults = make_cfg("params_file=null")
+    assert defaults.params.closure.quarterly_hazard == 0.0035  # conf/params/default.yaml

@@ -1,0 +1,1 @@
+"""Calibration of the free parameters against the reported figures (calibration/targets.yaml)."""

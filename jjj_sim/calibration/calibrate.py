@@ -1,0 +1,386 @@
+"""``jjj-sim-calibrate``: fit the free parameters to calibration/targets.yaml.
+
+    jjj-sim-calibrate                                   # conf/calibrate.yaml defaults
+    jjj-sim-calibrate calibration.budget=400 calibration.replications=2 population.scale=0.1
+    jjj-sim-calibrate hydra.run.dir=out/cal             # run it again to resume an interrupted one
+
+Three stages, each resumable from what it left in the run directory:
+1. Point estimate: Optuna (TPE sampler) minimises the loss (targets.py) averaged over
+   ``calibration.replications`` seeds spawned from one SeedSequence (the same seeds for every
+   parameter set: common random numbers). ``calibration.budget`` simulations in all, i.e.
+   budget / replications parameter sets, over ``calibration.workers`` processes sharing an
+   Optuna journal file (``optuna_journal.log``): a killed calibration continues from the
+   trials it completed.
+2. Posterior: ABC-SMC with pyabc (uniform priors on the bounds, log-uniform where ``log``;
+   one seed per simulation), stored in ``abc.db``; a rerun continues from the last complete
+   generation. ``calibration.abc.generations: 0`` skips it.
+3. Check: the fitted point at ``calibration.check.scale`` over ``calibration.check.replications``
+   seeds: each target's mean and 90% band, and whether it is met.
+Writes fitted_params.yaml (loadable with ``jjj-sim params_file=...``), fit_report.md,
+fit_report.json and plots/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from jjj_sim import __version__
+from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
+from jjj_sim.calibration.targets import Target, load_targets
+from jjj_sim.cli import CONF_DIR, fail, precheck
+from jjj_sim.config import resolve_path
+from jjj_sim.errors import ConfigError
+
+log = logging.getLogger("jjj_sim.calibrate")
+STUDY = "jjj-sim"
+
+
+# ---------------------------------------------------------------------------- settings
+class Settings:
+    """The checked ``calibration`` section."""
+
+    def __init__(self, cfg: DictConfig):
+        c = cfg.calibration
+        self.targets: list[Target] = load_targets(resolve_path(c.targets, "calibration.targets"))
+        self.free: list[FreeParam] = parse_free(c.free)
+        self.budget = _whole(c.budget, "calibration.budget", 1)
+        self.replications = _whole(c.replications, "calibration.replications", 1)
+        self.workers = _whole(c.workers or os.cpu_count() or 1, "calibration.workers", 1)
+        self.margin = float(c.bound_margin)
+        if not 0 <= self.margin < 1:
+            raise ConfigError("calibration.bound_margin", f"must be in [0, 1), got {c.bound_margin}")
+        self.trials = self.budget // self.replications
+        if self.trials < 1:
+            raise ConfigError("calibration.budget", "must be at least calibration.replications")
+        self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
+        self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
+        self.check_scale = float(c.check.scale)
+        if not 0 < self.check_scale <= 10:
+            raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
+        self.check_replications = _whole(c.check.replications, "calibration.check.replications", 1)
+        self.seed = int(cfg.seed)
+
+
+def _whole(v, field: str, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
+        raise ConfigError(field, f"expected a whole number >= {minimum}, got {v!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------- stage 1: Optuna
+def _storage(run_dir: Path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(run_dir / "optuna_journal.log")))
+
+
+def _objective(sim: Simulator, free: list[FreeParam]):
+    def objective(trial) -> float:
+        params = {p.name: trial.suggest_float(p.name, p.low, p.high, log=p.log) for p in free}
+        value, runs = sim.evaluate(params)
+        trial.set_user_attr("replications", runs)
+        return value if math.isfinite(value) else 1e12
+
+    return objective
+
+
+def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: int, sampler_seed: int) -> None:
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=min(10, trials))
+    study = optuna.load_study(study_name=STUDY, storage=_storage(Path(run_dir)), sampler=sampler)
+    study.optimize(_objective(sim, free), n_trials=trials,
+                   callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))])
+
+
+def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=STUDY, storage=_storage(run_dir), direction="minimize",
+                                load_if_exists=True)
+    done = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    if done < s.trials:
+        log.info("optuna: %d of %d parameter sets done; running the rest on %d worker(s)", done, s.trials, s.workers)
+        if s.workers == 1:
+            _optuna_worker(str(run_dir), sim, s.free, s.trials, s.seed + done)
+        else:
+            ctx = mp.get_context("fork")
+            procs = [ctx.Process(target=_optuna_worker, args=(str(run_dir), sim, s.free, s.trials, s.seed + done + i))
+                     for i in range(s.workers)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+            if any(p.exitcode != 0 for p in procs):
+                raise RuntimeError("an Optuna worker failed; rerun the same command to resume")
+        study = optuna.load_study(study_name=STUDY, storage=_storage(run_dir))
+    return study
+
+
+# ---------------------------------------------------------------------------- stage 2: ABC-SMC
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def posterior(run_dir: Path, sim: Simulator, s: Settings):
+    """ABC-SMC population of the last generation as (DataFrame of params, weights), or None."""
+    if s.abc_generations == 0:
+        return None
+    import pyabc
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    priors = {}
+    for p in s.free:
+        lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
+        priors[_key(p.name)] = pyabc.RV("uniform", lo, hi - lo)
+    free = {_key(p.name): p for p in s.free}
+
+    def model(theta):
+        params = {free[k].name: (math.exp(v) if free[k].log else v) for k, v in theta.items()}
+        # one fresh seed per simulation from numpy's global generator, which pyabc seeds
+        return sim.values(params, int(np.random.randint(0, 2**31 - 1)))
+
+    def distance(x, x0):
+        from jjj_sim.calibration.targets import loss
+
+        return loss(s.targets, x, s.margin)
+
+    sampler = pyabc.sampler.SingleCoreSampler() if s.workers == 1 else \
+        pyabc.sampler.MulticoreEvalParallelSampler(n_procs=s.workers)
+    abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=s.abc_population,
+                       sampler=sampler)
+    db = run_dir / "abc.db"
+    url = f"sqlite:///{db}"
+    np.random.seed(s.seed % 2**32)
+    done = 0
+    if db.exists():
+        history = pyabc.History(url)
+        if history.n_populations > 0:
+            done = history.max_t + 1
+            abc.load(url, 1)
+    if done == 0:
+        db.unlink(missing_ok=True)
+        abc.new(url, {t.id: t.value for t in s.targets})
+    if done < s.abc_generations:
+        log.info("abc-smc: %d of %d generations done", done, s.abc_generations)
+        abc.run(max_nr_populations=s.abc_generations - done)
+    history = pyabc.History(url)
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    df = df.rename(columns={_key(p.name): p.name for p in s.free})
+    for p in s.free:
+        if p.log:
+            df[p.name] = np.exp(df[p.name])
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return df[[p.name for p in s.free]], np.asarray(w), {
+        "generations": int(history.max_t + 1),
+        "epsilons": [float(e) for e in pops["epsilon"]],
+        "simulations": int(history.total_nr_simulations),
+        "population_size": s.abc_population,
+    }
+
+
+# ---------------------------------------------------------------------------- stage 3: check
+def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
+    seeds = replication_seeds(s.seed + 1, s.check_replications)
+    runs = [sim.values(best, seed, scale=s.check_scale) for seed in seeds]
+    out = {}
+    for t in s.targets:
+        v = np.array([r[t.id] for r in runs])
+        out[t.id] = {"mean": float(v.mean()), "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95)),
+                     "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "met": bool(t.met(float(v.mean()))),
+                     "share_of_seeds_met": float(np.mean([t.met(x) for x in v])), "values": v.tolist()}
+    return {"scale": s.check_scale, "seeds": seeds, "targets": out}
+
+
+# ---------------------------------------------------------------------------- report
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    cw = np.cumsum(w[order]) / w.sum()
+    return float(np.interp(q, cw, x[order]))
+
+
+def build_report(s: Settings, study, post, check: dict, best: dict, timings: dict, cfg: DictConfig) -> dict:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    history = [float(t.value) for t in sorted(trials, key=lambda t: t.number)]
+    rep = {
+        "version": __version__, "seed": s.seed, "population_scale": float(cfg.population.scale),
+        "budget": s.budget, "replications": s.replications, "workers": s.workers, "bound_margin": s.margin,
+        "free": {p.name: {"low": p.low, "high": p.high, "log": p.log, "fitted": best[p.name],
+                          "at_bound": p.to_unit(best[p.name]) < 0.02 or p.to_unit(best[p.name]) > 0.98}
+                 for p in s.free},
+        "targets": [{"id": t.id, "indicator": t.indicator, "year": t.year, "reported": t.value, "kind": t.kind,
+                     "tolerance": t.tolerance, "source": t.source, "date": t.date, **check["targets"][t.id]}
+                    for t in s.targets],
+        "check": {"scale": check["scale"], "seeds": check["seeds"]},
+        "optuna": {"parameter_sets": len(trials), "best_loss": float(study.best_value), "loss_history": history},
+        "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+    if post is not None:
+        df, w, meta = post
+        names = list(df.columns)
+        x = df.to_numpy(dtype=float)
+        wn = w / w.sum()
+        mean = wn @ x
+        cov = ((x - mean) * wn[:, None]).T @ (x - mean)
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
+        rep["posterior"] = {
+            **meta,
+            "params": {n: {"p05": weighted_quantile(x[:, i], w, 0.05), "p50": weighted_quantile(x[:, i], w, 0.5),
+                           "p95": weighted_quantile(x[:, i], w, 0.95), "mean": float(mean[i])}
+                       for i, n in enumerate(names)},
+            "correlation": {n: {m: float(corr[i, j]) for j, m in enumerate(names)} for i, n in enumerate(names)},
+        }
+    return rep
+
+
+def report_markdown(rep: dict) -> str:
+    lines = ["# Calibration report", "",
+             f"jjj-sim {rep['version']}; seed {rep['seed']}; fitted at population scale {rep['population_scale']} "
+             f"with {rep['optuna']['parameter_sets']} parameter sets x {rep['replications']} replications "
+             f"(budget {rep['budget']} simulations); checked at scale {rep['check']['scale']} over "
+             f"{len(rep['check']['seeds'])} seeds.", "",
+             "## Targets", "",
+             "| id | indicator (year) | reported | kind | simulated mean | 90% band | met | seeds meeting | source |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for t in rep["targets"]:
+        kind = {"approx": f"approx +-{t['tolerance']:.0%}", "at_least": "at least", "at_most": "at most"}[t["kind"]]
+        lines.append(f"| {t['id']} | {t['indicator']} ({t['year']}) | {t['reported']:,.0f} | {kind} | {t['mean']:,.0f} | "
+                     f"{t['p05']:,.0f}-{t['p95']:,.0f} | {'yes' if t['met'] else 'NO'} | "
+                     f"{t['share_of_seeds_met']:.0%} | {t['source']} ({t['date']}) |")
+    lines += ["", "## Fitted parameters", "", "| parameter | low | high | fitted | at a bound |", "|---|---|---|---|---|"]
+    for n, p in rep["free"].items():
+        lines.append(f"| {n} | {p['low']:g} | {p['high']:g} | {p['fitted']:.6g} | {'yes' if p['at_bound'] else 'no'} |")
+    lines += ["", f"Best loss {rep['optuna']['best_loss']:.4g} after {rep['optuna']['parameter_sets']} parameter sets."]
+    post = rep.get("posterior")
+    if post:
+        lines += ["", "## Posterior (ABC-SMC, last generation)", "",
+                  f"{post['generations']} generations of {post['population_size']} particles, "
+                  f"{post['simulations']} simulations; epsilon by generation: "
+                  + ", ".join(f"{e:.3g}" for e in post["epsilons"]) + ".", "",
+                  "| parameter | 5% | median | 95% |", "|---|---|---|---|"]
+        for n, q in post["params"].items():
+            lines.append(f"| {n} | {q['p05']:.6g} | {q['p50']:.6g} | {q['p95']:.6g} |")
+        names = list(post["correlation"])
+        lines += ["", "Correlations:", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for n in names:
+            lines.append(f"| {n} | " + " | ".join(f"{post['correlation'][n][m]:+.2f}" for m in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(out: Path, rep: dict, post) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    h = np.array(rep["optuna"]["loss_history"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogy(np.arange(len(h)), np.maximum(h, 1e-6), ".", alpha=0.5, label="parameter set")
+    ax.semilogy(np.arange(len(h)), np.maximum(np.minimum.accumulate(h), 1e-6), "-", label="best so far")
+    ax.set_xlabel("parameter set (Optuna trial)")
+    ax.set_ylabel("loss (floored at 1e-6)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss_history.png", dpi=110)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, len(rep["targets"]), figsize=(4 * len(rep["targets"]), 3.5))
+    for ax, t in zip(np.atleast_1d(axes), rep["targets"]):
+        ax.hist(t["values"], bins=10, color="tab:blue", alpha=0.7)
+        ax.axvline(t["reported"], color="k", label="reported")
+        if t["kind"] == "approx":
+            ax.axvspan(t["reported"] * (1 - t["tolerance"]), t["reported"] * (1 + t["tolerance"]), color="k", alpha=0.1)
+        ax.set_title(f"{t['id']}: {t['indicator']} {t['year']}", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "check.png", dpi=110)
+    plt.close(fig)
+    if post is not None:
+        df, w, _ = post
+        fig, axes = plt.subplots(1, df.shape[1], figsize=(4 * df.shape[1], 3.2))
+        for ax, name in zip(np.atleast_1d(axes), df.columns):
+            ax.hist(df[name], weights=w, bins=20, color="tab:green", alpha=0.7)
+            ax.axvline(rep["free"][name]["fitted"], color="k", label="point estimate")
+            ax.set_title(name, fontsize=9)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "posterior.png", dpi=110)
+        plt.close(fig)
+
+
+def write_fitted(path: Path, best: dict, rep: dict) -> None:
+    header = [f"# Fitted by jjj-sim-calibrate {rep['version']} (seed {rep['seed']}, population scale "
+              f"{rep['population_scale']}, budget {rep['budget']} simulations, {rep['replications']} replications).",
+              f"# Loss {rep['optuna']['best_loss']:.4g}; see fit_report.md beside it. Load with: jjj-sim params_file=THIS"]
+    body = {k: float(v) for k, v in best.items()}
+    path.write_text("\n".join(header) + "\n" + OmegaConf.to_yaml(OmegaConf.create(body)), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- app
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="calibrate")
+def _app(cfg: DictConfig) -> None:
+    from jjj_sim import config
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        cfg = config.prepare(cfg, HydraConfig.get().overrides.task)
+        s = Settings(cfg)
+    except ConfigError as e:
+        fail(str(e))
+    sim = Simulator(cfg, s.targets, replication_seeds(s.seed, s.replications), s.margin)
+    timings = {}
+    t0 = time.perf_counter()
+    study = point_estimate(run_dir, sim, s)
+    best = {p.name: float(study.best_params[p.name]) for p in s.free}
+    timings["point_estimate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    post = posterior(run_dir, sim, s)
+    timings["posterior"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    check = check_fit(sim, s, best)
+    timings["check"] = time.perf_counter() - t0
+    rep = build_report(s, study, post, check, best, timings, cfg)
+    write_plots(run_dir / "plots", rep, post)
+    write_fitted(run_dir / "fitted_params.yaml", best, rep)
+    (run_dir / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")
+    (run_dir / "fit_report.json").write_text(json.dumps(rep, indent=1), encoding="utf-8")
+    print(report_markdown(rep))
+    print(f"outputs: {run_dir}")
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if not any(a.startswith("-") for a in argv):
+        try:
+            precheck(argv, "calibrate", extra_check=Settings)
+        except ConfigError as e:
+            fail(str(e))
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Running the model at a parameter set and reading off the targets' indicators."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from jjj_sim import indicators
+from jjj_sim.calibration.targets import Target, loss
+from jjj_sim.config import PARAM_RULES, check_value
+from jjj_sim.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FreeParam:
+    name: str  # dotted name under params
+    low: float
+    high: float
+    log: bool
+
+    def to_unit(self, x: float) -> float:
+        """Position in [0, 1] of x between the bounds (log scale where ``log``)."""
+        if self.log:
+            return (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (x - self.low) / (self.high - self.low)
+
+
+def parse_free(spec) -> list[FreeParam]:
+    """``calibration.free``: {dotted.param: {low, high, log}} -> checked FreeParams."""
+    if not spec:
+        raise ConfigError("calibration.free", "name at least one free parameter with its bounds")
+    out = []
+    for name, b in dict(spec).items():
+        field = f"calibration.free.{name}"
+        rule = PARAM_RULES.get(name)
+        if rule is None:
+            raise ConfigError(field, "unknown parameter")
+        if rule in ("posint", "provinces"):
+            raise ConfigError(field, "only real-valued parameters can be calibrated")
+        if not hasattr(b, "get") or "low" not in b or "high" not in b:
+            raise ConfigError(field, "needs 'low' and 'high'")
+        check_value(b["low"], rule, f"{field}.low")
+        check_value(b["high"], rule, f"{field}.high")
+        low, high, log = float(b["low"]), float(b["high"]), bool(b.get("log", False))
+        if not low < high:
+            raise ConfigError(field, f"low ({low}) must be below high ({high})")
+        if log and low <= 0:
+            raise ConfigError(f"{field}.low", "must be > 0 on a log scale")
+        out.append(FreeParam(name, low, high, log))
+    return out
+
+
+def replication_seeds(seed: int, n: int) -> list[int]:
+    """n seeds spawned from one SeedSequence: the same for every parameter set (common random numbers)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+class Simulator:
+    """Evaluates parameter sets on a fixed base config (scale, levers, other parameters)."""
+
+    def __init__(self, base_cfg: DictConfig, targets: list[Target], seeds: list[int], margin: float = 0.0):
+        self.base = OmegaConf.to_container(base_cfg, resolve=True)
+        self.base["run"].update(end_year=max(t.year for t in targets), record_events=False, plots=False)
+        self.targets = targets
+        self.seeds = list(seeds)
+        self.margin = margin
+
+    def config(self, params: dict[str, float], scale: float | None = None) -> DictConfig:
+        cfg = OmegaConf.create(self.base)
+        for name, value in params.items():
+            OmegaConf.update(cfg, f"params.{name}", float(value), merge=False)
+        if scale is not None:
+            cfg.population.scale = float(scale)
+        return cfg
+
+    def values(self, params: dict[str, float], seed: int, scale: float | None = None) -> dict[str, float]:
+        """{target id: simulated value} of one run."""
+        from jjj_sim.model import RelocationModel
+
+        model = RelocationModel(self.config(params, scale), seed=seed)
+        model.run_model()
+        ye = indicators.year_end(model)
+        return {t.id: ye[t.indicator][str(t.year)] for t in self.targets}
+
+    def evaluate(self, params: dict[str, float]) -> tuple[float, list[dict[str, float]]]:
+        """Loss averaged over the replication seeds, and each replication's values."""
+        runs = [self.values(params, s) for s in self.seeds]
+        return float(np.mean([loss(self.targets, r, self.margin) for r in runs])), runs

@@ -1,0 +1,185 @@
+"""Calibration: targets file checks, the distance, a small calibration, and resuming one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from jjj_sim.calibration.simulator import parse_free, replication_seeds
+from jjj_sim.calibration.targets import Target, load_targets, loss
+from jjj_sim.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = ROOT / "calibration" / "targets.yaml"
+SMALL = ["population.scale=0.01", "calibration.replications=1", "calibration.workers=1",
+         "calibration.abc.population_size=6", "calibration.check.scale=0.01", "calibration.check.replications=2"]
+
+
+def calibrate(*args, timeout=600):
+    exe = Path(sys.executable).with_name("jjj-sim-calibrate")
+    return subprocess.run([str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_committed_targets_carry_provenance():
+    targets = load_targets(TARGETS)
+    assert [t.id for t in targets] == ["T1", "T2", "T3"]
+    t1, t2, t3 = targets
+    assert (t1.kind, t1.value, t1.year) == ("approx", 43000, 2023)
+    assert (t2.kind, t2.value, t2.year) == ("at_least", 10000, 2023)
+    assert (t3.kind, t3.value, t3.year) == ("at_least", 1300, 2016)
+    assert "around 43,000 companies" in t1.quote and "more than 10,000 branches" in t2.quote
+    assert "over 1300 enterprises" in t3.quote
+    assert all(t.source and t.date for t in targets)
+
+
+def _write(tmp_path, mutate):
+    data = yaml.safe_load(TARGETS.read_text())
+    mutate(data["targets"])
+    p = tmp_path / "targets.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+@pytest.mark.parametrize("mutate, field", [
+    (lambda ts: ts[0].update(indicator="no_such_indicator"), "targets.yaml:T1.indicator"),
+    (lambda ts: ts[1].pop("quote"), "targets.yaml:T2.quote"),
+    (lambda ts: ts[2].update(year=2040), "targets.yaml:T3.year"),
+    (lambda ts: ts[0].update(kind="roughly"), "targets.yaml:T1.kind"),
+    (lambda ts: ts[0].update(value=-5), "targets.yaml:T1.value"),
+    (lambda ts: ts[0].update(tolerance=2), "targets.yaml:T1.tolerance"),
+    (lambda ts: ts[1].update(id="T1"), "targets.yaml:T1.id"),
+])
+def test_malformed_targets_name_entry_and_field(tmp_path, mutate, field):
+    with pytest.raises(ConfigError) as e:
+        load_targets(_write(tmp_path, mutate))
+    assert e.value.field == field
+
+
+def test_target_year_must_lie_in_the_run(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_targets(TARGETS, end_year=2020)
+    assert e.value.field == "targets.yaml:T1.year"
+
+
+def test_unparsable_targets_file(tmp_path):
+    p = tmp_path / "targets.yaml"
+    p.write_text("targets: [unclosed")
+    with pytest.raises(ConfigError) as e:
+        load_targets(p)
+    assert e.value.field == "targets.yaml"
+
+
+def _t(kind, value=100.0, tol=0.1):
+    return Target("X", "zgc_branches_tjhb", 2020, value, kind, tol, "s", "d", "q")
+
+
+def test_distance_is_scale_free_and_one_sided_for_bounds():
+    a = _t("approx")
+    assert a.distance(100) == 0 and a.distance(110) == pytest.approx(1.0) and a.distance(90) == pytest.approx(1.0)
+    assert _t("approx", 1000).distance(1100) == pytest.approx(a.distance(110))  # relative
+    lo = _t("at_least")
+    assert lo.distance(500) == 0 and lo.distance(90) == pytest.approx(1.0)
+    assert lo.distance(100, margin=0.1) == pytest.approx(1.0)
+    hi = _t("at_most")
+    assert hi.distance(10) == 0 and hi.distance(110) == pytest.approx(1.0)
+    assert lo.met(100) and not lo.met(99.9) and hi.met(100) and a.met(109) and not a.met(111)
+    both = [_t("approx"), Target("Y", "zgc_branches_tjhb", 2020, 10, "at_least", 0.1, "s", "d", "q", weight=3)]
+    assert loss(both, {"X": 110, "Y": 9}) == pytest.approx((1 * 1 + 3 * 1) / 4)
+
+
+def test_replication_seeds_are_common_and_distinct():
+    assert replication_seeds(5, 4) == replication_seeds(5, 4)
+    assert len(set(replication_seeds(5, 4))) == 4
+    assert replication_seeds(5, 4) != replication_seeds(6, 4)
+
+
+def test_free_parameter_bounds_are_checked():
+    with pytest.raises(ConfigError) as e:
+        parse_free({"closure.no_such": {"low": 0, "high": 1}})
+    assert e.value.field == "calibration.free.closure.no_such"
+    with pytest.raises(ConfigError) as e:
+        parse_free({"closure.quarterly_hazard": {"low": 0.5, "high": 0.1}})
+    assert e.value.field == "calibration.free.closure.quarterly_hazard"
+    with pytest.raises(ConfigError) as e:
+        parse_free({"closure.quarterly_hazard": {"low": 0.0, "high": 0.1, "log": True}})
+    assert e.value.field == "calibration.free.closure.quarterly_hazard.low"
+
+
+def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
+    bad = _write(tmp_path, lambda ts: ts[0].update(indicator="nope"))
+    out = tmp_path / "cal"
+    r = calibrate(*SMALL, f"calibration.targets={bad}", f"hydra.run.dir={out}")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"jjj-sim: error: targets.yaml:T1.indicator: unknown indicator 'nope'"]
+    assert not out.exists()
+    r = calibrate(*SMALL, "calibration.budget=0", f"hydra.run.dir={out}")
+    assert r.returncode == 2 and "calibration.budget" in r.stderr and not out.exists()
+
+
+def test_small_calibration_runs_and_its_fit_loads(tmp_path):
+    out = tmp_path / "cal"
+    r = calibrate(*SMALL, "calibration.budget=6", "calibration.abc.generations=1", f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    rep = json.loads((out / "fit_report.json").read_text())
+    assert rep["optuna"]["parameter_sets"] == 6
+    assert [t["id"] for t in rep["targets"]] == ["T1", "T2", "T3"]
+    for t in rep["targets"]:
+        assert t["p05"] <= t["mean"] <= t["p95"] and isinstance(t["met"], bool)
+    assert set(rep["posterior"]["params"]) == set(rep["free"])
+    for q in rep["posterior"]["params"].values():
+        assert q["p05"] <= q["p50"] <= q["p95"]
+    for name in ("fit_report.md", "plots/loss_history.png", "plots/posterior.png", "plots/check.png"):
+        assert (out / name).exists(), name
+    fitted = yaml.safe_load((out / "fitted_params.yaml").read_text())
+    assert set(fitted) == set(rep["free"])
+    for name, bounds in rep["free"].items():
+        assert bounds["low"] <= fitted[name] <= bounds["high"]
+    # the fitted file drives a run
+    run = tmp_path / "run"
+    exe = Path(sys.executable).with_name("jjj-sim")
+    r = subprocess.run([str(exe), "population.scale=0.01", f"params_file={out / 'fitted_params.yaml'}",
+                        f"hydra.run.dir={run}", "run.plots=false"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert yaml.safe_load((run / "config_resolved.yaml").read_text())["params"]["closure"]["quarterly_hazard"] \
+        == pytest.approx(fitted["closure.quarterly_hazard"])
+
+
+def _complete_trials(run_dir: Path) -> int:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name="jjj-sim",
+                              storage=JournalStorage(JournalFileBackend(str(run_dir / "optuna_journal.log"))))
+    return sum(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_interrupted_calibration_resumes(tmp_path):
+    out = tmp_path / "cal"
+    exe = Path(sys.executable).with_name("jjj-sim-calibrate")
+    args = [*SMALL, "calibration.budget=30", "calibration.abc.generations=0", f"hydra.run.dir={out}"]
+    proc = subprocess.Popen([str(exe), *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    journal = out / "optuna_journal.log"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not journal.exists() or _complete_trials(out) < 3):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = _complete_trials(out)
+    assert 3 <= done_before < 30, "the calibration should have been stopped part-way"
+    assert not (out / "fit_report.json").exists()
+    r = calibrate(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"optuna: {done_before} of 30 parameter sets done" in r.stderr + r.stdout
+    assert _complete_trials(out) == 30
+    assert json.loads((out / "fit_report.json").read_text())["optuna"]["parameter_sets"] == 30
