@@ -224,12 +224,14 @@ class RelocationModel(mesa.Model):
     def _choice_context(self, quarter: int):
         c = self.params.choice
         st = self.policy_state
-        friction_scale = (1.0 - c.friction_reduction * st.business_environment) * (1.0 - c.matching_reduction * st.matching)
+        # intensities above 1 (scenarios) can remove the friction entirely, never turn it into a pull
+        friction_scale = (max(0.0, 1.0 - c.friction_reduction * st.business_environment)
+                          * np.maximum(0.0, 1.0 - c.matching_reduction * st.matching))
         free = np.full(len(self.places.ids), np.inf)
         for park in self.parks:
             free[park.place] = park.free_slots
         counts_real = (self.tally.legal + self.tally.branches) / self.scale
-        return build_context(c, self.geo.travel_time(quarter), self.geo.cost, counts_real, self.places.specialised,
+        return build_context(c, self.geo.travel_time(quarter, st.rail_speedup), self.geo.cost, counts_real, self.places.specialised,
                              st.incentive, self.places.is_park, self.places.province, friction_scale,
                              self.places.opens <= quarter, st.blocked(), free)
 

@@ -16,7 +16,8 @@ Levers (``conf/policy/reported.yaml`` has the reported schedules with their date
 - ``business_environment``: schedule -> share of the reform programme done (lowers friction).
 - ``basic_research``, ``innovation_community``: schedules -> technology-transfer and
   branching boosts.
-- ``rail.extra_links``: list of {region, opens} added to the rail-link data.
+- ``rail.extra_links``: list of {region, opens} added to the rail-link data;
+  ``rail.speedup``: schedule -> share of in-train time saved (faster services), below 0.9.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class PolicyState:
     matching: np.ndarray  # float [P]
     incentive: np.ndarray  # float [P, S]
     business_environment: float
+    rail_speedup: float
     basic_research: float
     innovation_community: float
 
@@ -122,6 +124,10 @@ class Policy:
         self.basic_research = Schedule(cfg.get("basic_research", {}).get("schedule"), "policy.basic_research.schedule")
         self.innovation_community = Schedule(cfg.get("innovation_community", {}).get("schedule"),
                                              "policy.innovation_community.schedule")
+        rail_cfg = cfg.get("rail") or {}
+        self.rail_speedup = Schedule((rail_cfg.get("speedup") or {}).get("schedule"), "policy.rail.speedup.schedule")
+        if np.any(self.rail_speedup.values >= 0.9):
+            raise ConfigError("policy.rail.speedup.schedule", "a share of in-train time saved must be below 0.9")
         self.extra_rail_links = []
         for i, link in enumerate((cfg.get("rail") or {}).get("extra_links") or []):
             field = f"policy.rail.extra_links[{i}]"
@@ -152,6 +158,7 @@ class Policy:
             matching=mp * msched.at(quarter),
             incentive=incentive,
             business_environment=self.business_environment.at(quarter),
+            rail_speedup=self.rail_speedup.at(quarter),
             basic_research=self.basic_research.at(quarter),
             innovation_community=self.innovation_community.at(quarter),
         )

@@ -207,7 +207,8 @@ class Geography:
         road:  circuity * d_p / road_speed
         rail:  rail_access + circuity * d_r / rail_speed + circuity * d(r, p) / road_speed
     where d_p is the great-circle distance of p to Beijing core, r the place's region and the
-    rail term applies from the quarter its region's fast link opened. The time is the smaller
+    rail term applies from the quarter its region's fast link opened; the ``rail.speedup``
+    lever shortens the in-train part (the middle term) by the share it gives. The time is the smaller
     of the two. Cost level (1 in Beijing core) falls with distance from the two cores, as in a
     bid-rent gradient: max(exp(-d_BJ / decay), tianjin_ratio * exp(-d_TJ / decay)).
     """
@@ -221,7 +222,8 @@ class Geography:
         d_region = d_bj[places.region]
         d_to_region = haversine_km(places.lat, places.lon, places.lat[places.region], places.lon[places.region])
         road = p.circuity * d_bj / p.road_speed_kmh
-        rail = p.rail_access_hours + p.circuity * (d_region / p.rail_speed_kmh + d_to_region / p.road_speed_kmh)
+        self._rail_access = p.rail_access_hours + p.circuity * d_to_region / p.road_speed_kmh
+        self._rail_ride = p.circuity * d_region / p.rail_speed_kmh
         rail_from = np.full(len(places.ids), NEVER)
         for region_id, opens in rail_links:
             ri = places.index(region_id, "rail_links")
@@ -231,11 +233,12 @@ class Geography:
         self.distance_km = d_bj
         self.rail_from = rail_from
         self._road = road
-        self._rail = rail
         self.cost = np.maximum(np.exp(-d_bj / p.cost_decay_km), p.tianjin_cost_ratio * np.exp(-d_tj / p.cost_decay_km))
         self.horizon_quarters = horizon_quarters
 
-    def travel_time(self, quarter: int) -> np.ndarray:
-        """Hours to Beijing core from every place in ``quarter``."""
+    def travel_time(self, quarter: int, rail_speedup: float = 0.0) -> np.ndarray:
+        """Hours to Beijing core from every place in ``quarter``; ``rail_speedup`` is the share
+        of in-train time saved by faster services (the ``rail.speedup`` lever)."""
         has_rail = self.rail_from <= quarter
-        return np.where(has_rail, np.minimum(self._road, self._rail), self._road)
+        rail = self._rail_access + (1.0 - rail_speedup) * self._rail_ride
+        return np.where(has_rail, np.minimum(self._road, rail), self._road)

@@ -6,8 +6,8 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
     U = b_tt * hours_to_Beijing[p] + b_cost * cost[p] + b_agg * log(1 + same_sector_firms[p, s])
         + b_spec * specialised[p, s] + b_inc * incentive[p, s] + b_park * is_park[p]
         - friction[p] * (province[p] != o)            (+ b_stay at the firm's own place)
-    friction[p] = b_border * (1 - friction_reduction * business_environment)
-                           * (1 - matching_reduction * matching[p])
+    friction[p] = b_border * max(0, 1 - friction_reduction * business_environment)
+                           * max(0, 1 - matching_reduction * matching[p])
 
 Same-sector firms are counted in real-firm units (simulated count / population scale) so
 the utility does not depend on the scale. Each chooser sees a uniform random sample of
