@@ -12,6 +12,7 @@ the field and exit code 2, before any output directory is made.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import sys
@@ -24,7 +25,10 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from hydra.types import RunMode
+
 from jjj_sim.errors import ConfigError
+from jjj_sim.sweep import record_failure
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 EXIT_BAD_INPUT = 2
@@ -78,16 +82,24 @@ def _app(cfg: DictConfig) -> None:
     from jjj_sim.outputs import write_run
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    in_sweep = hc.mode == RunMode.MULTIRUN
     try:
-        cfg = config.prepare(cfg, HydraConfig.get().overrides.task)
+        cfg = config.prepare(cfg, hc.overrides.task)
         model, timings = simulate(cfg, progress=True)
         t0 = time.perf_counter()
         result = write_run(run_dir, model, cfg, timings)
         timings["write"] = time.perf_counter() - t0
-    except ConfigError as e:
-        _discard_if_empty(run_dir)
-        fail(str(e))
+    except Exception as e:
+        if in_sweep:  # record it in the job's directory and let the sweep go on
+            record_failure(run_dir, e)
+            log.error("job %s failed: %s", hc.job.num, _one_line(e))
+            return
+        if isinstance(e, ConfigError):
+            _discard_if_empty(run_dir)
+            fail(str(e))
+        raise
     print(_headline(result))
     print(f"outputs: {run_dir}  (build {timings['build']:.1f} s, run {timings['run']:.1f} s, "
           f"write {timings['write']:.1f} s)")
@@ -127,8 +139,16 @@ def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> 
         extra_check(cfg)
 
 
+def pin_threads() -> None:
+    """One BLAS/OpenMP thread per process: sweeps run one job per core (set before workers start)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
 def main() -> None:
     argv = sys.argv[1:]
+    if "-m" in argv or "--multirun" in argv:
+        pin_threads()
     # Flags (--help, --cfg, -m/--multirun, ...) go straight to Hydra: each job checks its own config.
     if not any(a.startswith("-") for a in argv):
         try:
