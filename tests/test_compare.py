@@ -1,0 +1,77 @@
+"""Scenario comparison: paired-difference arithmetic and the command end to end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from jjj_sim.compare import paired_differences
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _runs(base, other):
+    rows = []
+    for scen, vals in (("baseline", base), ("x", other)):
+        for seed, v in enumerate(vals):
+            rows.append({"scenario": scen, "seed": seed, "indicator": "a", "year": 2030, "value": v})
+    return pd.DataFrame(rows)
+
+
+def test_differences_are_paired_by_seed():
+    # big seed-to-seed spread, constant scenario effect: the paired interval has zero width
+    base = [100.0, 300.0, 1000.0, 50.0]
+    d = paired_differences(_runs(base, [b + 7 for b in base]))
+    r = d.iloc[0]
+    assert r.mean_diff == pytest.approx(7) and r.ci90_low == pytest.approx(7) and r.ci90_high == pytest.approx(7)
+    assert r.n_seeds == 4
+
+
+def test_difference_interval_is_the_t_interval_of_the_mean():
+    rng = np.random.default_rng(0)
+    base = rng.normal(100, 10, 8)
+    diff = rng.normal(5, 2, 8)
+    r = paired_differences(_runs(base, base + diff)).iloc[0]
+    half = stats.t.ppf(0.95, 7) * diff.std(ddof=1) / np.sqrt(8)
+    assert r.mean_diff == pytest.approx(diff.mean())
+    assert (r.ci90_low, r.ci90_high) == pytest.approx((diff.mean() - half, diff.mean() + half))
+    assert r.seed_p05 == pytest.approx(np.percentile(diff, 5))
+
+
+def compare(*args):
+    exe = Path(sys.executable).with_name("jjj-sim-compare")
+    return subprocess.run([str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_compare_end_to_end(tmp_path):
+    out = tmp_path / "cmp"
+    r = compare("--scenarios", "baseline,no_strategy", "--seeds", "2", "--scale", "0.005", "--end-year", "2018",
+                "--workers", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("report.md", "report.html", "differences.csv", "runs.parquet", "compare_info.json",
+                 "plots/timeseries.png", "plots/parks.png", "plots/map.png"):
+        assert (out / name).exists(), name
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert set(runs.scenario) == {"baseline", "no_strategy"}
+    assert runs.groupby("scenario").seed.nunique().tolist() == [2, 2]
+    # common random numbers: the same seeds in both scenarios
+    assert set(runs[runs.scenario == "baseline"].seed) == set(runs[runs.scenario == "no_strategy"].seed)
+    d = pd.read_csv(out / "differences.csv")
+    closures = d[(d.indicator == "beijing_closures_cum") & (d.year == 2018)].iloc[0]
+    base = runs[(runs.scenario == "baseline") & (runs.indicator == "beijing_closures_cum") & (runs.year == 2018)]
+    assert closures.mean_diff == pytest.approx(-base.value.mean())  # no closures without the strategy
+    assert "Headline indicators, 2018" in (out / "report.md").read_text()
+
+
+def test_compare_refuses_an_unknown_scenario(tmp_path):
+    out = tmp_path / "cmp"
+    r = compare("--scenarios", "baseline,atlantis", "--seeds", "2", "--scale", "0.005", "--out", str(out))
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "atlantis" in r.stderr
+    assert not out.exists()
