@@ -1,0 +1,255 @@
+"""``jjj-sim-sensitivity``: Morris screening and Sobol indices (SALib) of chosen parameters on
+chosen indicators.
+
+    jjj-sim-sensitivity                                     # experiments/sensitivity.yaml (Morris)
+    jjj-sim-sensitivity --method sobol --out out/sobol
+    jjj-sim-sensitivity experiments/sensitivity.yaml --method morris --replications 4
+
+Every sample point runs on ``replications`` seeds (the same seeds at every point: common
+random numbers) and the indices are computed on the mean over them, so simulation noise does
+not pass for sensitivity. The report gives, per indicator, the *noise share*: the variance of
+a point's mean that comes from the seeds (within-point variance / replications) over the
+variance of the point means across the sample. A noise share near 1 means the indices of that
+indicator are noise. Confidence intervals are SALib's bootstrap intervals (95%).
+Writes sensitivity.json, indices.csv, report.md and plots/ into the output directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jjj_sim import __version__
+from jjj_sim.compare import _compose, load_experiment
+from jjj_sim.config import PARAM_RULES, check_value
+from jjj_sim.errors import ConfigError
+from jjj_sim.indicators import INDICATORS
+
+
+def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
+    params = exp.get("params") or {}
+    if not params:
+        raise ConfigError("params", "name at least one parameter with [low, high] bounds")
+    problem = {"num_vars": len(params), "names": [], "bounds": []}
+    for name, b in params.items():
+        field = f"params.{name}"
+        rule = PARAM_RULES.get(name)
+        if rule is None or rule in ("posint", "provinces"):
+            raise ConfigError(field, "not a real-valued model parameter")
+        if not isinstance(b, (list, tuple)) or len(b) != 2:
+            raise ConfigError(field, "bounds must be [low, high]")
+        for v in b:
+            check_value(v, rule, field)
+        if not b[0] < b[1]:
+            raise ConfigError(field, f"low ({b[0]}) must be below high ({b[1]})")
+        problem["names"].append(name)
+        problem["bounds"].append([float(b[0]), float(b[1])])
+    outputs = []
+    for item in exp.get("indicators") or []:
+        name, _, year = str(item).partition("@")
+        if name not in INDICATORS:
+            raise ConfigError(f"indicators:{item}", f"unknown indicator '{name}'")
+        if not year.isdigit():
+            raise ConfigError(f"indicators:{item}", "write INDICATOR@YEAR")
+        outputs.append((name, int(year)))
+    if not outputs:
+        raise ConfigError("indicators", "name at least one INDICATOR@YEAR")
+    return problem, outputs
+
+
+def _point(job) -> list[list[float]]:
+    """One sample point over the replication seeds: [seed][output] values."""
+    x, names, seeds, overrides, outputs = job
+    from jjj_sim import indicators
+    from jjj_sim.cli import simulate
+
+    res = []
+    for seed in seeds:
+        cfg = _compose([*overrides, f"seed={seed}", *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
+        model, _ = simulate(cfg)
+        ye = indicators.year_end(model)
+        res.append([ye[name][str(year)] for name, year in outputs])
+    return res
+
+
+def analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, settings: dict, seed: int) -> dict:
+    """Indices per output from Y [points, replications, outputs]."""
+    from SALib.analyze import morris as morris_a
+    from SALib.analyze import sobol as sobol_a
+
+    means = Y.mean(axis=1)
+    out = {}
+    for j in range(Y.shape[2]):
+        y = means[:, j]
+        within = Y[:, :, j].var(axis=1, ddof=1).mean() / Y.shape[1] if Y.shape[1] > 1 else float("nan")
+        total = y.var(ddof=1)
+        res = {"noise_share": float(within / total) if total > 0 else float("nan"), "mean": float(y.mean())}
+        if method == "morris":
+            a = morris_a.analyze(problem, X, y, num_levels=settings["levels"], conf_level=0.95, seed=seed,
+                                 print_to_console=False)
+            for i, n in enumerate(problem["names"]):
+                res[n] = {"mu_star": float(a["mu_star"][i]), "mu_star_conf": float(a["mu_star_conf"][i]),
+                          "mu": float(a["mu"][i]), "sigma": float(a["sigma"][i])}
+        else:
+            a = sobol_a.analyze(problem, y, calc_second_order=False, conf_level=0.95, seed=seed,
+                                print_to_console=False)
+            for i, n in enumerate(problem["names"]):
+                res[n] = {"S1": float(a["S1"][i]), "S1_conf": float(a["S1_conf"][i]),
+                          "ST": float(a["ST"][i]), "ST_conf": float(a["ST_conf"][i])}
+        out[j] = res
+    return out
+
+
+def run(exp: dict, method: str, out: Path, workers: int) -> dict:
+    from SALib.sample import morris as morris_s
+    from SALib.sample import sobol as sobol_s
+
+    from jjj_sim.calibration.simulator import replication_seeds
+
+    problem, outputs = parse(exp)
+    reps = int(exp.get("replications", 2))
+    if reps < 1:
+        raise ConfigError("replications", "must be >= 1")
+    seed = int(exp.get("seed", 2014))
+    overrides = [f"population.scale={exp.get('population_scale', 0.05)}",
+                 f"run.end_year={max(y for _, y in outputs)}", f"scenario={exp.get('scenario', 'baseline')}",
+                 "run.record_events=false", "run.plots=false", *[str(o) for o in exp.get("overrides") or []]]
+    _compose(overrides)  # check before running anything
+    if method == "morris":
+        settings = {"trajectories": int(exp.get("morris", {}).get("trajectories", 10)),
+                    "levels": int(exp.get("morris", {}).get("levels", 4))}
+        X = morris_s.sample(problem, settings["trajectories"], num_levels=settings["levels"], seed=seed)
+    else:
+        n = int(exp.get("sobol", {}).get("n", 64))
+        if n < 2 or n & (n - 1):
+            raise ConfigError("sobol.n", f"must be a power of 2 (Sobol' sequence), got {n}")
+        settings = {"n": n}
+        X = sobol_s.sample(problem, n, calc_second_order=False, seed=seed)
+    seeds = replication_seeds(seed, reps)
+    jobs = [(x.tolist(), problem["names"], seeds, overrides, outputs) for x in X]
+    t0 = time.perf_counter()
+    Y = []
+    with ProcessPoolExecutor(max(1, workers)) as ex:
+        for i, r in enumerate(ex.map(_point, jobs)):
+            Y.append(r)
+            if (i + 1) % max(1, len(jobs) // 10) == 0 or i + 1 == len(jobs):
+                print(f"sample point {i + 1}/{len(jobs)}", file=sys.stderr, flush=True)
+    Y = np.array(Y)  # [points, replications, outputs]
+    seconds = time.perf_counter() - t0
+    idx = analyse(method, problem, X, Y, settings, seed)
+    result = {"version": __version__, "method": method, "settings": settings, "replications": reps,
+              "seeds": seeds, "overrides": overrides, "problem": problem, "points": len(X),
+              "simulations": len(X) * reps, "seconds": seconds,
+              "indicators": {f"{n}@{y}": idx[j] for j, (n, y) in enumerate(outputs)}}
+    staging = out / f".partial-{os.getpid()}"
+    staging.mkdir(parents=True)
+    try:
+        (staging / "sensitivity.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+        rows = [{"indicator": ind, "parameter": p, **v, "noise_share": r["noise_share"]}
+                for ind, r in result["indicators"].items() for p, v in r.items() if isinstance(v, dict)]
+        pd.DataFrame(rows).to_csv(staging / "indices.csv", index=False)
+        np.savez_compressed(staging / "samples.npz", X=X, Y=Y)
+        _plots(staging / "plots", result)
+        (staging / "report.md").write_text(_report(result), encoding="utf-8")
+        for p in staging.iterdir():
+            os.replace(p, out / p.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def _report(r: dict) -> str:
+    names = r["problem"]["names"]
+    key = ("mu_star", "mu_star_conf") if r["method"] == "morris" else ("ST", "ST_conf")
+    label = "mu* (95% CI)" if r["method"] == "morris" else "total-order S_T (95% CI)"
+    lines = ["# Sensitivity analysis", "",
+             f"jjj-sim {r['version']}; {r['method']} ({r['settings']}); {r['points']} sample points x "
+             f"{r['replications']} seeds = {r['simulations']} simulations in {r['seconds']:.0f} s; "
+             f"runs: {' '.join(r['overrides'])}.", "",
+             f"Cells: {label}. Noise share: the part of the variance of the point means that comes from the seeds.",
+             "", "| indicator | noise share | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
+    for ind, v in r["indicators"].items():
+        cells = [f"{v[n][key[0]]:.3g} (+-{v[n][key[1]]:.2g})" for n in names]
+        lines.append(f"| {ind} | {v['noise_share']:.3f} | " + " | ".join(cells) + " |")
+    if r["method"] == "sobol":
+        lines += ["", "First-order S_1:", "", "| indicator | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for ind, v in r["indicators"].items():
+            lines.append(f"| {ind} | " + " | ".join(f"{v[n]['S1']:.3f} (+-{v[n]['S1_conf']:.2g})" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(out: Path, r: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = r["problem"]["names"]
+    inds = list(r["indicators"])
+    fig, axes = plt.subplots(1, len(inds), figsize=(5 * len(inds), 4), squeeze=False)
+    for ax, ind in zip(axes[0], inds):
+        v = r["indicators"][ind]
+        if r["method"] == "morris":
+            for n in names:
+                ax.errorbar(v[n]["mu_star"], v[n]["sigma"], xerr=v[n]["mu_star_conf"], fmt="o")
+                ax.annotate(n.split(".")[-1], (v[n]["mu_star"], v[n]["sigma"]), fontsize=7)
+            ax.set_xlabel("mu*")
+            ax.set_ylabel("sigma")
+        else:
+            xs = np.arange(len(names))
+            ax.bar(xs - 0.2, [v[n]["S1"] for n in names], 0.4, yerr=[v[n]["S1_conf"] for n in names], label="S1")
+            ax.bar(xs + 0.2, [v[n]["ST"] for n in names], 0.4, yerr=[v[n]["ST_conf"] for n in names], label="ST")
+            ax.set_xticks(xs, [n.split(".")[-1] for n in names], rotation=30, fontsize=7)
+            ax.legend(fontsize=7)
+        ax.set_title(f"{ind} (noise share {v['noise_share']:.2f})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / f"{r['method']}.png", dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="jjj-sim-sensitivity", description="Morris or Sobol sensitivity (SALib).")
+    ap.add_argument("experiment", nargs="?", default="experiments/sensitivity.yaml")
+    ap.add_argument("--method", choices=("morris", "sobol"), default=None)
+    ap.add_argument("--replications", type=int)
+    ap.add_argument("--scale", type=float)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out")
+    a = ap.parse_args(argv)
+    try:
+        exp = load_experiment(a.experiment)
+        method = a.method or exp.get("method", "morris")
+        if a.replications is not None:
+            exp["replications"] = a.replications
+        if a.scale is not None:
+            exp["population_scale"] = a.scale
+        out = Path(a.out) if a.out else Path("outputs") / "sensitivity" / time.strftime("%Y-%m-%d_%H-%M-%S")
+        if (out / "report.md").exists():
+            raise ConfigError("--out", f"{out} already holds an analysis; choose another directory")
+        parse(exp)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            res = run(exp, method, out, a.workers)
+        except BaseException:
+            if not any(out.iterdir()):
+                out.rmdir()
+            raise
+    except ConfigError as e:
+        print(f"jjj-sim-sensitivity: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(_report(res))
+    print(f"outputs: {out}")
+
+
+if __name__ == "__main__":
+    main()
