@@ -72,9 +72,13 @@ def _point(job) -> list[list[float]]:
     from jjj_sim import indicators
     from jjj_sim.cli import simulate
 
+    from omegaconf import OmegaConf
+
+    base = _compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []
     for seed in seeds:
-        cfg = _compose([*overrides, f"seed={seed}", *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
+        cfg = OmegaConf.create(OmegaConf.to_container(base))
+        cfg.seed = int(seed)
         model, _ = simulate(cfg)
         ye = indicators.year_end(model)
         res.append([ye[name][str(year)] for name, year in outputs])
