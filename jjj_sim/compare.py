@@ -111,7 +111,7 @@ def _fmt(x: float) -> str:
 
 
 def headline_table(levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[str], year: int) -> list[str]:
-    lines = [f"| scenario | " + " | ".join(HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
+    lines = ["| scenario | " + " | ".join(HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
     for s in scenarios:
         cells = []
         for ind in HEADLINE:
@@ -192,7 +192,7 @@ def make_plots(out: Path, levels: pd.DataFrame, scenarios: list[str], year: int)
     return names
 
 
-def write_report(out: Path, exp: dict, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[str],
+def write_report(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[str],
                  descriptions: dict, plots: list[str], meta: dict) -> None:
     year = meta["end_year"]
     lines = ["# Scenario comparison", "",
@@ -288,7 +288,7 @@ def compare(exp: dict, out: Path, workers: int) -> dict:
         meta = {"seeds": n_seeds, "seed_values": seeds, "scale": scale, "start": 2014, "end_year": end_year,
                 "runs": len(jobs), "seconds": seconds, "scenarios": scenarios, "overrides": overrides,
                 "version": __version__}
-        write_report(staging, exp, levels, diffs, scenarios, descriptions, plots, meta)
+        write_report(staging, levels, diffs, scenarios, descriptions, plots, meta)
         (staging / "compare_info.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         for p in staging.iterdir():
             os.replace(p, out / p.name)
