@@ -19,7 +19,6 @@ import argparse
 import html
 import json
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +32,7 @@ from scipy import stats
 from jjj_sim import __version__
 from jjj_sim.config import REPO_ROOT, resolve_path
 from jjj_sim.errors import ConfigError
+from jjj_sim.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_closures_cum", "relocations_out_of_beijing_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_hebei")
@@ -279,9 +279,7 @@ def compare(exp: dict, out: Path, workers: int) -> dict:
     runs = pd.DataFrame(rows)
     levels = summarise(runs)
     diffs = paired_differences(runs)
-    staging = out / f".partial-{os.getpid()}"
-    staging.mkdir(parents=True)
-    try:
+    with staged(out, last="report.md") as staging:
         runs.to_parquet(staging / "runs.parquet", index=False)
         diffs.to_csv(staging / "differences.csv", index=False)
         plots = make_plots(staging / "plots", levels, scenarios, end_year)
@@ -290,10 +288,6 @@ def compare(exp: dict, out: Path, workers: int) -> dict:
                 "version": __version__}
         write_report(staging, levels, diffs, scenarios, descriptions, plots, meta)
         (staging / "compare_info.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        for p in staging.iterdir():
-            os.replace(p, out / p.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return meta
 
 
@@ -314,16 +308,8 @@ def main(argv=None) -> None:
         for key, val in (("seeds", a.seeds), ("population_scale", a.scale), ("end_year", a.end_year)):
             if val is not None:
                 exp[key] = val
-        out = Path(a.out) if a.out else Path("outputs") / "compare" / time.strftime("%Y-%m-%d_%H-%M-%S")
-        if (out / "report.md").exists():
-            raise ConfigError("--out", f"{out} already holds a comparison; choose another directory")
-        out.mkdir(parents=True, exist_ok=True)
-        try:
+        with new_output_dir(a.out, "compare") as out:
             meta = compare(exp, out, a.workers)
-        except BaseException:
-            if not any(out.iterdir()):
-                out.rmdir()
-            raise
     except ConfigError as e:
         print(f"jjj-sim-compare: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -12,6 +12,8 @@ import os
 import platform
 import shutil
 import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import mesa
@@ -21,7 +23,46 @@ from omegaconf import OmegaConf
 from jjj_sim import __version__, indicators
 from jjj_sim.timeline import quarter_end_date
 
-OUTPUT_FILES = ("indicators.parquet", "events.parquet", "config_resolved.yaml", "run_info.json", "plots")
+
+@contextmanager
+def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
+    """The output directory of a tool run: ``given`` or outputs/TOOL/<date>_<time>. Refuses one
+    that already holds a finished run (``marker``); removes it again if the run fails empty."""
+    from jjj_sim.errors import ConfigError
+
+    out = Path(given) if given else Path("outputs") / tool / time.strftime("%Y-%m-%d_%H-%M-%S")
+    if (out / marker).exists():
+        raise ConfigError("--out", f"{out} already holds a finished run; choose another directory")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        if not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+@contextmanager
+def staged(out: Path, last: str | None = None):
+    """Write into a hidden staging directory; on success move everything into ``out`` (``last``
+    moved last, as the mark of a complete run); on failure leave nothing behind."""
+    staging = out / f".partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        names = sorted(p.name for p in staging.iterdir())
+        if last in names:
+            names.remove(last)
+            names.append(last)
+        for name in names:
+            dst = out / name
+            if dst.is_dir():
+                shutil.rmtree(dst)
+            os.replace(staging / name, dst)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _round(x: float) -> float:
@@ -45,12 +86,7 @@ def summary(model, cfg) -> dict:
 
 
 def write_run(run_dir: Path, model, cfg, timings: dict) -> dict:
-    run_dir = Path(run_dir)
-    staging = run_dir / f".partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
+    with staged(Path(run_dir), last="summary.json") as staging:
         result = summary(model, cfg)
         indicators.long_table(model).to_parquet(staging / "indicators.parquet", index=False)
         if cfg.run.record_events:
@@ -71,13 +107,4 @@ def write_run(run_dir: Path, model, cfg, timings: dict) -> dict:
         }
         (staging / "run_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
         (staging / "summary.json").write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
-        for name in (*OUTPUT_FILES, "summary.json"):
-            src = staging / name
-            if src.exists():
-                dst = run_dir / name
-                if dst.is_dir():
-                    shutil.rmtree(dst)
-                os.replace(src, dst)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result

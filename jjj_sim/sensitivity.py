@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +32,7 @@ from jjj_sim.compare import _compose, load_experiment
 from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
+from jjj_sim.outputs import new_output_dir, staged
 
 
 def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
@@ -154,9 +154,7 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
               "seeds": seeds, "overrides": overrides, "problem": problem, "points": len(X),
               "simulations": len(X) * reps, "seconds": seconds,
               "indicators": {f"{n}@{y}": idx[j] for j, (n, y) in enumerate(outputs)}}
-    staging = out / f".partial-{os.getpid()}"
-    staging.mkdir(parents=True)
-    try:
+    with staged(out, last="report.md") as staging:
         (staging / "sensitivity.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         rows = [{"indicator": ind, "parameter": p, **v, "noise_share": r["noise_share"]}
                 for ind, r in result["indicators"].items() for p, v in r.items() if isinstance(v, dict)]
@@ -164,10 +162,6 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
         np.savez_compressed(staging / "samples.npz", X=X, Y=Y)
         _plots(staging / "plots", result)
         (staging / "report.md").write_text(_report(result), encoding="utf-8")
-        for p in staging.iterdir():
-            os.replace(p, out / p.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -237,17 +231,9 @@ def main(argv=None) -> None:
             exp["replications"] = a.replications
         if a.scale is not None:
             exp["population_scale"] = a.scale
-        out = Path(a.out) if a.out else Path("outputs") / "sensitivity" / time.strftime("%Y-%m-%d_%H-%M-%S")
-        if (out / "report.md").exists():
-            raise ConfigError("--out", f"{out} already holds an analysis; choose another directory")
         parse(exp)
-        out.mkdir(parents=True, exist_ok=True)
-        try:
+        with new_output_dir(a.out, "sensitivity") as out:
             res = run(exp, method, out, a.workers)
-        except BaseException:
-            if not any(out.iterdir()):
-                out.rmdir()
-            raise
     except ConfigError as e:
         print(f"jjj-sim-sensitivity: error: {e}", file=sys.stderr)
         sys.exit(2)
