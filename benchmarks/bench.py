@@ -27,12 +27,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _cfg(*overrides):
-    from hydra import compose, initialize_config_dir
+    from jjj_sim.cli import compose_config
 
-    from jjj_sim import config
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return config.prepare(compose(config_name="config", overrides=list(overrides)), overrides)
+    return compose_config(list(overrides))
 
 
 def one_run(scale: float, end_year: int, seed: int = 1, events: bool = True) -> dict:

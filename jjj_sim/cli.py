@@ -111,30 +111,36 @@ def _discard_if_empty(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> None:
-    """Compose and check the config of a single run before Hydra makes its directory."""
+def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
+    """Compose a config from conf/ with overrides and prepare it (config.prepare): the one way
+    every tool builds a config outside a Hydra app. Bad input raises ConfigError naming the field."""
     from hydra import compose, initialize_config_dir
 
     from jjj_sim import config
 
-    overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
     for a in overrides:
         group, _, option = a.partition("=")
         if group in CONFIG_GROUPS and not (CONF_DIR / group / f"{option}.yaml").is_file():
             known = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
             raise ConfigError(group, f"unknown option '{option}' (available: {', '.join(known)})")
-    run_dir = next((a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")), None)
-    if config_name == "config" and run_dir and (Path(run_dir) / "summary.json").exists():
-        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name=config_name, overrides=overrides)
+            cfg = compose(config_name=config_name, overrides=list(overrides))
     except (HydraException, OmegaConfBaseException) as e:
         m = re.search(r"Could not override '([^']+)'", str(e))
         if m:
             raise ConfigError(m.group(1), "not a config key (see jjj-sim --cfg job for the keys)") from None
         raise ConfigError("overrides", _one_line(e)) from None
-    cfg = config.prepare(cfg, overrides)
+    return config.prepare(cfg, overrides)
+
+
+def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> None:
+    """Compose and check the config of a single run before Hydra makes its directory."""
+    run_dir = next((a.split("=", 1)[1] for a in argv if a.startswith("hydra.run.dir=")), None)
+    if config_name == "config" and run_dir and (Path(run_dir) / "summary.json").exists():
+        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
+    overrides = [a for a in argv if not a.startswith(("hydra.", "hydra/", "+hydra", "~hydra"))]
+    cfg = compose_config(overrides, config_name)
     if extra_check is not None:
         extra_check(cfg)
 

@@ -30,7 +30,8 @@ import yaml
 from scipy import stats
 
 from jjj_sim import __version__
-from jjj_sim.config import REPO_ROOT, resolve_path
+from jjj_sim.cli import compose_config
+from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
 from jjj_sim.outputs import new_output_dir, staged
 
@@ -52,26 +53,13 @@ def load_experiment(path) -> dict:
     return exp
 
 
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    from jjj_sim import config
-
-    try:
-        with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=overrides)
-    except Exception as e:  # Hydra's own errors: unknown scenario, bad override
-        raise ConfigError("overrides", str(e).strip().splitlines()[0]) from None
-    return config.prepare(cfg, overrides)
-
-
 def _run(job: tuple) -> list[dict]:
     """One scenario x seed: tidy rows (scenario, seed, indicator, year, value)."""
     scenario, seed, overrides = job
     from jjj_sim import indicators
     from jjj_sim.cli import simulate
 
-    cfg = _compose([f"scenario={scenario}", f"seed={seed}", *overrides])
+    cfg = compose_config([f"scenario={scenario}", f"seed={seed}", *overrides])
     model, _ = simulate(cfg)
     rows = [{"scenario": scenario, "seed": seed, "indicator": name, "year": int(y), "value": v}
             for name, series in indicators.year_end(model).items() for y, v in series.items()]
@@ -261,7 +249,7 @@ def compare(exp: dict, out: Path, workers: int) -> dict:
                  "run.plots=false", *extra]
     descriptions = {}
     for s in scenarios:  # check every scenario's config before running anything
-        descriptions[s] = str(_compose([f"scenario={s}", *overrides]).scenario.get("description", ""))
+        descriptions[s] = str(compose_config([f"scenario={s}", *overrides]).scenario.get("description", ""))
     seeds = replication_seeds(int(exp.get("seed", 2014)), n_seeds)
     jobs = [(s, seed, overrides) for s in scenarios for seed in seeds]
     t0 = time.perf_counter()

@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.compare import _compose, load_experiment
+from jjj_sim.cli import compose_config
+from jjj_sim.compare import load_experiment
 from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
@@ -74,7 +75,7 @@ def _point(job) -> list[list[float]]:
 
     from omegaconf import OmegaConf
 
-    base = _compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
+    base = compose_config([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []
     for seed in seeds:
         cfg = OmegaConf.create(OmegaConf.to_container(base))
@@ -127,7 +128,7 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
     overrides = [f"population.scale={exp.get('population_scale', 0.05)}",
                  f"run.end_year={max(y for _, y in outputs)}", f"scenario={exp.get('scenario', 'baseline')}",
                  "run.record_events=false", "run.plots=false", *[str(o) for o in exp.get("overrides") or []]]
-    _compose(overrides)  # check before running anything
+    compose_config(overrides)  # check before running anything
     if method == "morris":
         settings = {"trajectories": int(exp.get("morris", {}).get("trajectories", 10)),
                     "levels": int(exp.get("morris", {}).get("levels", 4))}

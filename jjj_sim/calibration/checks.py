@@ -19,20 +19,18 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from hydra import compose, initialize_config_dir
 
 from jjj_sim import config
 from jjj_sim.calibration.simulator import Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import load_targets
+from jjj_sim.cli import compose_config
 from jjj_sim.config import REPO_ROOT, resolve_path
 
 RESULTS = REPO_ROOT / "calibration" / "results"
 
 
 def _setup(params_file: str, scale: float, seed: int = 2024):
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        over = [f"population.scale={scale}"]
-        cfg = config.prepare(compose(config_name="calibrate", overrides=over), over)
+    cfg = compose_config([f"population.scale={scale}"], "calibrate")
     targets = load_targets(resolve_path(cfg.calibration.targets, "calibration.targets"))
     free = parse_free(cfg.calibration.free)
     fitted = config.load_params_file(params_file)
