@@ -16,7 +16,7 @@ Levers (``conf/policy/reported.yaml`` has the reported schedules with their date
 - ``business_environment``: schedule -> share of the reform programme done (lowers friction).
 - ``basic_research``, ``innovation_community``: schedules -> technology-transfer and
   branching boosts.
-- ``rail.extra_links``: list of {region, opens} added to the rail-link data;
+- ``rail.extra_links``: list of {region, opens, hours (optional in-train time)} added to the rail-link data;
   ``rail.speedup``: schedule -> share of in-train time saved (faster services), below 0.9.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import quarter_of
-from jjj_sim.world import Places, Sectors
+from jjj_sim.world import Places, RailLink, Sectors
 
 
 class Schedule:
@@ -135,7 +135,15 @@ class Policy:
                 raise ConfigError(field, "each extra rail link needs 'region' and 'opens' (YYYY-MM)")
             places.index(str(link["region"]), f"{field}.region")
             quarter_of(link["opens"], f"{field}.opens")
-            self.extra_rail_links.append((str(link["region"]), str(link["opens"])))
+            hours = link.get("hours")
+            if hours is not None:
+                try:
+                    hours = float(hours)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{field}.hours", f"'{hours}' is not a number") from None
+                if not np.isfinite(hours) or hours <= 0:
+                    raise ConfigError(f"{field}.hours", f"must be a number of hours > 0, got {hours}")
+            self.extra_rail_links.append(RailLink(str(link["region"]), str(link["opens"]), "", hours))
 
     def state(self, quarter: int) -> PolicyState:
         cp, cs, csched = self.closure

@@ -195,9 +195,28 @@ def load_places(sectors: Sectors) -> Places:
     )
 
 
-def load_rail_links() -> list[tuple[str, str]]:
-    """(region id, opening date) of each fast rail link to Beijing."""
-    return [(r["region"], r["opens"]) for r in _read_csv("rail_links.csv")]
+@dataclass(frozen=True)
+class RailLink:
+    """A fast rail link from Beijing to a region, open from a date (rail_links.csv)."""
+
+    region: str
+    opens: str
+    via: str = ""  # route through another region (e.g. Tangshan via Tianjin before 2022)
+    hours: float | None = None  # reported fastest in-train time from Beijing, where a source gives one
+
+
+def load_rail_links() -> list[RailLink]:
+    """Every dated fast rail link to Beijing (a region may have several)."""
+    out = []
+    for r in _read_csv("rail_links.csv"):
+        field = f"rail_links.csv:{r['region']}.{r['opens']}"
+        hours = None
+        if r.get("hours"):
+            hours = float(r["hours"])
+            if not hours > 0:
+                raise ConfigError(f"{field}.hours", f"must be > 0, got {r['hours']}")
+        out.append(RailLink(r["region"], r["opens"], r.get("via", "") or "", hours))
+    return out
 
 
 class Geography:
@@ -205,12 +224,18 @@ class Geography:
 
     Travel time to Beijing core, hours, of place p in quarter q:
         road:  circuity * d_p / road_speed
-        rail:  rail_access + circuity * d_r / rail_speed + circuity * d(r, p) / road_speed
-    where d_p is the great-circle distance of p to Beijing core, r the place's region and the
-    rail term applies from the quarter its region's fast link opened; the ``rail.speedup``
-    lever shortens the in-train part (the middle term) by the share it gives. The time is the smaller
-    of the two. Cost level (1 in Beijing core) falls with distance from the two cores, as in a
-    bid-rent gradient: max(exp(-d_BJ / decay), tianjin_ratio * exp(-d_TJ / decay)).
+        rail:  min over the links of p's region open in q of
+               rail_access + (1 - speedup) * ride(link) + circuity * d(r, p) / road_speed
+        ride(link) = the link's reported fastest in-train time where rail_links.csv gives one,
+                     else circuity * (route length) / rail_speed, the route running through
+                     the link's ``via`` region where it has one (d(BJ, via) + d(via, r)),
+                     else straight (d(BJ, r))
+    where d_p is the great-circle distance of p to Beijing core and r the place's region;
+    the ``rail.speedup`` lever shortens the in-train part by the share it gives. Every dated
+    link counts: a later, faster link (the Dec 2022 Beijing-Tangshan line) shortens the time
+    from its opening quarter. The time is the smaller of road and rail. Cost level (1 in
+    Beijing core) falls with distance from the two cores, as in a bid-rent gradient:
+    max(exp(-d_BJ / decay), tianjin_ratio * exp(-d_TJ / decay)).
     """
 
     def __init__(self, places: Places, world_params, rail_links, horizon_quarters: int):
@@ -219,26 +244,48 @@ class Geography:
         tj = places.index(_TIANJIN_REF, "world")
         d_bj = haversine_km(places.lat, places.lon, places.lat[bj], places.lon[bj])
         d_tj = haversine_km(places.lat, places.lon, places.lat[tj], places.lon[tj])
-        d_region = d_bj[places.region]
         d_to_region = haversine_km(places.lat, places.lon, places.lat[places.region], places.lon[places.region])
-        road = p.circuity * d_bj / p.road_speed_kmh
+        self._road = p.circuity * d_bj / p.road_speed_kmh
         self._rail_access = p.rail_access_hours + p.circuity * d_to_region / p.road_speed_kmh
-        self._rail_ride = p.circuity * d_region / p.rail_speed_kmh
-        rail_from = np.full(len(places.ids), NEVER)
-        for region_id, opens in rail_links:
-            ri = places.index(region_id, "rail_links")
-            q = quarter_of(opens, f"rail_links:{region_id}.opens")
-            sel = places.region == ri
-            rail_from[sel] = np.minimum(rail_from[sel], q)
+        # links as (opening quarter, in-train hours) per place
+        links: list[list[tuple[int, float]]] = [[] for _ in places.ids]
+        for link in rail_links:
+            if not isinstance(link, RailLink):  # scenario additions: (region, opens)
+                link = RailLink(*link)
+            field = f"rail_links:{link.region}"
+            ri = places.index(link.region, f"{field}.region")
+            q = quarter_of(link.opens, f"{field}.opens")
+            if link.hours is not None:
+                ride = float(link.hours)
+            elif link.via:
+                vi = places.index(link.via, f"{field}.via")
+                route = d_bj[vi] + haversine_km(places.lat[vi], places.lon[vi], places.lat[ri], places.lon[ri])
+                ride = p.circuity * route / p.rail_speed_kmh
+            else:
+                ride = p.circuity * d_bj[ri] / p.rail_speed_kmh
+            for k in np.flatnonzero(places.region == ri):
+                links[k].append((q, ride))
+        self.links = links
+        self.rail_from = np.array([min((q for q, _ in ls), default=NEVER) for ls in links])
+        self._changes = sorted({q for ls in links for q, _ in ls})
         self.distance_km = d_bj
-        self.rail_from = rail_from
-        self._road = road
         self.cost = np.maximum(np.exp(-d_bj / p.cost_decay_km), p.tianjin_cost_ratio * np.exp(-d_tj / p.cost_decay_km))
         self.horizon_quarters = horizon_quarters
+        self._cache: dict[tuple[int, float], np.ndarray] = {}
+
+    def ride_hours(self, quarter: int) -> np.ndarray:
+        """Fastest in-train hours from Beijing of every place in ``quarter`` (inf: no link yet)."""
+        return np.array([min((h for q, h in ls if q <= quarter), default=np.inf) for ls in self.links])
 
     def travel_time(self, quarter: int, rail_speedup: float = 0.0) -> np.ndarray:
         """Hours to Beijing core from every place in ``quarter``; ``rail_speedup`` is the share
         of in-train time saved by faster services (the ``rail.speedup`` lever)."""
-        has_rail = self.rail_from <= quarter
-        rail = self._rail_access + (1.0 - rail_speedup) * self._rail_ride
-        return np.where(has_rail, np.minimum(self._road, rail), self._road)
+        # the network changes only when a link opens: key the cache on the last opening so far
+        last = max((q for q in self._changes if q <= quarter), default=-(10**9))
+        key = (last, float(rail_speedup))
+        t = self._cache.get(key)
+        if t is None:
+            rail = self._rail_access + (1.0 - rail_speedup) * self.ride_hours(quarter)
+            t = np.minimum(self._road, rail)
+            self._cache[key] = t
+        return t

@@ -136,6 +136,33 @@ def test_rail_openings_cut_travel_times():
     assert np.all(geo.cost <= 1.0 + 1e-12)
 
 
+def test_a_later_rail_link_shortens_travel_time():
+    """Every dated link counts: Tangshan's Dec 2022 direct line (1 h 03 min) beats its 2013
+    route via Tianjin, and the scenario's extra link with hours beats both."""
+    from jjj_sim.world import Geography, RailLink, load_places, load_rail_links, load_sectors
+
+    class W:
+        circuity, road_speed_kmh, rail_speed_kmh, rail_access_hours = 1.3, 60, 200, 0.75
+        cost_decay_km, tianjin_cost_ratio = 150, 0.7
+
+    places = load_places(load_sectors())
+    ts = places.index("tangshan", "t")
+    ts_park = places.index("tangshan_zgc", "t")
+    geo = Geography(places, W, load_rail_links(), 88)
+    before = geo.travel_time(quarter_of("2022-07", "t"))
+    after = geo.travel_time(quarter_of("2023-01", "t"))
+    assert after[ts] < before[ts] and after[ts_park] < before[ts_park]
+    assert after[ts] == pytest.approx(0.75 + 1.05)
+    # regions without a Dec 2022 link are unaffected (Qinhuangdao's service also changed then)
+    qhd = places.index("qinhuangdao", "t")
+    other = ~np.isin(places.region, [ts, qhd])
+    assert np.array_equal(after[other & (geo.rail_from <= quarter_of("2022-07", "t"))],
+                          before[other & (geo.rail_from <= quarter_of("2022-07", "t"))])
+    extra = Geography(places, W, load_rail_links() + [RailLink("tangshan", "2026-01", "", 0.6)], 88)
+    assert extra.travel_time(quarter_of("2026-01", "t"))[ts] < after[ts]
+    assert extra.travel_time(quarter_of("2025-10", "t"))[ts] == pytest.approx(after[ts])
+
+
 def test_hazards_above_one_select_every_eligible_row():
     rng = np.random.default_rng(8)
     n = 1000

@@ -1,4 +1,4 @@
-"""Running the model at a parameter set and reading off the targets' indicators."""
+"""Running the model at a parameter set and reading off the targets' values (Target.simulated)."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ class Simulator:
 
         model = RelocationModel(self.config(params, scale), seed=seed)
         model.run_model()
-        ye = indicators.year_end(model)
-        return {t.id: ye[t.indicator][str(t.year)] for t in self.targets}
+        result = {"indicators": indicators.year_end(model), "parks": indicators.parks_year_end(model)}
+        return {t.id: t.simulated(result) for t in self.targets}
 
     def evaluate(self, params: dict[str, float]) -> tuple[float, list[dict[str, float]]]:
         """Loss averaged over the replication seeds, and each replication's values."""
