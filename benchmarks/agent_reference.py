@@ -88,5 +88,5 @@ def vector_step(source, rng) -> np.ndarray:
     ctx = source.choice_context
     ctx.free_slots[:] = np.inf  # no capacity in the comparison: the reference has none
     dest = choose(rng, ctx, t.sector[movers], source.places.province[here], np.ones(len(ctx.open), bool),
-                  here, int(source.params.choice.sample_size), 1)
+                  here, int(source.params.choice.sample_size))
     return dest[dest != here]

@@ -1,4 +1,5 @@
-"""The event log: one row per closure, relocation, branch, entry and exit.
+"""The event log: one row per closure, relocation, branch, entry, exit, de-capacity closure
+and high-tech upgrade (a firm of Hebei that becomes high-tech where it is).
 
 Stored as compact numpy chunks while the model runs and turned into a table at the end.
 ``src``/``dst`` are place indices (-1: none); ``parent`` is the parent's row for branches.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-KINDS = ("closure", "relocation", "branch", "entry", "exit")
+KINDS = ("closure", "relocation", "branch", "entry", "exit", "decapacity", "upgrade")
 
 
 class EventLog:

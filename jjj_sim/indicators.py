@@ -19,7 +19,8 @@ import pandas as pd
 from jjj_sim.timeline import quarter_end_date, year_of
 from jjj_sim.world import BEIJING, HEBEI, TIANJIN
 
-CUMULATIVE_COUNTERS = ("hebei_attracted", "hebei_attracted_from_beijing", "beijing_closures", "closures",
+CUMULATIVE_COUNTERS = ("hebei_attracted", "hebei_attracted_from_beijing", "beijing_closures", "beijing_campaign_exits",
+                       "closures",
                        "relocations", "relocations_out_of_beijing", "branches_opened")
 
 
@@ -56,11 +57,28 @@ INDICATORS: dict[str, tuple[str, str, str, Callable]] = {
     "zgc_branches_hebei": ("stock", "branches", "Branches of Zhongguancun firms in Hebei", lambda m: _zgc(m, [HEBEI])),
     "beijing_closures_cum": ("cumulative", "firms", "Beijing firms closed by the closure campaign since 2014",
                              lambda m: _real(m, m.cumulative["beijing_closures"])),
+    "beijing_campaign_exits_cum": (
+        "cumulative", "firms", "Beijing firms the closure campaign shut down or moved out since 2014 (关停退出)",
+        lambda m: _real(m, m.cumulative["beijing_campaign_exits"])),
+    "beijing_campaign_list_left": ("stock", "firms", "Firms left on the closure campaign's list",
+                                   lambda m: _real(m, len(m.campaign_list))),
     "hebei_hightech_va_share": ("ratio", "percent", "High-tech share of Hebei's industrial value added", _hightech_share),
     "tech_contracts_bj_to_tjhb": ("flow", "contracts", "Technology contracts from Beijing to Tianjin and Hebei",
                                   lambda m: float(m.tech_contracts)),
     "tech_contract_turnover_bj_to_tjhb_bn_yuan": ("flow", "bn yuan", "Turnover of those contracts",
                                                   lambda m: float(m.tech_turnover_bn)),
+    "tech_contracts_bj_to_tjhb_cum": ("cumulative", "contracts", "Technology contracts from Beijing to Tianjin and Hebei since 2014",
+                                      lambda m: float(m.tech_contracts_cum)),
+    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan": ("cumulative", "bn yuan", "Turnover of those contracts since 2014",
+                                                      lambda m: float(m.tech_turnover_cum_bn)),
+    "xiongan_firms_from_beijing": ("stock", "firms", "Firms and branches from Beijing in Xiong'an New Area (its parks included)",
+                                   lambda m: _real(m, m.tally.origin[m.places.region == m.xiongan, BEIJING].sum())),
+    "hebei_steel_capacity_mt": ("stock", "Mt", "Hebei's steelmaking capacity after the de-capacity cuts",
+                                lambda m: float(m.hebei_steel_capacity_mt)),
+    "hebei_decapacity_closures_cum": ("cumulative", "firms", "Hebei heavy-industry firms closed by de-capacity since 2014",
+                                      lambda m: _real(m, m.events.counts["decapacity"])),
+    "hebei_hightech_upgrades_cum": ("cumulative", "firms", "Hebei's own industrial firms that became high-tech since 2014",
+                                    lambda m: _real(m, m.events.counts["upgrade"])),
     "firms_by_province_beijing": ("stock", "legal units", "Legal units in Beijing", lambda m: _legal(m, BEIJING)),
     "firms_by_province_tianjin": ("stock", "legal units", "Legal units in Tianjin", lambda m: _legal(m, TIANJIN)),
     "firms_by_province_hebei": ("stock", "legal units", "Legal units in Hebei", lambda m: _legal(m, HEBEI)),
@@ -88,13 +106,24 @@ class History:
         self.quarters: list[int] = []
         self.legal: list[np.ndarray] = []  # [P, S]
         self.branches: list[np.ndarray] = []  # [P, S]
-        self.from_bjtj: list[np.ndarray] = []  # [P]
+        self.park_fields: list[np.ndarray] = []  # [fields, parks] in PARK_FIELDS order (simulated units)
 
     def record(self, m) -> None:
         self.quarters.append(m.quarter)
         self.legal.append(m.tally.legal.copy())
         self.branches.append(m.tally.branches.copy())
-        self.from_bjtj.append(m.tally.origin[:, [BEIJING, TIANJIN]].sum(axis=1) * m.places.is_park)
+        parks = m.places.parks
+        origin = m.tally.origin[parks]
+        self.park_fields.append(np.stack([
+            origin.sum(axis=1), origin[:, BEIJING], origin[:, BEIJING] + origin[:, TIANJIN],
+            np.array([p.overflow for p in m.parks], dtype=np.int64)]))
+
+
+# Per-park year-end fields (summary.json "parks"): all rows in the park (legal units and
+# branches, whatever their origin), those from Beijing, those from Beijing or Tianjin (origin =
+# the province a firm was in at the start or at birth; a branch: its parent's), and choosers
+# sent to the park's region because it was full (cumulative since 2014).
+PARK_FIELDS = ("firms", "firms_from_beijing", "firms_from_bjtj", "overflow_to_region")
 
 
 def quarterly(model) -> pd.DataFrame:
@@ -119,19 +148,20 @@ def year_end(model) -> dict[str, dict[str, float]]:
 
 
 def parks_year_end(model) -> dict:
-    """{park id: {"name", "capacity", "firms_from_bjtj": {year: value}}}."""
+    """{park id: {"name", "region", "capacity", FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
     years = [year_of(k) for k in model.history.quarters]
     last = {}
     for i, y in enumerate(years):
         last[y] = i
     out = {}
-    for p in model.places.parks:
+    for j, p in enumerate(model.places.parks):
         pid = model.places.ids[p]
         out[pid] = {
             "name": model.places.names[p],
             "region": model.places.ids[model.places.region[p]],
             "capacity": float(model.places.capacity[p] * model.params.parks.capacity_scale),
-            "firms_from_bjtj": {str(y): _real(model, model.history.from_bjtj[i][p]) for y, i in last.items()},
+            **{f: {str(y): _real(model, model.history.park_fields[i][k, j]) for y, i in last.items()}
+               for k, f in enumerate(PARK_FIELDS)},
         }
     return out
 
@@ -156,11 +186,12 @@ def long_table(model) -> pd.DataFrame:
             "sector": np.tile(np.array(sectors.ids, dtype=object), len(dates) * n_p),
             "value": arr.ravel()}))
     parks = places.parks
-    arr = np.stack(model.history.from_bjtj)[:, parks].astype(float) / model.scale
-    frames.append(pd.DataFrame({
-        "date": np.repeat(dates, len(parks)), "indicator": "park_firms_from_bjtj",
-        "region": np.tile(region_of[parks], len(dates)), "park": np.tile(park_of[parks], len(dates)),
-        "sector": None, "value": arr.ravel()}))
+    fields = np.stack(model.history.park_fields).astype(float) / model.scale  # [Q, F, parks]
+    for k, f in enumerate(PARK_FIELDS):
+        frames.append(pd.DataFrame({
+            "date": np.repeat(dates, len(parks)), "indicator": f"park_{f}",
+            "region": np.tile(region_of[parks], len(dates)), "park": np.tile(park_of[parks], len(dates)),
+            "sector": None, "value": fields[:, k, :].ravel()}))
     df = pd.concat(frames, ignore_index=True)
     for col in ("date", "indicator", "region", "park", "sector"):
         df[col] = df[col].astype("category")

@@ -25,8 +25,8 @@ from jjj_sim.errors import ConfigError
 from jjj_sim.events import EventLog
 from jjj_sim.policy import Policy
 from jjj_sim.population import BRANCH, HIGHTECH, ZGC, FirmTable, draw_attributes, draw_lifetimes, synthesise
-from jjj_sim.rules import branching, closure, demography, relocation, technology
-from jjj_sim.rules.choice import build_context
+from jjj_sim.rules import branching, closure, demography, hebei, relocation, technology
+from jjj_sim.rules.choice import build_context, place_constants
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, last_quarter
 from jjj_sim.world import BEIJING, HEBEI, PROVINCES, Geography, load_places, load_rail_links, load_sectors
 
@@ -52,11 +52,15 @@ class Tally:
     zgc_branches: np.ndarray  # int [P]
     origin: np.ndarray  # int [P, 3]: legal units and branches by origin province
     industrial_size: np.ndarray  # float [P, 2]: employees of industrial rows, [not high-tech, high-tech]
+    hightech_own: np.ndarray  # int [P, S]: high-tech legal units whose origin is the place's province
+    province: np.ndarray  # int [P]: province of each place (fixed)
 
     @classmethod
-    def empty(cls, n_places: int, n_sectors: int) -> Tally:
+    def empty(cls, province: np.ndarray, n_sectors: int) -> Tally:
+        n_places = len(province)
         return cls(np.zeros((n_places, n_sectors), np.int64), np.zeros((n_places, n_sectors), np.int64),
-                   np.zeros(n_places, np.int64), np.zeros((n_places, 3), np.int64), np.zeros((n_places, 2)))
+                   np.zeros(n_places, np.int64), np.zeros((n_places, 3), np.int64), np.zeros((n_places, 2)),
+                   np.zeros((n_places, n_sectors), np.int64), np.asarray(province))
 
     def update(self, place, sector, flags, origin, size, industrial, sign: int) -> None:
         n_places, n_sectors = self.legal.shape
@@ -70,6 +74,8 @@ class Tally:
         self.origin += sign * np.bincount(place * 3 + origin, minlength=n_places * 3).reshape(n_places, 3)
         ind = industrial[sector]
         ht = ((flags & HIGHTECH) != 0).astype(np.int64)
+        own_ht = ~branch & (ht == 1) & (origin == self.province[place])
+        self.hightech_own += sign * np.bincount(cell[own_ht], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
         self.industrial_size += sign * np.bincount(place[ind] * 2 + ht[ind], weights=size[ind],
                                                    minlength=n_places * 2).reshape(n_places, 2)
 
@@ -87,7 +93,9 @@ class Park(mesa.Agent):
         self.place = place
         self.park_id = model.places.ids[place]
         # slots in simulated firms: real slots times the population scale
-        self.slots = np.floor(model.places.capacity[place] * model.params.parks.capacity_scale * model.scale)
+        self.capacity_real = float(model.places.capacity[place] * model.params.parks.capacity_scale)
+        self.slots = np.floor(self.capacity_real * model.scale)
+        self.overflow = 0  # simulated choosers sent to the park's region because it was full
 
     @property
     def occupancy(self) -> int:
@@ -115,6 +123,7 @@ class RegionalGovernment(mesa.Agent):
         st.push[own] = full.push[own]
         st.matching[own] = full.matching[own]
         st.incentive[own] = full.incentive[own]
+        st.decapacity_places[own] = full.decapacity_places[own]
 
 
 class RelocationModel(mesa.Model):
@@ -149,11 +158,16 @@ class RelocationModel(mesa.Model):
         self.growth_2013_2018 = {p: np.log(1 + counts["growth_since_2013"][p]) / 5.0 for p in PROVINCES}
         origin_prov = [PROVINCES.index(p) for p in self.params.relocation.origin_provinces]
         self.origin_place_mask = np.isin(self.places.province, origin_prov)
+        self.xiongan = self.places.index("xiongan", "places")
+        self.place_asc = place_constants(self.params.choice, self.places.province, self.places.region == self.xiongan)
 
         self.events = EventLog(enabled=bool(cfg.run.get("record_events", True)))
         self.cumulative = dict.fromkeys(indicators.CUMULATIVE_COUNTERS, 0)
         self.tech_contracts = 0
         self.tech_turnover_bn = 0.0
+        self.tech_contracts_cum = 0
+        self.tech_turnover_cum_bn = 0.0
+        self.hebei_steel_capacity_mt = float(self.inputs["hebei_steel_capacity_2014"]["value"])
         self._exit_buckets: dict[int, list[np.ndarray]] = {}
         self._exit_q = demography.quarterly_exit_hazard(self.params)
 
@@ -161,14 +175,16 @@ class RelocationModel(mesa.Model):
                                            self.population_cfg, self.scale, self._exit_q,
                                            expected_rows=self._expected_rows())
         t = self.firms
-        self.tally = Tally.empty(len(self.places.ids), len(self.sectors.ids))
+        self.tally = Tally.empty(self.places.province, len(self.sectors.ids))
         self.tally.update(t.place, t.sector, t.flags, t.origin, t.size, self.sectors.industrial, +1)
         self._schedule_exits(np.arange(t.n), t.exit_at)
 
         self.parks = [Park(self, int(p)) for p in self.places.parks]
         self.governments = [RegionalGovernment(self, p) for p in range(len(PROVINCES))]
         self._set_policy(0)
+        self.campaign_list = np.empty(0, dtype=np.int64)  # rows on the closure campaign's list
         self._initial_branches()
+        closure.add_to_list(self, self.params.closure.list_size)
         self.hightech_productivity = self._calibrate_hightech_productivity()
         self.datacollector = mesa.DataCollector(model_reporters=indicators.model_reporters())
         self.history = indicators.History(self)
@@ -228,12 +244,15 @@ class RelocationModel(mesa.Model):
         friction_scale = (max(0.0, 1.0 - c.friction_reduction * st.business_environment)
                           * np.maximum(0.0, 1.0 - c.matching_reduction * st.matching))
         free = np.full(len(self.places.ids), np.inf)
+        capacity = np.zeros(len(self.places.ids))
         for park in self.parks:
             free[park.place] = park.free_slots
+            capacity[park.place] = park.capacity_real
         counts_real = (self.tally.legal + self.tally.branches) / self.scale
-        return build_context(c, self.geo.travel_time(quarter, st.rail_speedup), self.geo.cost, counts_real, self.places.specialised,
-                             st.incentive, self.places.is_park, self.places.province, friction_scale,
-                             self.places.opens <= quarter, st.blocked(), free)
+        return build_context(c, self.geo.travel_time(quarter, st.rail_speedup), self.geo.cost, counts_real,
+                             self.places.specialised, st.incentive, self.places.is_park, self.places.province,
+                             self.places.region, capacity, friction_scale, self.places.opens <= quarter,
+                             st.blocked(), free, self.place_asc)
 
     # ------------------------------------------------------------------ table mutations
     def add_firms(self, place, sector, flags, origin, parent, kind: str) -> np.ndarray:
@@ -292,6 +311,22 @@ class RelocationModel(mesa.Model):
             self.cumulative["closures"] += len(rows)
         self.events.add(kind, self.quarter, rows, place, np.full(len(rows), -1), t.sector[rows])
 
+    def count_campaign(self, rows) -> None:
+        """Firms the closure campaign handled (closed or moved out) in Beijing."""
+        self.cumulative["beijing_campaign_exits"] += int(np.sum(self.places.province[self.firms.place[rows]] == BEIJING))
+
+    def upgrade_firms(self, rows) -> None:
+        """Firms that become high-tech where they are (Hebei's own upgrading)."""
+        if len(rows) == 0:
+            return
+        t = self.firms
+        args = (t.place[rows].astype(np.int64), t.sector[rows])
+        rest = (t.origin[rows], t.size[rows], self.sectors.industrial)
+        self.tally.update(*args, t.flags[rows], *rest, -1)
+        t.flags[rows] |= HIGHTECH
+        self.tally.update(*args, t.flags[rows], *rest, +1)
+        self.events.add("upgrade", self.quarter, rows, args[0], args[0], t.sector[rows])
+
     def _count_arrivals(self, from_province, dest) -> None:
         """Firms from Beijing or Tianjin settling in Hebei (relocations and new branches)."""
         from_province = np.asarray(from_province)
@@ -325,7 +360,10 @@ class RelocationModel(mesa.Model):
         branching.apply(self)
         demography.births(self)
         demography.exits(self)
+        hebei.apply(self)
         technology.apply(self)
+        for park in self.parks:
+            park.overflow += int(self.choice_context.overflow[park.place])
         self.datacollector.collect(self)
         self.history.record(self)
         if self.quarter >= self.last_quarter:

@@ -80,7 +80,8 @@ def summary(model, cfg) -> dict:
         "years": [int(y) for y in next(iter(ind.values()))],
         "units": {k: v[1] for k, v in indicators.INDICATORS.items()},
         "indicators": {k: {y: _round(v) for y, v in s.items()} for k, s in ind.items()},
-        "parks": {pid: {**p, "firms_from_bjtj": {y: _round(v) for y, v in p["firms_from_bjtj"].items()}}
+        "parks": {pid: {k: ({y: _round(v) for y, v in x.items()} if k in indicators.PARK_FIELDS else x)
+                        for k, x in p.items()}
                   for pid, p in indicators.parks_year_end(model).items()},
     }
 

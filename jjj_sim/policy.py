@@ -6,13 +6,19 @@ values are intensities (1 = the reported policy); the size of each lever's effec
 behaviour is a parameter in ``conf/params`` (see docs/ODD.md, "Policy levers").
 
 Levers (``conf/policy/reported.yaml`` has the reported schedules with their dates):
-- ``closure_campaign``: places, sectors, schedule -> closure hazard multiplier.
+- ``closure_campaign``: places, sectors, schedule -> intensity of the campaign (its pace through
+  the campaign list, rules/closure.py); optional ``new_list``: [{from, value}] adds ``value``
+  real firms to the list in that quarter.
 - ``negative_list``: places, sectors, schedule -> no births of listed sectors there (value > 0),
   and no relocation or branch of a listed-sector firm into those places.
 - ``relocation_push``: places, schedule -> extra relocation hazard of firms there.
 - ``matching``: places, schedule -> lower cross-border friction toward those places.
 - ``incentives``: named entries {places, sectors ('all', 'specialised' or a list), schedule}
   -> incentive level by place x sector (entries add up).
+- ``hebei_decapacity``: places, sectors, schedule of steel capacity cut per year (Mt) ->
+  closures of those sectors' firms there in proportion to the capacity cut, and no new firms
+  of those sectors there while it is in force (rules/hebei.py).
+- ``hebei_hightech``: schedule -> intensity of Hebei's own high-tech upgrading (rules/hebei.py).
 - ``business_environment``: schedule -> share of the reform programme done (lowers friction).
 - ``basic_research``, ``innovation_community``: schedules -> technology-transfer and
   branching boosts.
@@ -57,6 +63,11 @@ class Schedule:
         self.quarters = np.array(quarters, dtype=np.int64)
         self.values = np.array(values, dtype=float)
 
+    def starts_at(self, quarter: int) -> float:
+        """The value of an entry that starts in ``quarter`` (0 if none does): one-off events."""
+        hit = np.flatnonzero(self.quarters == quarter)
+        return float(self.values[hit[0]]) if len(hit) else 0.0
+
     def at(self, quarter: int) -> float:
         i = np.searchsorted(self.quarters, quarter, side="right") - 1
         return float(self.values[i]) if i >= 0 else 0.0
@@ -67,6 +78,7 @@ class PolicyState:
     """Lever values in force in one quarter."""
 
     closure: float
+    closure_new_list: float  # real firms added to the campaign list this quarter
     closure_places: np.ndarray  # bool [P]
     closure_sectors: np.ndarray  # bool [S]
     negative_list_places: np.ndarray  # bool [P] (all False when the list is not in force)
@@ -74,6 +86,10 @@ class PolicyState:
     push: np.ndarray  # float [P]
     matching: np.ndarray  # float [P]
     incentive: np.ndarray  # float [P, S]
+    decapacity_mt: float  # Hebei: steel capacity cut this year, Mt (applied a quarter at a time)
+    decapacity_places: np.ndarray  # bool [P]
+    decapacity_sectors: np.ndarray  # bool [S]
+    hightech_drive: float  # intensity of Hebei's own high-tech upgrading (1 = as reported)
     business_environment: float
     rail_speedup: float
     basic_research: float
@@ -84,11 +100,15 @@ class PolicyState:
         return replace(self, closure_places=np.zeros_like(self.closure_places),
                        negative_list_places=np.zeros_like(self.negative_list_places),
                        push=np.zeros_like(self.push), matching=np.zeros_like(self.matching),
+                       decapacity_places=np.zeros_like(self.decapacity_places),
                        incentive=np.zeros_like(self.incentive))
 
     def blocked(self) -> np.ndarray:
         """bool [P, S]: new firms of sector s may not settle in place p."""
-        return np.outer(self.negative_list_places, self.negative_list_sectors)
+        blocked = np.outer(self.negative_list_places, self.negative_list_sectors)
+        if self.decapacity_mt > 0:  # no new capacity in the sectors being cut
+            blocked |= np.outer(self.decapacity_places, self.decapacity_sectors)
+        return blocked
 
 
 class Policy:
@@ -106,9 +126,12 @@ class Policy:
             return places_mask, sectors_mask, Schedule(lever.get("schedule"), f"policy.{name}.schedule")
 
         self.closure = scoped("closure_campaign")
+        self.closure_new_list = Schedule(cfg.closure_campaign.get("new_list"), "policy.closure_campaign.new_list")
         self.negative_list = scoped("negative_list")
         self.push = scoped("relocation_push", with_sectors=False)
         self.matching = scoped("matching", with_sectors=False)
+        self.decapacity = scoped("hebei_decapacity")
+        self.hightech_drive = Schedule((cfg.get("hebei_hightech") or {}).get("schedule"), "policy.hebei_hightech.schedule")
         self.incentives = []
         for name, entry in (cfg.get("incentives") or {}).items():
             field = f"policy.incentives.{name}"
@@ -156,8 +179,10 @@ class Policy:
             if v:
                 incentive += v * mask
         neg_on = nsched.at(quarter) > 0
+        dp, ds, dsched = self.decapacity
         return PolicyState(
             closure=csched.at(quarter),
+            closure_new_list=self.closure_new_list.starts_at(quarter),
             closure_places=cp,
             closure_sectors=cs,
             negative_list_places=npl & neg_on,
@@ -165,6 +190,10 @@ class Policy:
             push=pp * psched.at(quarter),
             matching=mp * msched.at(quarter),
             incentive=incentive,
+            decapacity_mt=dsched.at(quarter),
+            decapacity_places=dp,
+            decapacity_sectors=ds,
+            hightech_drive=self.hightech_drive.at(quarter),
             business_environment=self.business_environment.at(quarter),
             rail_speedup=self.rail_speedup.at(quarter),
             basic_research=self.basic_research.at(quarter),

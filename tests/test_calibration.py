@@ -30,13 +30,23 @@ def calibrate(*args, timeout=600):
 
 def test_committed_targets_carry_provenance():
     targets = load_targets(TARGETS)
-    assert [t.id for t in targets] == ["T1", "T2", "T3"]
-    t1, t2, t3 = targets
+    by_id = {t.id: t for t in targets}
+    assert list(by_id) == ["T1", "T2", "T3", "T4", "T5", "T6", "T7_tianjin", "T7_hebei", "T8_count",
+                           "T8_turnover", "T9", "P1", "P2"]
+    t1, t2, t3 = by_id["T1"], by_id["T2"], by_id["T3"]
     assert (t1.kind, t1.value, t1.year) == ("approx", 43000, 2023)
     assert (t2.kind, t2.value, t2.year) == ("at_least", 10000, 2023)
     assert (t3.kind, t3.value, t3.year) == ("at_least", 1300, 2016)
     assert "around 43,000 companies" in t1.quote and "more than 10,000 branches" in t2.quote
     assert "over 1300 enterprises" in t3.quote
+    # the record through 2020: closures path, the Tianjin/Hebei split, contracts, Xiong'an, parks
+    assert (by_id["T4"].kind, by_id["T4"].low, by_id["T4"].high, by_id["T4"].year) == ("range", 1800, 2000, 2017)
+    assert (by_id["T6"].low, by_id["T6"].high, by_id["T6"].year) == (2800, 2900, 2020)
+    assert (by_id["T7_tianjin"].value, by_id["T7_hebei"].value) == (4173, 4643)
+    assert "4173" in by_id["T7_tianjin"].quote and "1410亿元" in by_id["T8_turnover"].quote
+    assert (by_id["P1"].park, by_id["P1"].field) == ("baoding_zgc", "firms_from_beijing")
+    # calibration stops at 2020 except T1-T2
+    assert all(t.year <= 2020 for t in targets if t.id not in ("T1", "T2"))
     assert all(t.source and t.date for t in targets)
 
 
@@ -106,11 +116,11 @@ def test_free_parameter_bounds_are_checked():
         parse_free({"closure.no_such": {"low": 0, "high": 1}})
     assert e.value.field == "calibration.free.closure.no_such"
     with pytest.raises(ConfigError) as e:
-        parse_free({"closure.quarterly_hazard": {"low": 0.5, "high": 0.1}})
-    assert e.value.field == "calibration.free.closure.quarterly_hazard"
+        parse_free({"closure.annual_pace": {"low": 0.5, "high": 0.1}})
+    assert e.value.field == "calibration.free.closure.annual_pace"
     with pytest.raises(ConfigError) as e:
-        parse_free({"closure.quarterly_hazard": {"low": 0.0, "high": 0.1, "log": True}})
-    assert e.value.field == "calibration.free.closure.quarterly_hazard.low"
+        parse_free({"closure.annual_pace": {"low": 0.0, "high": 0.1, "log": True}})
+    assert e.value.field == "calibration.free.closure.annual_pace.low"
 
 
 def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
@@ -130,7 +140,7 @@ def test_small_calibration_runs_and_its_fit_loads(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads((out / "fit_report.json").read_text())
     assert rep["optuna"]["parameter_sets"] == 6
-    assert [t["id"] for t in rep["targets"]] == ["T1", "T2", "T3"]
+    assert [t["id"] for t in rep["targets"]] == [t.id for t in load_targets(TARGETS)]
     for t in rep["targets"]:
         assert t["p05"] <= t["mean"] <= t["p95"] and isinstance(t["met"], bool)
     assert set(rep["posterior"]["params"]) == set(rep["free"])
@@ -148,8 +158,8 @@ def test_small_calibration_runs_and_its_fit_loads(tmp_path):
     r = subprocess.run([str(exe), "population.scale=0.01", f"params_file={out / 'fitted_params.yaml'}",
                         f"hydra.run.dir={run}", "run.plots=false"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert yaml.safe_load((run / "config_resolved.yaml").read_text())["params"]["closure"]["quarterly_hazard"] \
-        == pytest.approx(fitted["closure.quarterly_hazard"])
+    assert yaml.safe_load((run / "config_resolved.yaml").read_text())["params"]["closure"]["annual_pace"] \
+        == pytest.approx(fitted["closure.annual_pace"])
 
 
 def _complete_trials(run_dir: Path) -> int:

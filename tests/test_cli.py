@@ -109,7 +109,7 @@ def test_a_finished_run_is_never_overwritten(run_dir):
 
 def test_params_file_is_applied(tmp_path):
     pf = tmp_path / "fitted.yaml"
-    pf.write_text("closure.quarterly_hazard: 0.0\nbranching:\n  zgc_quarterly_hazard: 0.0\n")
+    pf.write_text("closure.annual_pace: 0.0\nbranching:\n  zgc_quarterly_hazard: 0.0\n")
     out = tmp_path / "run"
     r = jjj("population.scale=0.01", f"params_file={pf}", f"hydra.run.dir={out}", "run.plots=false")
     assert r.returncode == 0, r.stderr

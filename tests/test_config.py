@@ -58,9 +58,9 @@ def test_command_line_beats_params_file_beats_defaults():
     from jjj_sim.config import load_params_file
 
     values = load_params_file("calibration/fitted/baseline.yaml")
-    assert fitted.params.closure.quarterly_hazard == values["closure.quarterly_hazard"]
-    explicit = make_cfg("params.closure.quarterly_hazard=0.0123")
-    assert explicit.params.closure.quarterly_hazard == 0.0123
+    assert fitted.params.closure.annual_pace == values["closure.annual_pace"]
+    explicit = make_cfg("params.closure.annual_pace=123.5")
+    assert explicit.params.closure.annual_pace == 123.5
     assert explicit.params.branching.zgc_quarterly_hazard == values["branching.zgc_quarterly_hazard"]
     defaults = make_cfg("params_file=null")
-    assert defaults.params.closure.quarterly_hazard == 0.0035  # conf/params/default.yaml
+    assert defaults.params.closure.annual_pace == 450  # conf/params/default.yaml

@@ -22,7 +22,7 @@ def test_no_firm_lost_or_duplicated(small_run):
     t = m.firms
     ev = events(m)
     kind = ev["kind"]
-    terminal = np.isin(kind, [KINDS.index("closure"), KINDS.index("exit")])
+    terminal = np.isin(kind, [KINDS.index("closure"), KINDS.index("exit"), KINDS.index("decapacity")])
     # a firm ends at most once, and a dead firm has exactly one terminal event
     ended, counts = np.unique(ev["firm"][terminal], return_counts=True)
     assert counts.max() == 1
@@ -56,6 +56,10 @@ def test_tallies_match_the_table(small_run):
     size = np.zeros((n_p, 2))
     np.add.at(size, (t.place[ind], ((t.flags[ind] & HIGHTECH) != 0).astype(int)), t.size[ind].astype(float))
     assert np.allclose(size, m.tally.industrial_size, rtol=1e-6, atol=1e-3)
+    own = a & ~branch & ((t.flags & HIGHTECH) != 0) & (t.origin == m.places.province[t.place])
+    ht_own = np.zeros((n_p, n_s), np.int64)
+    np.add.at(ht_own, (t.place[own], t.sector[own]), 1)
+    assert np.array_equal(ht_own, m.tally.hightech_own)
 
 
 def test_park_capacities_hold_every_quarter():
@@ -80,7 +84,7 @@ def test_closures_only_where_the_lever_allows():
                   "policy.closure_campaign.places=[beijing_core]",
                   "policy.closure_campaign.sectors=[polluting_heavy]",
                   "policy.closure_campaign.schedule=[{from: 2015-01, value: 1.0}, {from: 2017-01, value: 0}]",
-                  "params.closure.quarterly_hazard=0.05")
+                  "params.closure.list_size=2000", "params.closure.annual_pace=4000")
     ev = events(m)
     c = ev["kind"] == KINDS.index("closure")
     assert c.sum() > 0

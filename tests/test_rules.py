@@ -43,45 +43,94 @@ def test_thinning_gives_per_row_probabilities():
     assert odd == pytest.approx(n / 2 * 0.005, rel=0.15)
 
 
-def _ctx(base, province, free, stay_bonus=0.0):
+def _ctx(base, province, free, stay_bonus=0.0, region=None, is_park=None):
     base = np.asarray(base, float)
-    return ChoiceContext(base=base, province=np.asarray(province), friction=np.zeros(len(province)),
-                         open=np.ones(len(province), bool), blocked=np.zeros(base.shape, bool),
-                         free_slots=np.asarray(free, float), stay_bonus=stay_bonus)
+    n = len(province)
+    return ChoiceContext(base=base, province=np.asarray(province),
+                         region=np.arange(n) if region is None else np.asarray(region),
+                         is_park=np.zeros(n, bool) if is_park is None else np.asarray(is_park),
+                         friction=np.zeros(n), open=np.ones(n, bool), blocked=np.zeros(base.shape, bool),
+                         free_slots=np.asarray(free, float), stay_bonus=stay_bonus, overflow=np.zeros(n, np.int64))
 
 
 def test_choice_follows_logit_shares():
     rng = np.random.default_rng(3)
     ctx = _ctx([[0.0], [np.log(3.0)]], [1, 2], [np.inf, np.inf])
     m = 40_000
-    dest = choose(rng, ctx, np.zeros(m, int), np.zeros(m, int), np.ones(2, bool), None, 10, 3)
+    dest = choose(rng, ctx, np.zeros(m, int), np.zeros(m, int), np.ones(2, bool), None, 10)
     share = np.mean(dest == 1)
     assert share == pytest.approx(0.75, abs=0.01)  # exp(log 3) / (1 + exp(log 3))
 
 
-def test_capacity_lottery_never_overfills_and_sends_the_rest_elsewhere():
+def test_a_full_park_sends_its_choosers_to_its_region():
     rng = np.random.default_rng(4)
-    ctx = _ctx([[10.0], [0.0]], [1, 2], [25, np.inf])  # place 0 very attractive, 25 slots
-    dest = choose(rng, ctx, np.zeros(100, int), np.zeros(100, int), np.ones(2, bool), None, 10, 3)
+    # place 0: a very attractive park with 25 slots in region 1; place 2: another region
+    ctx = _ctx([[10.0], [0.0], [0.0]], [1, 1, 2], [25, np.inf, np.inf], region=[1, 1, 2],
+               is_park=[True, False, False])
+    dest = choose(rng, ctx, np.zeros(100, int), np.zeros(100, int), np.ones(3, bool), None, 10)
     assert np.sum(dest == 0) == 25
-    assert np.sum(dest == 1) == 75
     assert ctx.free_slots[0] == 0
+    assert np.sum(dest == 1) >= 75 - 5 and np.sum(dest == 2) <= 5  # the overflow lands in the park's region
+    assert ctx.overflow[0] >= 70 and ctx.overflow[0] <= np.sum(dest == 1) and ctx.overflow[1:].sum() == 0
 
 
 def test_no_place_means_no_move():
     rng = np.random.default_rng(5)
-    ctx = _ctx([[1.0], [1.0]], [1, 2], [0, 0])
-    dest = choose(rng, ctx, np.zeros(5, int), np.zeros(5, int), np.ones(2, bool), None, 10, 3)
+    # two full parks whose regions this mover may not enter
+    ctx = _ctx([[1.0], [1.0], [0.0]], [1, 1, 1], [0, 0, np.inf], region=[2, 2, 2], is_park=[True, True, False])
+    dest = choose(rng, ctx, np.zeros(5, int), np.zeros(5, int), np.array([True, True, False]), None, 10)
     assert np.all(dest == NONE)
+    assert ctx.overflow.sum() == 0
 
 
 def test_staying_needs_no_slot_and_sampling_keeps_own_place():
     rng = np.random.default_rng(6)
     n_places = 30
-    ctx = _ctx(np.zeros((n_places, 1)), np.ones(n_places, int), np.zeros(n_places), stay_bonus=0.0)
+    # own place 7 is a full park; a sample of 3 places always holds it, and it wins
+    ctx = _ctx(np.zeros((n_places, 1)), np.ones(n_places, int), np.zeros(n_places), stay_bonus=50.0,
+               is_park=np.ones(n_places, bool))
     stay = np.full(50, 7)
-    dest = choose(rng, ctx, np.zeros(50, int), np.ones(50, int), np.ones(n_places, bool), stay, 3, 2)
-    assert np.all(dest == 7)  # every other place is full
+    dest = choose(rng, ctx, np.zeros(50, int), np.ones(50, int), np.ones(n_places, bool), stay, 3)
+    assert np.all(dest == 7)
+
+
+def test_size_term_makes_shares_invariant_to_splitting_a_place():
+    """A region split into two halves with the same firms per sector: the halves together
+    draw what the whole drew, and every other place keeps its share (size coefficient 1)."""
+    from types import SimpleNamespace
+
+    from jjj_sim.rules.choice import build_context
+
+    c = SimpleNamespace(asc_tianjin=0.5, asc_hebei=-0.2, size_coefficient=1.0, beta_travel_time=-0.8,
+                        beta_cost=-1.5, beta_agglomeration=0.4, beta_specialisation=1.0, beta_incentive=0.8,
+                        beta_park=0.3, beta_border=0.0, beta_stay=0.0)
+    counts = np.array([[60_000.0, 40_000.0], [20_000.0, 80_000.0], [50_000.0, 50_000.0]])
+    prov = np.array([0, 1, 2])
+
+    def ctx_of(counts, prov):
+        n = len(prov)
+        z = np.zeros(n)
+        return build_context(c, travel_time=np.ones(n), cost=np.full(n, 0.5), counts_real=counts,
+                             specialised=np.zeros(counts.shape), incentive=np.zeros(counts.shape),
+                             is_park=np.zeros(n, bool), province=prov, region=np.arange(n), capacity=z,
+                             friction_scale=np.ones(n), open_mask=np.ones(n, bool),
+                             blocked=np.zeros(counts.shape, bool), free_slots=np.full(n, np.inf),
+                             asc=np.array([0.0, 0.5, -0.2])[prov])
+
+    whole = ctx_of(counts, prov)
+    split = ctx_of(np.vstack([counts[:2], counts[2:] / 2, counts[2:] / 2]), np.array([0, 1, 2, 2]))
+    for s in range(2):
+        pw = np.exp(whole.base[:, s]) / np.exp(whole.base[:, s]).sum()
+        ps = np.exp(split.base[:, s]) / np.exp(split.base[:, s]).sum()
+        assert ps[:2] == pytest.approx(pw[:2], rel=1e-4)
+        assert ps[2] + ps[3] == pytest.approx(pw[2], rel=1e-4)
+    # and the simulated choices agree (all places sampled)
+    rng = np.random.default_rng(9)
+    m = 60_000
+    d_whole = choose(rng, whole, np.zeros(m, int), np.zeros(m, int), np.ones(3, bool), None, 10)
+    d_split = choose(rng, split, np.zeros(m, int), np.zeros(m, int), np.ones(4, bool), None, 10)
+    assert np.mean(d_split >= 2) == pytest.approx(np.mean(d_whole == 2), abs=0.01)
+    assert np.mean(d_split == 1) == pytest.approx(np.mean(d_whole == 1), abs=0.01)
 
 
 def test_schedule_is_a_step_function():

@@ -16,7 +16,7 @@ from jjj_sim.sensitivity import analyse, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
-    "params": {"closure.quarterly_hazard": [0.002, 0.01], "branching.zgc_quarterly_hazard": [0.005, 0.02]},
+    "params": {"closure.annual_pace": [200.0, 800.0], "branching.zgc_quarterly_hazard": [0.005, 0.02]},
     "indicators": ["beijing_closures_cum@2016", "zgc_branches_tjhb@2016"],
     "replications": 2, "population_scale": 0.01, "morris": {"trajectories": 3, "levels": 4}, "sobol": {"n": 16},
 }
@@ -39,8 +39,8 @@ def test_small_sensitivity_finds_the_driving_parameter(tmp_path, method, key):
     closures = res["indicators"]["beijing_closures_cum@2016"]
     branches = res["indicators"]["zgc_branches_tjhb@2016"]
     # each indicator is driven by its own hazard
-    assert closures["closure.quarterly_hazard"][key] > closures["branching.zgc_quarterly_hazard"][key]
-    assert branches["branching.zgc_quarterly_hazard"][key] > branches["closure.quarterly_hazard"][key]
+    assert closures["closure.annual_pace"][key] > closures["branching.zgc_quarterly_hazard"][key]
+    assert branches["branching.zgc_quarterly_hazard"][key] > branches["closure.annual_pace"][key]
     assert 0 <= closures["noise_share"] < 1
     for name in ("report.md", "indices.csv", "samples.npz", f"plots/{method}.png"):
         assert (out / name).exists(), name
@@ -61,7 +61,7 @@ def test_noise_share_measures_seed_variance():
 
 @pytest.mark.parametrize("change, field", [
     ({"params": {"closure.nope": [0, 1]}}, "params.closure.nope"),
-    ({"params": {"closure.quarterly_hazard": [0.01, 0.001]}}, "params.closure.quarterly_hazard"),
+    ({"params": {"closure.annual_pace": [800.0, 200.0]}}, "params.closure.annual_pace"),
     ({"indicators": ["nope@2016"]}, "indicators:nope@2016"),
     ({"indicators": ["zgc_branches_tjhb"]}, "indicators:zgc_branches_tjhb"),
 ])
@@ -73,5 +73,5 @@ def test_bad_sensitivity_input(change, field):
 
 def test_bad_sensitivity_input_exits_2(tmp_path):
     out = tmp_path / "bad"
-    r = sens(tmp_path, {**SMALL, "params": {"closure.quarterly_hazard": [-1, 1]}}, "--out", str(out))
+    r = sens(tmp_path, {**SMALL, "params": {"closure.annual_pace": [-1, 1]}}, "--out", str(out))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not out.exists()

@@ -40,12 +40,12 @@ def test_two_by_two_sweep_is_gathered(tmp_path, launcher):
 def test_a_failing_job_is_recorded_and_the_rest_gathered(tmp_path):
     out = tmp_path / "sweep"
     r = jjj("-m", "population.scale=0.005", "run.plots=false", "run.record_events=false", "seed=3",
-            "params.closure.quarterly_hazard=0.004,-1", f"hydra.sweep.dir={out}")
+            "params.closure.annual_pace=400,-1", f"hydra.sweep.dir={out}")
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = pd.read_csv(out / "sweep_summary.csv", dtype={"job": str})
     assert list(jobs["status"]) == ["ok", "failed"]
     failures = pd.read_csv(out / "sweep_failures.csv", dtype={"job": str})
-    assert list(failures["job"]) == ["1"] and "params.closure.quarterly_hazard" in failures["error"][0]
+    assert list(failures["job"]) == ["1"] and "params.closure.annual_pace" in failures["error"][0]
     assert (out / "1" / "failure.json").exists() and not (out / "1" / "summary.json").exists()
     assert (out / "0" / "summary.json").exists()
 

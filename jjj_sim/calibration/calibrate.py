@@ -230,8 +230,8 @@ def build_report(s: Settings, study, post, check: dict, best: dict, timings: dic
         "free": {p.name: {"low": p.low, "high": p.high, "log": p.log, "fitted": best[p.name],
                           "at_bound": p.to_unit(best[p.name]) < 0.02 or p.to_unit(best[p.name]) > 0.98}
                  for p in s.free},
-        "targets": [{"id": t.id, "indicator": t.indicator, "year": t.year, "reported": t.value, "kind": t.kind,
-                     "tolerance": t.tolerance, "source": t.source, "date": t.date, **check["targets"][t.id]}
+        "targets": [{"id": t.id, "indicator": t.series, "year": t.year, "reported": t.value, "kind": t.kind,
+                     "low": getattr(t, "low", None), "high": getattr(t, "high", None), "tolerance": t.tolerance, "source": t.source, "date": t.date, **check["targets"][t.id]}
                     for t in s.targets],
         "check": {"scale": check["scale"], "seeds": check["seeds"]},
         "optuna": {"parameter_sets": len(trials), "best_loss": float(study.best_value), "loss_history": history},
@@ -266,8 +266,10 @@ def report_markdown(rep: dict) -> str:
              "| id | indicator (year) | reported | kind | simulated mean | 90% band | met | seeds meeting | source |",
              "|---|---|---|---|---|---|---|---|---|"]
     for t in rep["targets"]:
-        kind = {"approx": f"approx +-{t['tolerance']:.0%}", "at_least": "at least", "at_most": "at most"}[t["kind"]]
-        lines.append(f"| {t['id']} | {t['indicator']} ({t['year']}) | {t['reported']:,.0f} | {kind} | {t['mean']:,.0f} | "
+        kind = {"approx": f"approx +-{t['tolerance']:.0%}", "at_least": "at least", "at_most": "at most",
+                "range": "range"}[t["kind"]]
+        reported = (f"{t['low']:,.0f}-{t['high']:,.0f}" if t["kind"] == "range" else f"{t['reported']:,.0f}")
+        lines.append(f"| {t['id']} | {t['indicator']} ({t['year']}) | {reported} | {kind} | {t['mean']:,.0f} | "
                      f"{t['p05']:,.0f}-{t['p95']:,.0f} | {'yes' if t['met'] else 'NO'} | "
                      f"{t['share_of_seeds_met']:.0%} | {t['source']} ({t['date']}) |")
     lines += ["", "## Fitted parameters", "", "| parameter | low | high | fitted | at a bound |", "|---|---|---|---|---|"]
@@ -290,6 +292,16 @@ def report_markdown(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _grid(plt, n: int, height: float, cols: int = 4):
+    """A grid of n panels, ``cols`` to a row; unused panels hidden."""
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, min(cols, n), figsize=(4 * min(cols, n), height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def write_plots(out: Path, rep: dict, post) -> None:
     import matplotlib
 
@@ -307,12 +319,14 @@ def write_plots(out: Path, rep: dict, post) -> None:
     fig.tight_layout()
     fig.savefig(out / "loss_history.png", dpi=110)
     plt.close(fig)
-    fig, axes = plt.subplots(1, len(rep["targets"]), figsize=(4 * len(rep["targets"]), 3.5))
-    for ax, t in zip(np.atleast_1d(axes), rep["targets"]):
+    fig, axes = _grid(plt, len(rep["targets"]), 3.2)
+    for ax, t in zip(axes, rep["targets"]):
         ax.hist(t["values"], bins=10, color="tab:blue", alpha=0.7)
         ax.axvline(t["reported"], color="k", label="reported")
         if t["kind"] == "approx":
             ax.axvspan(t["reported"] * (1 - t["tolerance"]), t["reported"] * (1 + t["tolerance"]), color="k", alpha=0.1)
+        elif t["kind"] == "range":
+            ax.axvspan(t["low"], t["high"], color="k", alpha=0.1)
         ax.set_title(f"{t['id']}: {t['indicator']} {t['year']}", fontsize=9)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -320,8 +334,8 @@ def write_plots(out: Path, rep: dict, post) -> None:
     plt.close(fig)
     if post is not None:
         df, w, _ = post
-        fig, axes = plt.subplots(1, df.shape[1], figsize=(4 * df.shape[1], 3.2))
-        for ax, name in zip(np.atleast_1d(axes), df.columns):
+        fig, axes = _grid(plt, df.shape[1], 3.0)
+        for ax, name in zip(axes, df.columns):
             ax.hist(df[name], weights=w, bins=20, color="tab:green", alpha=0.7)
             ax.axvline(rep["free"][name]["fitted"], color="k", label="point estimate")
             ax.set_title(name, fontsize=9)

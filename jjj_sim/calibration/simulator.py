@@ -82,7 +82,8 @@ class Simulator:
 
         model = RelocationModel(self.config(params, scale), seed=seed)
         model.run_model()
-        result = {"indicators": indicators.year_end(model), "parks": indicators.parks_year_end(model)}
+        parks = indicators.parks_year_end(model) if any(t.park is not None for t in self.targets) else {}
+        result = {"indicators": indicators.year_end(model), "parks": parks}
         return {t.id: t.simulated(result) for t in self.targets}
 
     def evaluate(self, params: dict[str, float]) -> tuple[float, list[dict[str, float]]]:

@@ -35,7 +35,7 @@ def open_branches(model, parents: np.ndarray) -> np.ndarray:
     # a branch goes to Tianjin or Hebei, to another province than its parent's
     allowed = (places.province[None, :] != BEIJING) & (places.province[None, :] != origin[:, None])
     dest = choose(model.rng, model.choice_context, t.sector[parents], origin, allowed=allowed, stay=None,
-                  sample_size=model.params.choice.sample_size, max_rounds=model.params.choice.max_rounds)
+                  sample_size=model.params.choice.sample_size)
     ok = dest != NONE
     parents, dest = parents[ok], dest[ok]
     flags = (t.flags[parents] & (ZGC | HIGHTECH)) | BRANCH

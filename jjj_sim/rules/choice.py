@@ -3,11 +3,27 @@
 Utility of place p for a firm of sector s from province o (all terms are parameters in
 ``conf/params``, ``choice``):
 
-    U = b_tt * hours_to_Beijing[p] + b_cost * cost[p] + b_agg * log(1 + same_sector_firms[p, s])
+    U = asc[province[p]] + size_coefficient * log(size[p])
+        + b_tt * hours_to_Beijing[p] + b_cost * cost[p] + b_agg * log(LQ[p, s])
         + b_spec * specialised[p, s] + b_inc * incentive[p, s] + b_park * is_park[p]
         - friction[p] * (province[p] != o)            (+ b_stay at the firm's own place)
     friction[p] = b_border * max(0, 1 - friction_reduction * business_environment)
                            * max(0, 1 - matching_reduction * matching[p])
+
+- ``asc``: alternative-specific constants by province (Beijing 0; ``asc_tianjin``,
+  ``asc_hebei``), fitted to the Tianjin/Hebei split of ZGC branches (target T7), plus
+  ``asc_xiongan`` for the places of Xiong'an New Area (fitted to T9): the new area opens
+  with no firm stock to give it a size, and the central guidance of state-owned firms'
+  subsidiaries to it is not otherwise in the model.
+- Size term (UrbanSim's size variables; Ben-Akiva and Lerman 1985, ch. 9 on aggregating
+  elemental alternatives): a place stands for many elemental sites, so log(size) enters with
+  coefficient 1 (``size_coefficient``, fixed): splitting a place in two halves leaves every
+  other place's probability unchanged, so the number of places a province has does not decide
+  its share. Size of a region = its firms (legal units and branches, real-firm units, at least
+  1); of a park = its slots (``parks.csv`` capacity times ``parks.capacity_scale``).
+- Agglomeration is intensive, so it does not double-count size: LQ[p, s] = the sector's share
+  among the place's firms over its share in the whole region (smoothed by one firm; 1 in an
+  empty place).
 
 Same-sector firms are counted in real-firm units (simulated count / population scale) so
 the utility does not depend on the scale. Each chooser sees a uniform random sample of
@@ -15,11 +31,12 @@ the utility does not depend on the scale. Each chooser sees a uniform random sam
 in UrbanSim's sampled-alternative MNL (its own place, when staying is an option, is always
 one of the ``sample_size``), and picks the best by adding Gumbel noise.
 
-Capacity: a park with no free slot is not available. Oversubscription is resolved by the
-iterative lottery of UrbanSim's choicemodels: when more firms choose a park than it has
-slots, a random subset of the size of the free slots is accepted, the others choose again
-among the places still available, for at most ``max_rounds`` rounds; firms left over after
-that do not move (a branch is not opened; a closure-relocator closes).
+Capacity: a park draws choosers whether or not it has free slots (its incentives and
+specialisation are what they come for). When more firms choose a park than it has free slots,
+a random subset of the size of the free slots is accepted (the lottery of UrbanSim's
+choicemodels) and the others settle in the park's region instead: the overflow, counted per
+park (``ChoiceContext.overflow``) and reported as ``overflow_to_region``. A chooser whose
+park's region is closed to it (negative list, not allowed) does not move.
 """
 
 from __future__ import annotations
@@ -37,27 +54,51 @@ class ChoiceContext:
 
     base: np.ndarray  # float [P, S]: utility shared by every chooser of sector s
     province: np.ndarray  # int [P]
+    region: np.ndarray  # int [P]: a park's region (a region: itself)
+    is_park: np.ndarray  # bool [P]
     friction: np.ndarray  # float [P]: disutility of crossing a provincial border into p
     open: np.ndarray  # bool [P]
     blocked: np.ndarray  # bool [P, S]: negative list
     free_slots: np.ndarray  # float [P]: slots left this quarter (inf for regions); updated
     stay_bonus: float
+    overflow: np.ndarray  # int [P]: choosers of a full park sent to its region (simulated firms); updated
+
+
+def location_quotient(counts_real: np.ndarray) -> np.ndarray:
+    """[P, S] sector share of each place over the sector's share in the whole region, smoothed
+    by one firm spread over the sectors in proportion (1 where a place is empty)."""
+    total_s = counts_real.sum(axis=0)
+    regional = total_s / max(total_s.sum(), 1.0)
+    n_p = counts_real.sum(axis=1, keepdims=True)
+    share = (counts_real + regional[None, :]) / (n_p + 1.0)
+    return share / np.maximum(regional[None, :], 1e-12)
+
+
+def place_constants(params, province: np.ndarray, in_xiongan: np.ndarray) -> np.ndarray:
+    """[P] alternative-specific constants: by province, plus Xiong'an's."""
+    return np.array([0.0, params.asc_tianjin, params.asc_hebei])[province] + params.asc_xiongan * in_xiongan
 
 
 def build_context(params, travel_time, cost, counts_real, specialised, incentive, is_park,
-                  province, friction_scale, open_mask, blocked, free_slots) -> ChoiceContext:
+                  province, region, capacity, friction_scale, open_mask, blocked, free_slots,
+                  asc) -> ChoiceContext:
     c = params
+    place_firms = counts_real.sum(axis=1)
+    size = np.where(is_park, capacity, np.maximum(place_firms, 1.0))
+    lq = location_quotient(counts_real)
     base = (
-        c.beta_travel_time * travel_time[:, None]
+        (asc + c.size_coefficient * np.log(np.maximum(size, 1.0)))[:, None]
+        + c.beta_travel_time * travel_time[:, None]
         + c.beta_cost * cost[:, None]
-        + c.beta_agglomeration * np.log1p(counts_real)
+        + c.beta_agglomeration * np.log(lq)
         + c.beta_specialisation * specialised
         + c.beta_incentive * incentive
         + c.beta_park * is_park[:, None]
     )
-    return ChoiceContext(base=base, province=province, friction=c.beta_border * friction_scale,
-                         open=open_mask, blocked=blocked, free_slots=free_slots,
-                         stay_bonus=c.beta_stay)
+    return ChoiceContext(base=base, province=province, region=region, is_park=is_park,
+                         friction=c.beta_border * friction_scale, open=open_mask, blocked=blocked,
+                         free_slots=free_slots, stay_bonus=c.beta_stay,
+                         overflow=np.zeros(len(province), dtype=np.int64))
 
 
 def _gumbel(rng: np.random.Generator, shape) -> np.ndarray:
@@ -69,7 +110,7 @@ def _gumbel(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, origin: np.ndarray,
-           allowed: np.ndarray, stay: np.ndarray | None, sample_size: int, max_rounds: int) -> np.ndarray:
+           allowed: np.ndarray, stay: np.ndarray | None, sample_size: int) -> np.ndarray:
     """Destination place of each chooser, or NONE where it found no place.
 
     ``allowed``: bool [P] (or [chooser, P]) places this move may go to. ``stay``: each chooser's own
@@ -84,40 +125,39 @@ def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, ori
     util = ctx.base[:, sector].T - ctx.friction[None, :] * (ctx.province[None, :] != origin[:, None])
     if stay is not None:
         util[rows, stay] += ctx.stay_bonus
-    avail_static = np.broadcast_to(allowed, (m, n_places)) & ctx.open[None, :] & ~ctx.blocked[:, sector].T
-    pending = rows
-    for _ in range(max(1, max_rounds)):
-        if len(pending) == 0:
-            break
-        avail = avail_static[pending] & (ctx.free_slots >= 1)[None, :]
-        keys = rng.random((len(pending), n_places), dtype=np.float32)
-        keys[~avail] = 2.0
-        if stay is not None:
-            keys[np.arange(len(pending)), stay[pending]] = -1.0  # own place always sampled
-        k = min(sample_size, n_places)
-        if k < n_places:
-            cut = np.partition(keys, k - 1, axis=1)[:, k - 1:k]
-            sampled = (keys <= cut) & (keys < 2.0)
-        else:
-            sampled = keys < 2.0
-        u = np.where(sampled, util[pending] + _gumbel(rng, sampled.shape), -np.inf)
-        pick = np.argmax(u, axis=1)
-        has = np.isfinite(u[np.arange(len(pending)), pick])
-        pending, pick = pending[has], pick[has]
-        if stay is not None:
-            at_home = pick == stay[pending]
-            dest[pending[at_home]] = pick[at_home]
-            pending, pick = pending[~at_home], pick[~at_home]
-        # capacity lottery: accept at most free_slots choosers per place, at random
-        order = np.lexsort((rng.random(len(pick)), pick))
-        pick_sorted = pick[order]
-        first = np.searchsorted(pick_sorted, pick_sorted, side="left")
-        rank = np.arange(len(pick_sorted)) - first
-        ok_sorted = rank < ctx.free_slots[pick_sorted]
-        accepted = np.zeros(len(pick), dtype=bool)
-        accepted[order] = ok_sorted
-        dest[pending[accepted]] = pick[accepted]
-        taken = np.bincount(pick[accepted], minlength=n_places)
-        ctx.free_slots -= taken
-        pending = pending[~accepted]
+    avail = np.broadcast_to(allowed, (m, n_places)) & ctx.open[None, :] & ~ctx.blocked[:, sector].T
+    keys = rng.random((m, n_places), dtype=np.float32)
+    keys[~avail] = 2.0
+    if stay is not None:
+        keys[rows, stay] = -1.0  # own place always sampled
+    k = min(sample_size, n_places)
+    if k < n_places:
+        cut = np.partition(keys, k - 1, axis=1)[:, k - 1:k]
+        sampled = (keys <= cut) & (keys < 2.0)
+    else:
+        sampled = keys < 2.0
+    u = np.where(sampled, util + _gumbel(rng, sampled.shape), -np.inf)
+    pick = np.argmax(u, axis=1)
+    has = np.isfinite(u[rows, pick])
+    pending, pick = rows[has], pick[has]
+    if stay is not None:
+        at_home = pick == stay[pending]
+        dest[pending[at_home]] = pick[at_home]
+        pending, pick = pending[~at_home], pick[~at_home]
+    # capacity lottery: a park accepts at most free_slots choosers, at random
+    order = np.lexsort((rng.random(len(pick)), pick))
+    pick_sorted = pick[order]
+    first = np.searchsorted(pick_sorted, pick_sorted, side="left")
+    rank = np.arange(len(pick_sorted)) - first
+    ok_sorted = rank < ctx.free_slots[pick_sorted]
+    accepted = np.zeros(len(pick), dtype=bool)
+    accepted[order] = ok_sorted
+    dest[pending[accepted]] = pick[accepted]
+    ctx.free_slots -= np.bincount(pick[accepted], minlength=n_places)
+    # the rest settle in the park's region where they may
+    over, park = pending[~accepted], pick[~accepted]
+    reg = ctx.region[park]
+    ok = avail[over, reg]
+    dest[over[ok]] = reg[ok]
+    ctx.overflow += np.bincount(park[ok], minlength=n_places)
     return dest

@@ -33,6 +33,6 @@ def apply(model) -> None:
     here = t.place[movers].astype(np.int64)
     dest = choose(rng, model.choice_context, t.sector[movers], places.province[here],
                   allowed=np.ones(len(places.ids), dtype=bool), stay=here,
-                  sample_size=model.params.choice.sample_size, max_rounds=model.params.choice.max_rounds)
+                  sample_size=model.params.choice.sample_size)
     moved = (dest != NONE) & (dest != here)
     model.move_firms(movers[moved], dest[moved], kind="relocation")
