@@ -17,7 +17,9 @@ range: some part of it) lies in the 5-95% band.
 Writes into the run directory, all or nothing (``validation.json`` last):
 ``validation.json``, ``validation.md``, ``plots/<series>.png`` (the simulated mean and band
 over every year of the run, the reported figures as points) and, when the model ran,
-``config_resolved.yaml``. Bad input is refused with one line
+``config_resolved.yaml``; with ``forecast=PATH`` (a file {series: [{id, what, years, indicator |
+park+field | ratio}]}, e.g. experiments/forecast.yaml) also ``forecast.json`` and ``forecast.md``:
+each series' mean and 90% band in each year asked. Bad input is refused with one line
 ``jjj-sim-validate: error: FIELD: message`` and exit code 2, before anything is written.
 """
 
@@ -31,8 +33,11 @@ import sys
 import time
 from pathlib import Path
 
+from dataclasses import dataclass
+
 import hydra
 import numpy as np
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -42,7 +47,7 @@ from jjj_sim.calibration.targets import Target, load_targets
 from jjj_sim.cli import CONF_DIR, EXIT_BAD_INPUT, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
-from jjj_sim.timeline import MAX_END_YEAR
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 
 PROG = "jjj-sim-validate"
 MARKER = "validation.json"
@@ -66,7 +71,9 @@ class Settings:
         if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
             raise ConfigError("seeds", f"expected a whole number >= 1, got {seeds!r}")
         self.seeds = seeds
-        self.end_year = max(int(cfg.run.end_year), max(t.year for t in self.figures))
+        self.forecast = load_forecast(cfg.get("forecast"))
+        years = [t.year for t in self.figures] + [y for f in self.forecast for y in f.years]
+        self.end_year = max(int(cfg.run.end_year), max(years))
         self.run_dirs = _run_dirs(cfg.get("runs"))
         # given runs: every one must be finished and hold every figure's value
         self.given = [_read_run(d, f"runs[{i}]", self.figures) for i, d in enumerate(self.run_dirs)]
@@ -103,6 +110,86 @@ def _read_run(d: Path, field: str, figures: list[Target]) -> dict:
         except KeyError as e:
             raise ConfigError(field, f"{p}: {e.args[0]} (needed by figure {t.id})") from None
     return result
+
+
+# ---------------------------------------------------------------------------- forecast
+@dataclass(frozen=True)
+class ForecastSeries:
+    """A series to forecast: what it measures (as a target does) and the years."""
+
+    id: str
+    what: str
+    years: tuple[int, ...]
+    probe: Target  # measures the series; its reported fields are unused
+
+    def values(self, result: dict) -> dict[int, float]:
+        v = self.probe.series_values(result)
+        return {y: float(v[str(y)]) for y in self.years}
+
+
+def load_forecast(path) -> list[ForecastSeries]:
+    """``forecast``: a YAML file {series: [{id, what, years, indicator | park+field | ratio}]}."""
+    if path in (None, ""):
+        return []
+    p = resolve_path(path, "forecast")
+    if not p.is_file():
+        raise ConfigError("forecast", f"no such file: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError("forecast", f"{p} is not valid YAML ({e.__class__.__name__})") from None
+    entries = data.get("series") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{p.name}", "expected a non-empty list under 'series'")
+    out, seen = [], set()
+    for i, e in enumerate(entries):
+        where = f"{p.name}:series[{i}]"
+        if not isinstance(e, dict) or e.get("id") in (None, ""):
+            raise ConfigError(where, "each series is a mapping with an 'id'")
+        sid = str(e["id"])
+        where = f"{p.name}:{sid}"
+        if sid in seen:
+            raise ConfigError(f"{where}.id", "duplicate id")
+        seen.add(sid)
+        years = e.get("years")
+        if (not isinstance(years, list) or not years
+                or not all(isinstance(y, int) and not isinstance(y, bool) and START_YEAR <= y <= MAX_END_YEAR
+                           for y in years)):
+            raise ConfigError(f"{where}.years", f"expected a list of years {START_YEAR}-{MAX_END_YEAR}, got {years!r}")
+        # check what it measures with the targets' own rules (a probe target at the first year)
+        probe = {k: e[k] for k in ("indicator", "park", "field", "ratio") if k in e}
+        probe.update(id=sid, year=int(years[0]), value=1, kind="approx", tolerance=0.5, source="forecast",
+                     date="-", quote="-")
+        tmp = p.with_name(f".{p.name}.probe")
+        try:
+            tmp.write_text(yaml.safe_dump({"targets": [probe]}, allow_unicode=True), encoding="utf-8")
+            target = load_targets(tmp, MAX_END_YEAR, field="forecast")[0]
+        except ConfigError as err:
+            raise ConfigError(f"{where}.{err.field.rsplit('.', 1)[-1]}", err.message) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        out.append(ForecastSeries(sid, str(e.get("what", "")), tuple(int(y) for y in years), target))
+    return out
+
+
+def forecast_table(series: list[ForecastSeries], results: list[dict]) -> list[dict]:
+    rows = []
+    for f in series:
+        vals = [f.values(r) for r in results]
+        for y in f.years:
+            v = np.array([x[y] for x in vals], dtype=float)
+            rows.append({"id": f.id, "what": f.what, "measures": f.probe.measures, "unit": f.probe.unit, "year": y,
+                         "mean": _num(float(v.mean())), "p05": _num(float(np.percentile(v, 5))),
+                         "p95": _num(float(np.percentile(v, 95)))})
+    return rows
+
+
+def forecast_markdown(rows: list[dict], how: str) -> str:
+    lines = ["# Forecast", "", how, "", "| id | series | year | mean | 90% band | unit |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['id']} | {r['what'] or _measures_text(r)} | {r['year']} | {_fmt(r['mean'])} | "
+                     f"{_fmt(r['p05'])}-{_fmt(r['p95'])} | {r['unit']} |")
+    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------------------- runs
@@ -314,6 +401,11 @@ def _app(cfg: DictConfig) -> None:
     with staged(run_dir, last=MARKER) as st:
         write_plots(st / "plots", s.figures, results)
         (st / "validation.md").write_text(report_markdown(rep), encoding="utf-8")
+        if s.forecast:
+            rows = forecast_table(s.forecast, results)
+            (st / "forecast.json").write_text(json.dumps(rows, indent=1, allow_nan=False), encoding="utf-8")
+            (st / "forecast.md").write_text(forecast_markdown(rows, report_markdown(rep).splitlines()[2]),
+                                            encoding="utf-8")
         if seeds is not None:  # the config the seeds ran with (end year raised to the latest figure)
             ran = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
             ran.run.end_year = s.end_year

@@ -210,3 +210,40 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, figures_file, make
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"jjj-sim-validate: error: {field}: "), lines
     assert not out.exists()
+
+
+def test_forecast_of_the_out_of_sample_series(figures_file, tmp_path):
+    """forecast=FILE adds forecast.json/.md: each series' mean and 90% band in each year asked
+    (the run is extended to the latest forecast year)."""
+    fc = tmp_path / "fc.yaml"
+    fc.write_text(yaml.safe_dump({"series": [
+        {"id": "A", "what": "contracts in the year", "indicator": "tech_contracts_bj_to_tjhb", "years": [2017, 2018]},
+        {"id": "B", "park": "luquan_edz", "field": "firms_from_bjtj", "years": [2018]},
+        {"id": "C", "ratio": ["hebei_firms_attracted_from_beijing_cum", "hebei_firms_attracted_cum"], "years": [2018]},
+    ]}))
+    out = tmp_path / "out"
+    r = validate(f"figures={figures_file}", f"forecast={fc}", *SMALL, f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((out / "forecast.json").read_text())
+    assert [(x["id"], x["year"]) for x in rows] == [("A", 2017), ("A", 2018), ("B", 2018), ("C", 2018)]
+    for x in rows:
+        assert x["p05"] <= x["mean"] <= x["p95"]
+    assert 0 < rows[3]["mean"] <= 1  # a share
+    assert json.loads((out / "validation.json").read_text())["end_year"] == 2018
+    assert "| A | contracts in the year | 2017 |" in (out / "forecast.md").read_text()
+
+
+@pytest.mark.parametrize("series, field", [
+    ([{"id": "A", "indicator": "nope", "years": [2018]}], "fc.yaml:A.indicator"),
+    ([{"id": "A", "indicator": "zgc_branches_tjhb", "years": [2040]}], "fc.yaml:A.years"),
+    ([{"id": "A", "park": "atlantis", "field": "firms", "years": [2018]}], "fc.yaml:A.park"),
+])
+def test_bad_forecast_files_are_refused(tmp_path, figures_file, series, field):
+    fc = tmp_path / "fc.yaml"
+    fc.write_text(yaml.safe_dump({"series": series}))
+    out = tmp_path / "out"
+    r = validate(f"figures={figures_file}", f"forecast={fc}", *SMALL, f"hydra.run.dir={out}")
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"jjj-sim-validate: error: {field}"), r.stderr
+    assert not out.exists()
