@@ -43,7 +43,7 @@ def test_committed_targets_carry_provenance():
     assert (by_id["T4"].kind, by_id["T4"].low, by_id["T4"].high, by_id["T4"].year) == ("range", 1800, 2000, 2017)
     assert (by_id["T6"].low, by_id["T6"].high, by_id["T6"].year) == (2800, 2900, 2020)
     assert (by_id["T7_tianjin"].value, by_id["T7_hebei"].value) == (4173, 4643)
-    assert "4173" in by_id["T7_tianjin"].quote and "1410亿元" in by_id["T8_turnover"].quote
+    assert "4173" in by_id["T7_tianjin"].quote and "1410億元" in by_id["T8_turnover"].quote
     assert (by_id["P1"].park, by_id["P1"].field) == ("baoding_zgc", "firms_from_beijing")
     # calibration stops at 2020 except T1-T2
     assert all(t.year <= 2020 for t in targets if t.id not in ("T1", "T2"))

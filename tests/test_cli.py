@@ -63,7 +63,7 @@ def test_parquet_tables(run_dir):
     assert list(ind.columns) == ["date", "indicator", "region", "park", "sector", "value"]
     assert set(REQUIRED) <= set(ind["indicator"].astype(str))
     ev = pd.read_parquet(run_dir / "events.parquet")
-    assert set(ev["event"].astype(str)) == {"closure", "relocation", "branch", "entry", "exit"}
+    assert set(ev["event"].astype(str)) == {"closure", "relocation", "branch", "entry", "exit", "decapacity", "upgrade"}
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["seed"] == 5 and "timings_seconds" in info
 
