@@ -19,7 +19,7 @@ from jjj_sim.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"
-SMALL = ["population.scale=0.01", "calibration.replications=1", "calibration.workers=1",
+SMALL = ["population.scale=0.01", "calibration.replications=1", "calibration.workers=1", "calibration.polish=0",
          "calibration.abc.population_size=6", "calibration.check.scale=0.01", "calibration.check.replications=2"]
 
 
@@ -136,10 +136,15 @@ def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
 
 def test_small_calibration_runs_and_its_fit_loads(tmp_path):
     out = tmp_path / "cal"
-    r = calibrate(*SMALL, "calibration.budget=6", "calibration.abc.generations=1", f"hydra.run.dir={out}")
+    small = [a for a in SMALL if not a.startswith("calibration.polish=")]
+    r = calibrate(*small, "calibration.budget=6", "calibration.abc.generations=1", "calibration.polish=6",
+                  f"hydra.run.dir={out}")
     assert r.returncode == 0, r.stderr[-2000:]
     rep = json.loads((out / "fit_report.json").read_text())
     assert rep["optuna"]["parameter_sets"] == 6
+    # the polish starts from the Optuna point and never ends worse
+    assert rep["polish"]["loss"] <= rep["polish"]["start_loss"] == pytest.approx(rep["optuna"]["best_loss"])
+    assert rep["polish"]["simulations"] <= 6 and (out / "polish.json").exists()
     assert [t["id"] for t in rep["targets"]] == [t.id for t in load_targets(TARGETS)]
     for t in rep["targets"]:
         assert t["p05"] <= t["mean"] <= t["p95"] and isinstance(t["met"], bool)

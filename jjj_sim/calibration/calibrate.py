@@ -11,6 +11,8 @@ Three stages, each resumable from what it left in the run directory:
    budget / replications parameter sets, over ``calibration.workers`` processes sharing an
    Optuna journal file (``optuna_journal.log``): a killed calibration continues from the
    trials it completed.
+1b. Polish: Nelder-Mead (scipy) from the Optuna point, on the same seeds, for
+   ``calibration.polish`` simulations (0 skips it); kept in ``polish.json``.
 2. Posterior: ABC-SMC with pyabc (uniform priors on the bounds, log-uniform where ``log``;
    one seed per simulation), stored in ``abc.db``; a rerun continues from the last complete
    generation. ``calibration.abc.generations: 0`` skips it.
@@ -64,6 +66,7 @@ class Settings:
         self.trials = self.budget // self.replications
         if self.trials < 1:
             raise ConfigError("calibration.budget", "must be at least calibration.replications")
+        self.polish = _whole(c.get("polish", 0), "calibration.polish", 0)
         self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
         self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
         self.check_scale = float(c.check.scale)
@@ -134,6 +137,49 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
                 raise RuntimeError("an Optuna worker failed; rerun the same command to resume")
         study = optuna.load_study(study_name=STUDY, storage=_storage(run_dir))
     return study
+
+
+# ---------------------------------------------------------------------------- stage 1b: polish
+def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
+    """Nelder-Mead (scipy) from the Optuna point on the unit cube of the bounds, with the same
+    replication seeds (common random numbers, so the loss is a deterministic function of the
+    parameters), for ``calibration.polish`` simulations. TPE finds the basin; the simplex
+    walks down it, which matters when one-sided and range targets meet at a corner (the
+    closure path, T3-T6). Returns (best point, summary); the result is kept in polish.json,
+    so a rerun reuses it."""
+    path = run_dir / "polish.json"
+    if s.polish < s.replications:
+        return start, None
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {k: float(v) for k, v in saved["best"].items()}, saved
+    from scipy.optimize import minimize
+
+    free = s.free
+    evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
+
+    def f(u):
+        params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
+        value, _ = sim.evaluate(params)
+        value = value if math.isfinite(value) else 1e12
+        evals.append((value, params))
+        return value
+
+    x0 = np.array([p.to_unit(start[p.name]) for p in free])
+    step = 0.05  # first simplex: 5% of each range around the start
+    simplex = np.vstack([x0] + [np.clip(x0 + step * np.eye(len(free))[i] * (1 if x0[i] < 0.95 else -1), 0, 1)
+                                for i in range(len(free))])
+    log.info("polish: Nelder-Mead from loss %.4g, %d simulations", start_loss, s.polish)
+    minimize(f, x0, method="Nelder-Mead",
+             options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
+                      "xatol": 1e-4, "fatol": 1e-6})
+    best_loss, best = min(evals, key=lambda e: e[0])
+    saved = {"start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
+             "simulations": (len(evals) - 1) * s.replications, "best": best}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return best, saved
 
 
 # ---------------------------------------------------------------------------- stage 2: ABC-SMC
@@ -276,6 +322,10 @@ def report_markdown(rep: dict) -> str:
     for n, p in rep["free"].items():
         lines.append(f"| {n} | {p['low']:g} | {p['high']:g} | {p['fitted']:.6g} | {'yes' if p['at_bound'] else 'no'} |")
     lines += ["", f"Best loss {rep['optuna']['best_loss']:.4g} after {rep['optuna']['parameter_sets']} parameter sets."]
+    if rep.get("polish"):
+        pol = rep["polish"]
+        lines += [f"Polished by Nelder-Mead ({pol['evaluations']} parameter sets, {pol['simulations']} simulations): "
+                  f"loss {pol['start_loss']:.4g} -> {pol['loss']:.4g}. The fitted values above are the polished point."]
     post = rep.get("posterior")
     if post:
         lines += ["", "## Posterior (ABC-SMC, last generation)", "",
@@ -346,9 +396,10 @@ def write_plots(out: Path, rep: dict, post) -> None:
 
 
 def write_fitted(path: Path, best: dict, rep: dict) -> None:
+    loss = rep["polish"]["loss"] if rep.get("polish") else rep["optuna"]["best_loss"]
     header = [f"# Fitted by jjj-sim-calibrate {rep['version']} (seed {rep['seed']}, population scale "
               f"{rep['population_scale']}, budget {rep['budget']} simulations, {rep['replications']} replications).",
-              f"# Loss {rep['optuna']['best_loss']:.4g}; see fit_report.md beside it. Load with: jjj-sim params_file=THIS"]
+              f"# Loss {loss:.4g}; see fit_report.md beside it. Load with: jjj-sim params_file=THIS"]
     body = {k: float(v) for k, v in best.items()}
     path.write_text("\n".join(header) + "\n" + OmegaConf.to_yaml(OmegaConf.create(body)), encoding="utf-8")
 
@@ -372,12 +423,16 @@ def _app(cfg: DictConfig) -> None:
     best = {p.name: float(study.best_params[p.name]) for p in s.free}
     timings["point_estimate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    best, polished = polish(run_dir, sim, s, best, float(study.best_value))
+    timings["polish"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     post = posterior(run_dir, sim, s)
     timings["posterior"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     check = check_fit(sim, s, best)
     timings["check"] = time.perf_counter() - t0
     rep = build_report(s, study, post, check, best, timings, cfg)
+    rep["polish"] = polished
     write_plots(run_dir / "plots", rep, post)
     write_fitted(run_dir / "fitted_params.yaml", best, rep)
     (run_dir / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")

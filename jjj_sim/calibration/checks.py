@@ -107,7 +107,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
     sim = Simulator(cfg, targets, replication_seeds(4242, seeds))
     runs = [sim.values(truth, s) for s in sim.seeds]
     synthetic = {"targets": [{
-        "id": t.id, "indicator": t.indicator, "year": t.year,
+        "id": t.id, **t.measures, "year": t.year,
         "value": float(np.mean([r[t.id] for r in runs])), "kind": "approx", "tolerance": 0.05,
         "source": "synthetic: jjj-sim at the known parameters", "date": "n/a",
         "quote": f"mean of {seeds} seeds at {truth}"} for t in targets]}
@@ -145,7 +145,7 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=0.2, help="identification: relative step")
     ap.add_argument("--seeds", type=int, default=20, help="replications / recovery: seeds")
     ap.add_argument("--scales", default="0.1,1.0", help="replications: scales")
-    ap.add_argument("--budget", type=int, default=300, help="recovery: calibrator budget")
+    ap.add_argument("--budget", type=int, default=1200, help="recovery: calibrator budget")
     ap.add_argument("--replications", type=int, default=2, help="recovery: calibrator replications")
     ap.add_argument("--generations", type=int, default=4, help="recovery: ABC generations")
     ap.add_argument("--population", type=int, default=100, help="recovery: ABC population")

@@ -21,6 +21,13 @@ class FreeParam:
     high: float
     log: bool
 
+    def from_unit(self, u: float) -> float:
+        """The value at position u in [0, 1] between the bounds (clipped to them)."""
+        u = min(1.0, max(0.0, float(u)))
+        if self.log:
+            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
     def to_unit(self, x: float) -> float:
         """Position in [0, 1] of x between the bounds (log scale where ``log``)."""
         if self.log:
