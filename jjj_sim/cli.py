@@ -65,14 +65,15 @@ def simulate(cfg: DictConfig, progress: bool = False):
 
 
 def _headline(result: dict) -> str:
-    names = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_closures_cum", "hebei_hightech_va_share",
-             "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_hebei")
+    names = ("hebei_firms_attracted_cum", "zgc_branches_tianjin", "zgc_branches_hebei", "beijing_campaign_exits_cum",
+             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb_cum",
+             "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan", "firms_by_province_beijing", "firms_by_province_hebei")
     years = result["years"]
     shown = [y for y in years if y in (2014, 2016, 2018, 2020, 2023, 2025, 2030, 2035)] or years
-    lines = [f"{'indicator':42s}" + "".join(f"{y:>13d}" for y in shown)]
+    lines = [f"{'indicator':46s}" + "".join(f"{y:>13d}" for y in shown)]
     for n in names:
         s = result["indicators"][n]
-        lines.append(f"{n:42s}" + "".join(f"{s[str(y)]:>13,.1f}" for y in shown))
+        lines.append(f"{n:46s}" + "".join(f"{s[str(y)]:>13,.1f}" for y in shown))
     return "\n".join(lines)
 
 

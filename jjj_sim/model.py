@@ -137,6 +137,13 @@ class RelocationModel(mesa.Model):
 
     def __init__(self, cfg, seed: int = 0):
         super().__init__(rng=int(seed))
+        # Each rule draws from its own stream, spawned from the seed (the initial population uses
+        # Mesa's ``self.rng``): changing one rule's parameters leaves every other rule's random
+        # draws as they were (common random numbers hold across parameter sets,
+        # so the calibration compares parameters, not noise). Same seed, same streams, same run.
+        names = ("closure", "relocation", "branching", "demography", "hebei", "technology")
+        self.streams = {name: np.random.default_rng(ss)
+                        for name, ss in zip(names, np.random.SeedSequence(int(seed)).spawn(len(names)))}
         self.cfg = cfg
         self.params = _namespace(OmegaConf.to_container(cfg.params, resolve=True))  # plain attributes: fast in hot loops
         self.population_cfg = _namespace(OmegaConf.to_container(cfg.population, resolve=True))
@@ -255,17 +262,19 @@ class RelocationModel(mesa.Model):
                              st.blocked(), free, self.place_asc)
 
     # ------------------------------------------------------------------ table mutations
-    def add_firms(self, place, sector, flags, origin, parent, kind: str) -> np.ndarray:
-        """Append firms (births or branches); ``flags`` None draws them. Returns the rows."""
+    def add_firms(self, place, sector, flags, origin, parent, kind: str, rng=None) -> np.ndarray:
+        """Append firms (births or branches); ``flags`` None draws them; attributes and lifetimes
+        are drawn from ``rng`` (the calling rule's stream; default Mesa's). Returns the rows."""
+        rng = self.rng if rng is None else rng
         k = len(place)
         if k == 0:
             return np.empty(0, dtype=np.int64)
         place = np.asarray(place, dtype=np.int64)
         sector = np.asarray(sector, dtype=np.int64)
-        drawn, size = draw_attributes(self.rng, sector, self.places.province[place], self.sectors, self.population_cfg)
+        drawn, size = draw_attributes(rng, sector, self.places.province[place], self.sectors, self.population_cfg)
         flags = drawn if flags is None else np.asarray(flags, dtype=np.uint8)
         born = -1 if getattr(self, "_initial", False) else self.quarter
-        exit_at = draw_lifetimes(self.rng, k, born, self._exit_q)
+        exit_at = draw_lifetimes(rng, k, born, self._exit_q)
         origin = np.asarray(origin, dtype=np.int8)
         rows = self.firms.append(place=place, sector=sector, flags=flags, size=size, origin=origin,
                                  parent=np.asarray(parent, dtype=np.int32), born=np.full(k, born, np.int32),

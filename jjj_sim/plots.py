@@ -47,14 +47,19 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     plt.close(fig)
 
     parks = summary["parks"]
-    last = max(next(iter(parks.values()))["firms_from_bjtj"], key=int)
-    ids = sorted(parks, key=lambda k: parks[k]["firms_from_bjtj"][last])
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.barh(ids, [parks[k]["firms_from_bjtj"][last] for k in ids], label="firms from Beijing/Tianjin")
-    ax.scatter([parks[k]["capacity"] for k in ids], ids, marker="|", s=200, color="k", label="capacity")
-    ax.set_xlabel(f"firms at end of {last}")
-    ax.set_title("Firms from Beijing and Tianjin per park")
-    ax.legend(loc="lower right")
+    last = max(next(iter(parks.values()))["firms"], key=int)
+    ids = sorted(parks, key=lambda k: parks[k]["firms"][last])
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    ax.barh(ids, [parks[k]["firms"][last] for k in ids], color="tab:blue", alpha=0.45, label="all firms in the park")
+    ax.barh(ids, [parks[k]["firms_from_beijing"][last] for k in ids], color="tab:blue", label="of which from Beijing")
+    ax.scatter([parks[k]["capacity"] for k in ids], ids, marker="|", s=200, color="k", label="capacity (slots)")
+    over = [parks[k]["overflow_to_region"][last] for k in ids]
+    if any(over):
+        ax.scatter(over, ids, marker="x", color="tab:red", label="sent to the region when full (cumulative)")
+    ax.set_xscale("symlog", linthresh=100)
+    ax.set_xlabel(f"firms at end of {last} (symmetric log scale)")
+    ax.set_title("Firms per park against capacity")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     paths.append(out / "parks.png")
     fig.savefig(paths[-1], dpi=110)

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ["hebei_firms_attracted_cum", "hebei_firms_attracted_from_beijing_cum", "zgc_branches_tjhb",
             "zgc_branches_tianjin", "zgc_branches_hebei", "beijing_closures_cum", "hebei_hightech_va_share",
             "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan",
-            "firms_by_province_beijing", "firms_by_province_tianjin", "firms_by_province_hebei"]
+            "firms_by_province_beijing", "firms_by_province_tianjin", "firms_by_province_hebei",
+            "beijing_campaign_exits_cum", "tech_contracts_bj_to_tjhb_cum",
+            "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan", "xiongan_firms_from_beijing"]
 
 
 def jjj(*args, cwd=ROOT):
@@ -51,6 +53,12 @@ def test_summary_schema(run_dir):
     assert "xiongan_zgc" in s["parks"]
     park = s["parks"]["luquan_edz"]
     assert park["name"].startswith("Luquan") and list(park["firms_from_bjtj"]) == years
+    for field in ("firms", "firms_from_beijing", "firms_from_bjtj", "overflow_to_region"):
+        assert list(park[field]) == years, field
+        assert all(v >= 0 for v in park[field].values())
+    for pid, p in s["parks"].items():  # Beijing's firms are among Beijing's or Tianjin's, which are among all
+        for y in years:
+            assert p["firms_from_beijing"][y] <= p["firms_from_bjtj"][y] <= p["firms"][y], pid
     # cumulative indicators never fall
     for name, (kind, *_r) in INDICATORS.items():
         if kind == "cumulative":

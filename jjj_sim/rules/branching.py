@@ -34,17 +34,18 @@ def open_branches(model, parents: np.ndarray) -> np.ndarray:
     origin = places.province[t.place[parents]]
     # a branch goes to Tianjin or Hebei, to another province than its parent's
     allowed = (places.province[None, :] != BEIJING) & (places.province[None, :] != origin[:, None])
-    dest = choose(model.rng, model.choice_context, t.sector[parents], origin, allowed=allowed, stay=None,
+    rng = model.streams["branching"]
+    dest = choose(rng, model.choice_context, t.sector[parents], origin, allowed=allowed, stay=None,
                   sample_size=model.params.choice.sample_size)
     ok = dest != NONE
     parents, dest = parents[ok], dest[ok]
     flags = (t.flags[parents] & (ZGC | HIGHTECH)) | BRANCH
     return model.add_firms(place=dest, sector=t.sector[parents], flags=flags,
-                           origin=places.province[t.place[parents]], parent=parents, kind="branch")
+                           origin=places.province[t.place[parents]], parent=parents, kind="branch", rng=rng)
 
 
 def apply(model) -> None:
-    t, rng = model.firms, model.rng
+    t, rng = model.firms, model.streams["branching"]
     h_max = float(parent_hazard(model, np.array([ZGC, HIGHTECH, 0], dtype=np.uint8)).max())
     rows = hazard.draw(rng, t.n, h_max)
     flags = t.flags[rows]

@@ -55,12 +55,12 @@ def add_to_list(model, real_firms: float) -> None:
     t = model.firms
     cand = np.flatnonzero(_eligible(model, np.arange(t.n)))
     cand = cand[~np.isin(cand, model.campaign_list)]
-    chosen = np.sort(_pick(model.rng, cand, _weights(model, cand), k))
+    chosen = np.sort(_pick(model.streams["closure"], cand, _weights(model, cand), k))
     model.campaign_list = np.union1d(model.campaign_list, chosen)
 
 
 def apply(model) -> None:
-    st, p, t, rng = model.policy_state, model.params.closure, model.firms, model.rng
+    st, p, t, rng = model.policy_state, model.params.closure, model.firms, model.streams["closure"]
     if st.closure_new_list > 0:
         add_to_list(model, st.closure_new_list)
     if st.closure <= 0 or len(model.campaign_list) == 0:

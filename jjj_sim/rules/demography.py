@@ -41,7 +41,7 @@ def target_count(counts_2013: float, g0: float, years: float, half_life: float) 
 
 
 def births(model) -> None:
-    q, rng, places, sectors = model.quarter, model.rng, model.places, model.sectors
+    q, rng, places, sectors = model.quarter, model.streams["demography"], model.places, model.sectors
     exit_q = quarterly_exit_hazard(model.params)
     half_life = model.params.demography.growth_half_life_years
     blocked = model.policy_state.blocked()
@@ -68,7 +68,7 @@ def births(model) -> None:
     if new_place:
         place = np.concatenate(new_place)
         model.add_firms(place=place, sector=np.concatenate(new_sector), flags=None,
-                        origin=places.province[place], parent=np.full(len(place), NO_PARENT), kind="entry")
+                        origin=places.province[place], parent=np.full(len(place), NO_PARENT), kind="entry", rng=rng)
 
 
 def exits(model) -> None:

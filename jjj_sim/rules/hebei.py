@@ -37,7 +37,7 @@ from jjj_sim.world import HEBEI
 
 
 def decapacity(model) -> None:
-    st, t, rng = model.policy_state, model.firms, model.rng
+    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
     if st.decapacity_mt <= 0 or model.hebei_steel_capacity_mt <= 0:
         return
     cut = min(st.decapacity_mt / 4.0, model.hebei_steel_capacity_mt)
@@ -57,7 +57,7 @@ def _own_candidates(model, rows: np.ndarray, decap_sectors: np.ndarray) -> np.nd
 
 
 def upgrade(model) -> None:
-    st, t, rng = model.policy_state, model.firms, model.rng
+    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
     g = model.params.structure.hightech_excess_growth_annual * st.hightech_drive
     if g <= 0:
         return

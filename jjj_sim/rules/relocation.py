@@ -19,7 +19,7 @@ from jjj_sim.rules.choice import NONE, choose
 
 
 def apply(model) -> None:
-    st, p, t, rng = model.policy_state, model.params.relocation, model.firms, model.rng
+    st, p, t, rng = model.policy_state, model.params.relocation, model.firms, model.streams["relocation"]
     places = model.places
     h_place = (p.base_quarterly_hazard * model.geo.cost ** p.cost_elasticity
                * (1.0 + p.push_effect * st.push))

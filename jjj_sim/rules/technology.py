@@ -44,7 +44,7 @@ def value_per_contract_bn(model) -> float:
 
 
 def apply(model) -> None:
-    contracts = int(model.rng.poisson(expected_per_year(model) / 4.0))
+    contracts = int(model.streams["technology"].poisson(expected_per_year(model) / 4.0))
     model.tech_contracts = contracts
     model.tech_turnover_bn = contracts * value_per_contract_bn(model)
     model.tech_contracts_cum += contracts
