@@ -197,3 +197,21 @@ def test_interrupted_calibration_resumes(tmp_path):
     assert f"optuna: {done_before} of 30 parameter sets done" in r.stderr + r.stdout
     assert _complete_trials(out) == 30
     assert json.loads((out / "fit_report.json").read_text())["optuna"]["parameter_sets"] == 30
+
+
+def test_a_warm_start_is_tried_first(tmp_path):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    start = tmp_path / "start.yaml"
+    start.write_text("closure.annual_pace: 444.0\nchoice.asc_tianjin: 99.0\n")  # 99 is clipped to the bound
+    out = tmp_path / "cal"
+    r = calibrate(*SMALL, "calibration.budget=2", "calibration.abc.generations=0", f"calibration.start={start}",
+                  f"hydra.run.dir={out}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    study = optuna.load_study(study_name="jjj-sim",
+                              storage=JournalStorage(JournalFileBackend(str(out / "optuna_journal.log"))))
+    first = min(study.trials, key=lambda t: t.number).params
+    assert first["closure.annual_pace"] == 444.0
+    assert first["choice.asc_tianjin"] == 4.0  # the upper bound in conf/calibrate.yaml

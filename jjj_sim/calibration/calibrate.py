@@ -5,7 +5,8 @@
     jjj-sim-calibrate hydra.run.dir=out/cal             # run it again to resume an interrupted one
 
 Three stages, each resumable from what it left in the run directory:
-1. Point estimate: Optuna (TPE sampler) minimises the loss (targets.py) averaged over
+1. Point estimate: Optuna (TPE sampler; ``calibration.start``, a params file, is tried
+   first when given: a warm start from an earlier fit) minimises the loss (targets.py) averaged over
    ``calibration.replications`` seeds spawned from one SeedSequence (the same seeds for every
    parameter set: common random numbers). ``calibration.budget`` simulations in all, i.e.
    budget / replications parameter sets, over ``calibration.workers`` processes sharing an
@@ -67,6 +68,14 @@ class Settings:
         if self.trials < 1:
             raise ConfigError("calibration.budget", "must be at least calibration.replications")
         self.polish = _whole(c.get("polish", 0), "calibration.polish", 0)
+        self.start: dict[str, float] = {}
+        if c.get("start"):  # a params file whose values of the free parameters are tried first
+            from jjj_sim.config import load_params_file
+
+            given = load_params_file(c.start)
+            for p in self.free:
+                if p.name in given:
+                    self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
         self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
         self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
         self.check_scale = float(c.check.scale)
@@ -121,6 +130,8 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
     study = optuna.create_study(study_name=STUDY, storage=_storage(run_dir), direction="minimize",
                                 load_if_exists=True)
     done = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    if s.start and not study.trials:  # warm start: the given point is the first parameter set tried
+        study.enqueue_trial(s.start)
     if done < s.trials:
         log.info("optuna: %d of %d parameter sets done; running the rest on %d worker(s)", done, s.trials, s.workers)
         if s.workers == 1:
@@ -140,6 +151,12 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
 
 
 # ---------------------------------------------------------------------------- stage 1b: polish
+_POLISH_SIM: Simulator | None = None  # set before the polish's worker processes fork
+
+
+def _polish_values(params: dict[str, float], seed: int) -> dict[str, float]:
+    return _POLISH_SIM.values(params, seed)
+
 def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
     """Nelder-Mead (scipy) from the Optuna point on the unit cube of the bounds, with the same
     replication seeds (common random numbers, so the loss is a deterministic function of the
@@ -155,12 +172,22 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
         return {k: float(v) for k, v in saved["best"].items()}, saved
     from scipy.optimize import minimize
 
+    from jjj_sim.calibration.targets import loss
+
     free = s.free
     evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
+    workers = min(s.workers, s.replications)
+    global _POLISH_SIM
+    _POLISH_SIM = sim
+    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None  # the seeds of a point in parallel
 
     def f(u):
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
-        value, _ = sim.evaluate(params)
+        if pool is None:
+            value, _ = sim.evaluate(params)
+        else:
+            runs = pool.starmap(_polish_values, [(params, seed) for seed in sim.seeds])
+            value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
         value = value if math.isfinite(value) else 1e12
         evals.append((value, params))
         return value
@@ -170,9 +197,14 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     simplex = np.vstack([x0] + [np.clip(x0 + step * np.eye(len(free))[i] * (1 if x0[i] < 0.95 else -1), 0, 1)
                                 for i in range(len(free))])
     log.info("polish: Nelder-Mead from loss %.4g, %d simulations", start_loss, s.polish)
-    minimize(f, x0, method="Nelder-Mead",
-             options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
-                      "xatol": 1e-4, "fatol": 1e-6})
+    try:
+        minimize(f, x0, method="Nelder-Mead",
+                 options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
+                          "xatol": 1e-4, "fatol": 1e-6})
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
     best_loss, best = min(evals, key=lambda e: e[0])
     saved = {"start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
              "simulations": (len(evals) - 1) * s.replications, "best": best}
