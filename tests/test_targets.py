@@ -61,9 +61,10 @@ def test_range_distance_and_met():
     assert r.distance(150, margin=0.1) == 0.0
     assert r.distance(100, margin=0.1) == pytest.approx(1.0)
     assert r.distance(200, margin=0.1) == pytest.approx(1.0)
-    # ... unless that leaves nothing: then the interval as it is
+    # ... by at most a quarter of the width at each end: a narrow range keeps its middle half
     narrow = _range(100.0, 101.0)
     assert narrow.distance(100.5, margin=0.1) == 0.0 and narrow.distance(99, margin=0.1) > 0
+    assert narrow.distance(100.2, margin=0.1) > 0 and narrow.distance(100.8, margin=0.1) > 0
     assert loss([r], {"R": 90}) == pytest.approx(1.0)
 
 

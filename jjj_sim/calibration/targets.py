@@ -16,7 +16,8 @@ Distance of one simulated value s to a target with reported value r, kind and to
     at_least:  d = (max(0, r (1 + margin) - s) / (t r))^2
     at_most:   d = (max(0, s - r (1 - margin)) / (t r))^2
     range:     d = 0 inside [low, high]; outside, (gap to the nearer bound b / (t b))^2, where the
-               interval is narrowed to [low (1 + margin), high (1 - margin)] when that is non-empty
+               interval is narrowed by margin * low and margin * high, each at most a quarter of
+               its width
 The loss of a parameter set is the weighted mean of d over targets, averaged over
 replications. ``margin`` (config ``calibration.bound_margin``) asks the fit to clear a bound
 by a little, so that the mean over seeds still clears it; whether a target is *met* is judged
@@ -127,9 +128,11 @@ class Target:
         elif self.kind == "at_most":
             gap = max(0.0, s - r * (1 - margin))
         else:
-            lo, hi = self.low * (1 + margin), self.high * (1 - margin)
-            if lo > hi:  # the margin would leave nothing: use the interval as it is
-                lo, hi = self.low, self.high
+            # narrowed inward by the margin, but by at most a quarter of the width at each end, so a
+            # narrow range (2,800-2,900) keeps a middle half to aim at instead of losing its margin
+            quarter = (self.high - self.low) / 4.0
+            lo = self.low + min(margin * self.low, quarter)
+            hi = self.high - min(margin * self.high, quarter)
             if s < lo:
                 return ((lo - s) / (t * self.low)) ** 2
             if s > hi:

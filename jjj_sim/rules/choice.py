@@ -10,8 +10,9 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
     friction[p] = b_border * max(0, 1 - friction_reduction * business_environment)
                            * max(0, 1 - matching_reduction * matching[p])
 
-- ``asc``: alternative-specific constants by province (Beijing 0; ``asc_tianjin``,
-  ``asc_hebei``), fitted to the Tianjin/Hebei split of ZGC branches (target T7), plus
+- ``asc``: alternative-specific constants by province (Beijing 0; ``asc_tianjin``, fitted to
+  the Tianjin/Hebei split of ZGC branches, target T7; ``asc_hebei``, fixed at 0, since the record
+  identifies only the two constants' difference), plus
   ``asc_xiongan`` for the places of Xiong'an New Area (fitted to T9): the new area opens
   with no firm stock to give it a size, and the central guidance of state-owned firms'
   subsidiaries to it is not otherwise in the model.
