@@ -39,21 +39,28 @@ def _setup(params_file: str, scale: float, seed: int = 2024):
 
 
 def identification(params_file: str, scale: float, reps: int, step: float) -> dict:
-    """Elasticities d log(target) / d log(parameter) at the fitted point, by central finite
-    differences with common random numbers (the same seeds at both sides)."""
+    """Elasticities d log(target) / d log(parameter) at the fitted point (for a parameter whose
+    bounds reach 0 or below, d log(target) per unit of it), by central finite differences with
+    common random numbers (the same seeds at both sides)."""
     cfg, targets, free, point = _setup(params_file, scale)
     seeds = replication_seeds(99, reps)
     sim = Simulator(cfg, targets, seeds)
-    rows = {}
+    rows, kinds = {}, {}
     for p in free:
         up, down = dict(point), dict(point)
-        up[p.name] = point[p.name] * (1 + step)
-        down[p.name] = point[p.name] * (1 - step)
+        if p.low > 0:  # a positive parameter: elasticity, a relative step
+            up[p.name], down[p.name] = point[p.name] * (1 + step), point[p.name] * (1 - step)
+            denom = math.log(1 + step) - math.log(1 - step)
+            kinds[p.name] = "elasticity"
+        else:  # a constant that may be 0 or negative: d log(target) per unit, a step of +-step
+            up[p.name], down[p.name] = point[p.name] + step, point[p.name] - step
+            denom = 2 * step
+            kinds[p.name] = "per unit"
         per_seed = []
         for s in seeds:
             a, b = sim.values(up, s), sim.values(down, s)
-            per_seed.append([(math.log(max(a[t.id], 1e-9)) - math.log(max(b[t.id], 1e-9)))
-                             / (math.log(1 + step) - math.log(1 - step)) for t in targets])
+            per_seed.append([(math.log(max(a[t.id], 1e-9)) - math.log(max(b[t.id], 1e-9))) / denom
+                             for t in targets])
         e = np.array(per_seed)
         rows[p.name] = {t.id: {"elasticity": float(e[:, j].mean()),
                                "se": float(e[:, j].std(ddof=1) / math.sqrt(reps)) if reps > 1 else float("nan")}
@@ -73,7 +80,7 @@ def identification(params_file: str, scale: float, reps: int, step: float) -> di
                     flags[f"{names[i]} ~ {names[j]}"] = (f"only jointly identified: their effects on the targets point "
                                                          f"the same way (cosine {cos:+.3f})")
     rank = int(np.linalg.matrix_rank(mat, tol=0.05))
-    return {"scale": scale, "replications": reps, "step": step, "point": point, "elasticities": rows,
+    return {"scale": scale, "replications": reps, "step": step, "point": point, "elasticities": rows, "kinds": kinds,
             "rank": rank, "targets": [t.id for t in targets], "flags": flags}
 
 
