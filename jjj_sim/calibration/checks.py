@@ -106,7 +106,7 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
 
 
 def recovery(params_file: str, scale: float, seeds: int, budget: int, replications_: int, generations: int,
-             population: int, out_dir: Path) -> dict:
+             population: int, out_dir: Path, start: str | None = None) -> dict:
     """Targets made by the model at known parameters (the fitted point, mean over seeds, as
     approx targets with 5% tolerance); the calibrator, started from the default bounds and a
     different seed, should recover the parameters."""
@@ -126,7 +126,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
            f"population.scale={scale}", f"calibration.budget={budget}", f"calibration.replications={replications_}",
            f"calibration.abc.generations={generations}", f"calibration.abc.population_size={population}",
            f"calibration.check.scale={scale}", "calibration.check.replications=5", "seed=777",
-           f"hydra.run.dir={run_dir}"]
+           f"hydra.run.dir={run_dir}"] + ([f"calibration.start={start}"] if start else [])
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     rep = json.loads((run_dir / "fit_report.json").read_text())
     res = {}
@@ -138,6 +138,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
             r.update(p05=q["p05"], p95=q["p95"], truth_in_90=q["p05"] <= truth[p.name] <= q["p95"])
         res[p.name] = r
     return {"scale": scale, "target_seeds": seeds, "synthetic_targets": synthetic["targets"], "budget": budget,
+            "start": start,
             "replications": replications_, "abc_generations": generations, "abc_population": population,
             "params": res, "best_loss": rep["optuna"]["best_loss"],
             "posterior_correlation": rep.get("posterior", {}).get("correlation")}
@@ -156,6 +157,8 @@ def main() -> None:
     ap.add_argument("--replications", type=int, default=2, help="recovery: calibrator replications")
     ap.add_argument("--generations", type=int, default=4, help="recovery: ABC generations")
     ap.add_argument("--population", type=int, default=100, help="recovery: ABC population")
+    ap.add_argument("--start", help="recovery: a params file the calibrator starts from (calibration.start)")
+    ap.add_argument("--tag", default="", help="suffix of the results file name (results/CHECK_TAG.json)")
     a = ap.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if a.check == "identification":
@@ -164,9 +167,9 @@ def main() -> None:
         res = replications(a.params, [float(s) for s in a.scales.split(",")], a.seeds)
     else:
         res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
-                       REPO_ROOT / "outputs" / "recovery")
+                       REPO_ROOT / "outputs" / f"recovery{('_' + a.tag) if a.tag else ''}", a.start)
     res["command"] = " ".join(["python -m jjj_sim.calibration.checks", *sys.argv[1:]])
-    path = RESULTS / f"{a.check}.json"
+    path = RESULTS / f"{a.check}{('_' + a.tag) if a.tag else ''}.json"
     path.write_text(json.dumps(res, indent=1), encoding="utf-8")
     print(json.dumps(res, indent=1))
     print(f"written: {path}")
