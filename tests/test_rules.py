@@ -43,12 +43,12 @@ def test_thinning_gives_per_row_probabilities():
     assert odd == pytest.approx(n / 2 * 0.005, rel=0.15)
 
 
-def _ctx(base, province, free, stay_bonus=0.0, region=None, is_park=None):
+def _ctx(base, province, free, stay_bonus=0.0, region=None):
+    """A choice context by hand; a place with finite free slots is a park of ``region``."""
     base = np.asarray(base, float)
     n = len(province)
     return ChoiceContext(base=base, province=np.asarray(province),
                          region=np.arange(n) if region is None else np.asarray(region),
-                         is_park=np.zeros(n, bool) if is_park is None else np.asarray(is_park),
                          friction=np.zeros(n), open=np.ones(n, bool), blocked=np.zeros(base.shape, bool),
                          free_slots=np.asarray(free, float), stay_bonus=stay_bonus, overflow=np.zeros(n, np.int64))
 
@@ -65,8 +65,7 @@ def test_choice_follows_logit_shares():
 def test_a_full_park_sends_its_choosers_to_its_region():
     rng = np.random.default_rng(4)
     # place 0: a very attractive park with 25 slots in region 1; place 2: another region
-    ctx = _ctx([[10.0], [0.0], [0.0]], [1, 1, 2], [25, np.inf, np.inf], region=[1, 1, 2],
-               is_park=[True, False, False])
+    ctx = _ctx([[10.0], [0.0], [0.0]], [1, 1, 2], [25, np.inf, np.inf], region=[1, 1, 2])
     dest = choose(rng, ctx, np.zeros(100, int), np.zeros(100, int), np.ones(3, bool), None, 10)
     assert np.sum(dest == 0) == 25
     assert ctx.free_slots[0] == 0
@@ -77,7 +76,7 @@ def test_a_full_park_sends_its_choosers_to_its_region():
 def test_no_place_means_no_move():
     rng = np.random.default_rng(5)
     # two full parks whose regions this mover may not enter
-    ctx = _ctx([[1.0], [1.0], [0.0]], [1, 1, 1], [0, 0, np.inf], region=[2, 2, 2], is_park=[True, True, False])
+    ctx = _ctx([[1.0], [1.0], [0.0]], [1, 1, 1], [0, 0, np.inf], region=[2, 2, 2])
     dest = choose(rng, ctx, np.zeros(5, int), np.zeros(5, int), np.array([True, True, False]), None, 10)
     assert np.all(dest == NONE)
     assert ctx.overflow.sum() == 0
@@ -87,8 +86,7 @@ def test_staying_needs_no_slot_and_sampling_keeps_own_place():
     rng = np.random.default_rng(6)
     n_places = 30
     # own place 7 is a full park; a sample of 3 places always holds it, and it wins
-    ctx = _ctx(np.zeros((n_places, 1)), np.ones(n_places, int), np.zeros(n_places), stay_bonus=50.0,
-               is_park=np.ones(n_places, bool))
+    ctx = _ctx(np.zeros((n_places, 1)), np.ones(n_places, int), np.zeros(n_places), stay_bonus=50.0)
     stay = np.full(50, 7)
     dest = choose(rng, ctx, np.zeros(50, int), np.ones(50, int), np.ones(n_places, bool), stay, 3)
     assert np.all(dest == 7)

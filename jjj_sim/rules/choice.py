@@ -56,7 +56,6 @@ class ChoiceContext:
     base: np.ndarray  # float [P, S]: utility shared by every chooser of sector s
     province: np.ndarray  # int [P]
     region: np.ndarray  # int [P]: a park's region (a region: itself)
-    is_park: np.ndarray  # bool [P]
     friction: np.ndarray  # float [P]: disutility of crossing a provincial border into p
     open: np.ndarray  # bool [P]
     blocked: np.ndarray  # bool [P, S]: negative list
@@ -96,7 +95,7 @@ def build_context(params, travel_time, cost, counts_real, specialised, incentive
         + c.beta_incentive * incentive
         + c.beta_park * is_park[:, None]
     )
-    return ChoiceContext(base=base, province=province, region=region, is_park=is_park,
+    return ChoiceContext(base=base, province=province, region=region,
                          friction=c.beta_border * friction_scale, open=open_mask, blocked=blocked,
                          free_slots=free_slots, stay_bonus=c.beta_stay,
                          overflow=np.zeros(len(province), dtype=np.int64))
