@@ -35,7 +35,7 @@ from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
 from jjj_sim.outputs import new_output_dir, staged
 
-HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_closures_cum", "relocations_out_of_beijing_cum",
+HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_hebei")
 PARK_PREFIX = "park_firms_from_bjtj:"
 

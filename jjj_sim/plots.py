@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from jjj_sim.indicators import INDICATORS  # noqa: E402
 
-HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_closures_cum",
+HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan")
 
 
