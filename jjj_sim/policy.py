@@ -34,7 +34,7 @@ import numpy as np
 
 from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import quarter_of
-from jjj_sim.world import Places, RailLink, Sectors
+from jjj_sim.world import Places, RailLink, Sectors, rail_hours
 
 
 class Schedule:
@@ -158,14 +158,7 @@ class Policy:
                 raise ConfigError(field, "each extra rail link needs 'region' and 'opens' (YYYY-MM)")
             places.index(str(link["region"]), f"{field}.region")
             quarter_of(link["opens"], f"{field}.opens")
-            hours = link.get("hours")
-            if hours is not None:
-                try:
-                    hours = float(hours)
-                except (TypeError, ValueError):
-                    raise ConfigError(f"{field}.hours", f"'{hours}' is not a number") from None
-                if not np.isfinite(hours) or hours <= 0:
-                    raise ConfigError(f"{field}.hours", f"must be a number of hours > 0, got {hours}")
+            hours = rail_hours(link.get("hours"), f"{field}.hours")
             self.extra_rail_links.append(RailLink(str(link["region"]), str(link["opens"]), "", hours))
 
     def state(self, quarter: int) -> PolicyState:

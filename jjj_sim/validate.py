@@ -37,13 +37,12 @@ from dataclasses import dataclass
 
 import hydra
 import numpy as np
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import replication_seeds
-from jjj_sim.calibration.targets import Target, load_targets
+from jjj_sim.calibration.targets import Target, load_targets, parse_entry, read_entries
 from jjj_sim.cli import CONF_DIR, EXIT_BAD_INPUT, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
@@ -131,23 +130,14 @@ def load_forecast(path) -> list[ForecastSeries]:
     """``forecast``: a YAML file {series: [{id, what, years, indicator | park+field | ratio}]}."""
     if path in (None, ""):
         return []
-    p = resolve_path(path, "forecast")
-    if not p.is_file():
-        raise ConfigError("forecast", f"no such file: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError("forecast", f"{p} is not valid YAML ({e.__class__.__name__})") from None
-    entries = data.get("series") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{p.name}", "expected a non-empty list under 'series'")
+    name, entries = read_entries(resolve_path(path, "forecast"), "series", "forecast")
     out, seen = [], set()
     for i, e in enumerate(entries):
-        where = f"{p.name}:series[{i}]"
+        where = f"{name}:series[{i}]"
         if not isinstance(e, dict) or e.get("id") in (None, ""):
             raise ConfigError(where, "each series is a mapping with an 'id'")
         sid = str(e["id"])
-        where = f"{p.name}:{sid}"
+        where = f"{name}:{sid}"
         if sid in seen:
             raise ConfigError(f"{where}.id", "duplicate id")
         seen.add(sid)
@@ -156,18 +146,11 @@ def load_forecast(path) -> list[ForecastSeries]:
                 or not all(isinstance(y, int) and not isinstance(y, bool) and START_YEAR <= y <= MAX_END_YEAR
                            for y in years)):
             raise ConfigError(f"{where}.years", f"expected a list of years {START_YEAR}-{MAX_END_YEAR}, got {years!r}")
-        # check what it measures with the targets' own rules (a probe target at the first year)
+        # what it measures, checked by the targets' own rules (a probe target at the first year)
         probe = {k: e[k] for k in ("indicator", "park", "field", "ratio") if k in e}
         probe.update(id=sid, year=int(years[0]), value=1, kind="approx", tolerance=0.5, source="forecast",
                      date="-", quote="-")
-        tmp = p.with_name(f".{p.name}.probe")
-        try:
-            tmp.write_text(yaml.safe_dump({"targets": [probe]}, allow_unicode=True), encoding="utf-8")
-            target = load_targets(tmp, MAX_END_YEAR, field="forecast")[0]
-        except ConfigError as err:
-            raise ConfigError(f"{where}.{err.field.rsplit('.', 1)[-1]}", err.message) from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        target = parse_entry(probe, where)
         out.append(ForecastSeries(sid, str(e.get("what", "")), tuple(int(y) for y in years), target))
     return out
 

@@ -205,17 +205,25 @@ class RailLink:
     hours: float | None = None  # reported fastest in-train time from Beijing, where a source gives one
 
 
+def rail_hours(value, field: str) -> float | None:
+    """A link's in-train hours (None where not given), checked: a finite number > 0."""
+    if value is None or value == "":
+        return None
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(field, f"'{value}' is not a number") from None
+    if not np.isfinite(hours) or hours <= 0:
+        raise ConfigError(field, f"must be a number of hours > 0, got {value}")
+    return hours
+
+
 def load_rail_links() -> list[RailLink]:
     """Every dated fast rail link to Beijing (a region may have several)."""
     out = []
     for r in _read_csv("rail_links.csv"):
         field = f"rail_links.csv:{r['region']}.{r['opens']}"
-        hours = None
-        if r.get("hours"):
-            hours = float(r["hours"])
-            if not hours > 0:
-                raise ConfigError(f"{field}.hours", f"must be > 0, got {r['hours']}")
-        out.append(RailLink(r["region"], r["opens"], r.get("via", "") or "", hours))
+        out.append(RailLink(r["region"], r["opens"], r.get("via", "") or "", rail_hours(r.get("hours"), f"{field}.hours")))
     return out
 
 

@@ -177,8 +177,8 @@ def _positive(e: dict, f: str, where: str, default=None) -> float:
     return float(v)
 
 
-def _entry(e: dict, where: str, end_year: int) -> Target:
-    """One checked entry (``where`` = FILE:ID)."""
+def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
+    """One checked entry (``where`` = FILE:ID; errors name ``where.FIELD``)."""
     for key in e:
         if key not in KNOWN_KEYS:
             raise ConfigError(f"{where}.{key}", f"unknown field (known: {', '.join(sorted(KNOWN_KEYS))})")
@@ -249,9 +249,9 @@ def _entry(e: dict, where: str, end_year: int) -> Target:
                   what=str(e.get("what") or ""), low=low, high=high, park=park, field=field, ratio=ratio)
 
 
-def load_targets(path, end_year: int = MAX_END_YEAR, field: str = "calibration.targets") -> list[Target]:
-    """Read and check a targets file; a bad entry raises ConfigError("FILE:ID.FIELD", message).
-    ``field`` names the config key that gave the path (for a missing file)."""
+def read_entries(path, key: str, field: str) -> tuple[str, list]:
+    """(file name, the non-empty list under ``key``) of a YAML file; ``field`` names the config
+    key that gave the path (for a missing file). Bad files raise one-line ConfigErrors."""
     p = Path(str(path))
     name = p.name
     if not p.is_file():
@@ -262,9 +262,16 @@ def load_targets(path, end_year: int = MAX_END_YEAR, field: str = "calibration.t
         raise ConfigError(name, f"not valid YAML ({e.__class__.__name__})") from None
     except UnicodeDecodeError:
         raise ConfigError(name, "not a UTF-8 text file") from None
-    entries = data.get("targets") if isinstance(data, dict) else None
+    entries = data.get(key) if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
-        raise ConfigError(name, "expected a non-empty list under 'targets'")
+        raise ConfigError(name, f"expected a non-empty list under '{key}'")
+    return name, entries
+
+
+def load_targets(path, end_year: int = MAX_END_YEAR, field: str = "calibration.targets") -> list[Target]:
+    """Read and check a targets file; a bad entry raises ConfigError("FILE:ID.FIELD", message).
+    ``field`` names the config key that gave the path (for a missing file)."""
+    name, entries = read_entries(path, "targets", field)
     out, seen = [], set()
     for i, e in enumerate(entries):
         where = f"{name}:targets[{i}]"
@@ -278,7 +285,7 @@ def load_targets(path, end_year: int = MAX_END_YEAR, field: str = "calibration.t
             if not tid.strip():
                 raise ConfigError(f"{where}.id", "missing")
             where = f"{name}:{tid}"
-        t = _entry(e, where, end_year)
+        t = parse_entry(e, where, end_year)
         if t.id in seen:
             raise ConfigError(f"{where}.id", "duplicate id")
         seen.add(t.id)

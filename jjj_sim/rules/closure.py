@@ -66,8 +66,7 @@ def apply(model) -> None:
     if st.closure <= 0 or len(model.campaign_list) == 0:
         return
     listed = model.campaign_list
-    still = _eligible(model, listed) & st.closure_places[t.place[listed]]
-    model.campaign_list = listed = listed[still]
+    model.campaign_list = listed = listed[_eligible(model, listed)]
     # an administrative campaign works to a plan: its quarter's quota, rounded at random
     quota = p.annual_pace * st.closure * model.scale / 4.0
     k = int(np.floor(quota) + (rng.random() < quota - np.floor(quota)))
