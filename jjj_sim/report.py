@@ -1,0 +1,468 @@
+"""The scenario-comparison report: ``report.html`` (self-contained, images embedded) and ``report.md``.
+
+    from jjj_sim.report import write_report, label
+    write_report(out, levels=levels, diffs=diffs, scenarios=[{"name": "baseline", "description": "..."}, ...],
+                 images={"Map: firms attracted": out / "plots" / "map.png"}, meta={...})
+
+Both files are rendered from the same context by the Jinja2 templates in ``jjj_sim/templates``
+(``report.html.j2``, autoescaped; ``report.md.j2``), so they carry the same tables. All the
+number formatting is here (``fmt_value``, ``fmt_diff``), and so is ``label``, which turns an
+indicator id into words and a unit for the report and for plot axes.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+# Headline rows, in this order (those absent from the data are left out).
+HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
+            "relocations_out_of_beijing_cum", "xiongan_firms_from_beijing", "hebei_hightech_va_share",
+            "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_tianjin",
+            "firms_by_province_hebei")
+PROVINCE_NAMES = ("Beijing", "Tianjin", "Hebei")
+PROVINCE_INDICATORS = ("firms_by_province_beijing", "firms_by_province_tianjin", "firms_by_province_hebei")
+EXTRA_YEARS = (2025, 2030)  # reported as well when before the end year
+
+# Units whose values are counts: shown rounded to whole numbers.
+COUNT_UNITS = frozenset({"firms", "branches", "legal units", "contracts", "slots"})
+PERCENT_UNITS = frozenset({"percent", "%"})
+NS_MARK = "\u2020"  # dagger: the 90% CI of the difference contains 0
+NS_LEGEND = (f"{NS_MARK} the 90% confidence interval of the difference includes 0: "
+             "not distinguishable from no difference with these seeds.")
+FULL_WORD = "full"
+
+# Descriptions in INDICATORS that only make sense after the row above them.
+_TITLE_OVERRIDES = {
+    "hebei_firms_attracted_from_beijing_cum": "Firms from Beijing that settled in Hebei since 2014",
+    "tech_contract_turnover_bj_to_tjhb_bn_yuan": "Turnover of technology contracts from Beijing to Tianjin and Hebei",
+    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan":
+        "Turnover of technology contracts from Beijing to Tianjin and Hebei since 2014",
+}
+
+
+# ---------------------------------------------------------------------------- labels
+@lru_cache(maxsize=1)
+def _places() -> dict:
+    """{id: {"name", "is_park", "region" (id), "province" (int), "capacity"}} from the package data."""
+    from jjj_sim.world import load_places, load_sectors
+
+    p = load_places(load_sectors())
+    return {pid: {"name": p.names[i], "is_park": bool(p.is_park[i]), "region": p.ids[int(p.region[i])],
+                  "province": int(p.province[i]), "capacity": float(p.capacity[i])}
+            for i, pid in enumerate(p.ids)}
+
+
+def _place_name(pid: str) -> str:
+    place = _places().get(pid)
+    return place["name"] if place else pid
+
+
+def label(indicator_id: str) -> tuple[str, str]:
+    """(title in words, unit) for a headline indicator id or a place-family id such as
+    ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
+    ``(indicator_id, "")``."""
+    from jjj_sim.indicators import INDICATORS
+
+    if indicator_id in INDICATORS:
+        _kind, unit, description, _reporter = INDICATORS[indicator_id]
+        return _TITLE_OVERRIDES.get(indicator_id, description), unit
+    prefix, sep, pid = indicator_id.partition(":")
+    if not sep:
+        return indicator_id, ""
+    name = _place_name(pid)
+    region = _places().get(pid, {}).get("region")
+    region_name = _place_name(region) if region else "its region"
+    families = {
+        "region_firms": (f"Firms in {name} (legal units and branches, its parks included)", "firms"),
+        "region_firms_from_outside": (f"Firms attracted to {name} from other provinces", "firms"),
+        "park_firms": (f"Firms in {name} (legal units and branches)", "firms"),
+        "park_firms_from_bjtj": (f"Firms from Beijing and Tianjin in {name}", "firms"),
+        "park_firms_from_beijing": (f"Firms from Beijing in {name}", "firms"),
+        "park_fill_pct": (f"{name}: firms as % of its capacity", "percent"),
+        "park_overflow_to_region": (f"{name}: firms sent to {region_name} because the park was full, since 2014",
+                                    "firms"),
+        "park_capacity": (f"{name}: capacity", "slots"),
+    }
+    return families.get(prefix, (indicator_id, ""))
+
+
+# ---------------------------------------------------------------------------- formatting
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def _decimals(unit: str) -> int:
+    return 0 if unit in COUNT_UNITS else 1
+
+
+def _num(x: float, decimals: int, signed: bool = False) -> str:
+    """Thousands separators, fixed decimals; ``signed`` adds + or -; a value that rounds to
+    zero is "0" (never "-0" or "+0")."""
+    x = float(x)
+    if math.isinf(x):
+        return ("+" if signed and x > 0 else "-" if x < 0 else "") + "\u221e"
+    r = round(x, decimals)
+    if r == 0:
+        return f"{0:.{decimals}f}"
+    s = f"{abs(r):,.{decimals}f}"
+    return ("-" if r < 0 else "+" if signed else "") + s
+
+
+def fmt_value(x, unit: str) -> str:
+    """A level: counts to whole numbers ("44,180"), percentages with 1 decimal and "%"
+    ("13.1%"), anything else (bn yuan, Mt) with 1 decimal; missing values "n/a"."""
+    if _missing(x):
+        return "n/a"
+    s = _num(x, _decimals(unit))
+    return s + "%" if unit in PERCENT_UNITS else s
+
+
+def ci_contains_zero(lo, hi) -> bool:
+    return not _missing(lo) and not _missing(hi) and float(lo) <= 0.0 <= float(hi)
+
+
+def fmt_diff(mean, lo, hi, unit: str) -> str:
+    """A difference with its 90% confidence interval, signed: "+1,234 [+1,020, +1,450]";
+    percentages in percentage points ("+0.3 pp [-0.1, +0.7]"). If the interval includes 0 the
+    text ends with the mark NS_MARK (see NS_LEGEND). A missing interval: "+16 [n/a]"."""
+    if _missing(mean):
+        return "n/a"
+    d = _decimals(unit)
+    s = _num(mean, d, signed=True) + (" pp" if unit in PERCENT_UNITS else "")
+    if _missing(lo) or _missing(hi):
+        return s + " [n/a]"
+    s += f" [{_num(lo, d, signed=True)}, {_num(hi, d, signed=True)}]"
+    return s + f" {NS_MARK}" if ci_contains_zero(lo, hi) else s
+
+
+def fmt_range(lo, hi, unit: str) -> str:
+    """The 5-95% range of per-seed differences: "+900 to +1,600"."""
+    if _missing(lo) or _missing(hi):
+        return "n/a"
+    d = _decimals(unit)
+    pp = " pp" if unit in PERCENT_UNITS else ""
+    return f"{_num(lo, d, signed=True)} to {_num(hi, d, signed=True)}{pp}"
+
+
+def _fmt_seconds(s: float) -> str:
+    s = float(s)
+    if s < 120:
+        return f"{s:,.0f} s"
+    if s < 2 * 3600:
+        return f"{s / 60:,.1f} min"
+    return f"{s / 3600:,.1f} h"
+
+
+def _fmt_plain(x) -> str:
+    """A meta number as written by the user (0.2, not 0.20)."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# ---------------------------------------------------------------------------- table model
+def _cell(text: str, cls: str = "num") -> dict:
+    return {"text": text, "cls": cls}
+
+
+def _col(text: str, group: str = "", num: bool = True) -> dict:
+    return {"text": text, "group": group, "num": num}
+
+
+def _table(columns: list[dict], rows: list[dict], caption: str = "", notes: list[str] | None = None) -> dict:
+    """columns: [{"text", "group", "num"}]; rows: {"cells": [{"text", "cls"}]} or {"group": str}.
+    ``header_groups`` (HTML) merges consecutive equal groups into one spanning header cell;
+    ``md_header`` joins group and column for the one-line Markdown header."""
+    groups = []
+    for c in columns:
+        if groups and groups[-1]["text"] == c["group"]:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"text": c["group"], "span": 1})
+    return {"caption": caption, "columns": columns, "rows": rows, "notes": notes or [],
+            "header_groups": groups if any(c["group"] for c in columns) else [],
+            "md_header": [f"{c['group']}: {c['text']}" if c["group"] else c["text"] for c in columns]}
+
+
+class _Data:
+    """Fast lookups into the levels and diffs frames."""
+
+    def __init__(self, levels: pd.DataFrame, diffs: pd.DataFrame, ref: str):
+        self.ref = ref
+        self.levels = {(s, i, int(y)): float(m) for s, i, y, m in
+                       zip(levels["scenario"], levels["indicator"], levels["year"], levels["mean"])}
+        self.diffs = {}
+        if len(diffs):
+            cols = [diffs[c] for c in ("scenario", "indicator", "year", "mean_diff", "ci90_low", "ci90_high",
+                                       "seed_p05", "seed_p95")]
+            for s, i, y, m, lo, hi, p05, p95 in zip(*cols):
+                self.diffs[(s, i, int(y))] = (float(m), float(lo), float(hi), float(p05), float(p95))
+        self.indicators = set(levels["indicator"]) | (set(diffs["indicator"]) if len(diffs) else set())
+        self.years = sorted({int(y) for y in levels["year"]})
+
+    def level(self, scenario: str, ind: str, year: int) -> float:
+        return self.levels.get((scenario, ind, year), float("nan"))
+
+    def diff(self, scenario: str, ind: str, year: int) -> tuple:
+        return self.diffs.get((scenario, ind, year), (float("nan"),) * 5)
+
+    def value_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        return _cell(fmt_value(self.level(scenario, ind, year), unit))
+
+    def diff_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        m, lo, hi, _p05, _p95 = self.diff(scenario, ind, year)
+        return _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num")
+
+
+def _is_full(fill: float) -> bool:
+    return not _missing(fill) and fill >= 100.0 - 1e-9
+
+
+def _fill_cell(fill: float) -> dict:
+    if _is_full(fill):
+        return _cell(f"{fmt_value(fill, 'percent')} ({FULL_WORD})", "num full")
+    return _cell(fmt_value(fill, "percent"))
+
+
+# ---------------------------------------------------------------------------- sections
+def _headline_tables(data: _Data, ref: str, others: list[str], years: list[int]) -> list[dict]:
+    rows_ind = [i for i in HEADLINE if i in data.indicators]
+    out = []
+    for y in years:
+        cols = [_col("Indicator", num=False), _col("Unit", num=False), _col("level", f"{ref} (reference)")]
+        for s in others:
+            cols += [_col("level", s), _col(f"difference from {ref}", s)]
+        rows = []
+        for ind in rows_ind:
+            title, unit = label(ind)
+            cells = [_cell(title, "text"), _cell(unit, "text"), data.value_cell(ref, ind, y, unit)]
+            for s in others:
+                cells += [data.value_cell(s, ind, y, unit), data.diff_cell(s, ind, y, unit)]
+            rows.append({"cells": cells})
+        out.append(_table(cols, rows, caption=f"Headline indicators, end of {y}"))
+    return out
+
+
+def _seed_range_table(data: _Data, ref: str, others: list[str], year: int) -> dict:
+    cols = [_col("Indicator", num=False), _col("Unit", num=False)]
+    cols += [_col(f"{s} minus {ref}: 5-95% of seeds") for s in others]
+    rows = []
+    for ind in (i for i in HEADLINE if i in data.indicators):
+        title, unit = label(ind)
+        cells = [_cell(title, "text"), _cell(unit, "text")]
+        for s in others:
+            _m, _lo, _hi, p05, p95 = data.diff(s, ind, year)
+            cells.append(_cell(fmt_range(p05, p95, unit)))
+        rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"Spread of the per-seed differences, end of {year}")
+
+
+def _province_table(data: _Data, ref: str, others: list[str], years: list[int]) -> dict | None:
+    present = [(k, ind) for k, ind in enumerate(PROVINCE_INDICATORS) if ind in data.indicators]
+    if not present:
+        return None
+    cols = [_col("Province", num=False), _col("Year", num=False), _col("level", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("level", s), _col(f"difference from {ref}", s)]
+    rows = []
+    for k, ind in present:
+        unit = label(ind)[1]
+        for y in years:
+            cells = [_cell(PROVINCE_NAMES[k], "text"), _cell(str(y), "text"), data.value_cell(ref, ind, y, unit)]
+            for s in others:
+                cells += [data.value_cell(s, ind, y, unit), data.diff_cell(s, ind, y, unit)]
+            rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"{label(present[0][1])[1].capitalize()} by province (mean over seeds)")
+
+
+def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict | None:
+    places = _places()
+    regions = [pid for pid, p in places.items() if not p["is_park"]
+               and (f"region_firms:{pid}" in data.indicators or f"region_firms_from_outside:{pid}" in data.indicators)]
+    if not regions:
+        return None
+    cols = [_col("Region", num=False), _col("firms", f"{ref} (reference)"),
+            _col("firms attracted", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("difference: firms", s), _col("difference: firms attracted", s)]
+    rows = []
+    for k, prov in enumerate(PROVINCE_NAMES):
+        mine = [pid for pid in regions if places[pid]["province"] == k]
+        if not mine:
+            continue
+        rows.append({"group": prov})
+        for pid in mine:
+            a, b = f"region_firms:{pid}", f"region_firms_from_outside:{pid}"
+            cells = [_cell(places[pid]["name"], "text"), data.value_cell(ref, a, year, "firms"),
+                     data.value_cell(ref, b, year, "firms")]
+            for s in others:
+                cells += [data.diff_cell(s, a, year, "firms"), data.diff_cell(s, b, year, "firms")]
+            rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"Regions, end of {year} (firms: legal units and branches, parks included; "
+                                      "firms attracted: of which from another province)")
+
+
+def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
+    fill = data.level(scenario, f"park_fill_pct:{pid}", year)
+    if _missing(fill):
+        firms = data.level(scenario, f"park_firms:{pid}", year)
+        cap = data.level(scenario, f"park_capacity:{pid}", year)
+        if _missing(cap) and scenario == data.ref:
+            cap = _places()[pid]["capacity"]
+        if not _missing(firms) and not _missing(cap) and cap > 0:
+            fill = 100.0 * firms / cap
+    return fill
+
+
+def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[dict | None, list[str], bool]:
+    """The parks table, the names of parks full in some scenario, and whether any fill is known."""
+    places = _places()
+    prefixes = ("park_firms:", "park_firms_from_bjtj:", "park_fill_pct:", "park_overflow_to_region:")
+    parks = [pid for pid, p in places.items() if p["is_park"] and any(f"{x}{pid}" in data.indicators for x in prefixes)]
+    if not parks:
+        return None, [], False
+    cols = [_col("Park", num=False), _col("Region", num=False), _col("capacity (slots)", f"{ref} (reference)"),
+            _col("firms", f"{ref} (reference)"), _col("fill (% of capacity)", f"{ref} (reference)"),
+            _col("firms from Beijing/Tianjin", f"{ref} (reference)"),
+            _col("overflow to region (since 2014)", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("difference: firms from Beijing/Tianjin", s), _col("fill (% of capacity)", s)]
+    rows, full, fill_known = [], [], False
+    for k, prov in enumerate(PROVINCE_NAMES):
+        mine = [pid for pid in parks if places[pid]["province"] == k]
+        if not mine:
+            continue
+        rows.append({"group": prov})
+        for pid in mine:
+            cap = data.level(ref, f"park_capacity:{pid}", year)
+            if _missing(cap):
+                cap = places[pid]["capacity"]
+            fills = {s: _park_fill(data, s, pid, year) for s in [ref, *others]}
+            name = places[pid]["name"]
+            fill_known |= any(not _missing(f) for f in fills.values())
+            if any(_is_full(f) for f in fills.values()):
+                full.append(name)
+            cells = [_cell(name, "text"), _cell(_place_name(places[pid]["region"]), "text"),
+                     _cell(fmt_value(cap, "slots")), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
+                     _fill_cell(fills[ref]), data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
+                     data.value_cell(ref, f"park_overflow_to_region:{pid}", year, "firms")]
+            for s in others:
+                cells += [data.diff_cell(s, f"park_firms_from_bjtj:{pid}", year, "firms"), _fill_cell(fills[s])]
+            rows.append({"cells": cells})
+    notes = [f"{FULL_WORD}: the park's firms reached its capacity (mean over seeds at or above 100%); "
+             "firms that would have chosen it settle in the park's region instead (overflow)."]
+    return _table(cols, rows, caption=f"Parks, end of {year}", notes=notes), full, fill_known
+
+
+def _image(title: str, path: Path, out: Path) -> dict:
+    path = Path(path)
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+            ".svg": "image/svg+xml"}.get(path.suffix.lower(), "image/png")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    try:
+        rel = path.resolve().relative_to(Path(out).resolve()).as_posix()
+    except ValueError:
+        rel = Path(os.path.relpath(path.resolve(), Path(out).resolve())).as_posix()
+    return {"title": title, "data_uri": f"data:{mime};base64,{data}", "href": rel}
+
+
+# ---------------------------------------------------------------------------- templates
+def _md_escape(s) -> str:
+    """Text for a Markdown table cell or paragraph: characters that Markdown would read as
+    markup (a raw-HTML tag, code, emphasis, a cell border, a heading or quote at the start)
+    are backslash-escaped; line breaks become spaces."""
+    s = str(s).replace("\r", " ").replace("\n", " ")
+    for ch in "\\`*<|":
+        s = s.replace(ch, "\\" + ch)
+    return "\\" + s if s[:1] in ("#", ">") else s
+
+
+def _md_align(columns: list[dict]) -> str:
+    return "|" + "|".join("---:" if c["num"] else "---" for c in columns) + "|"
+
+
+@lru_cache(maxsize=2)
+def _env(kind: str) -> Environment:
+    if kind == "html":
+        env = Environment(loader=PackageLoader("jjj_sim", "templates"),
+                          autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    else:
+        env = Environment(loader=PackageLoader("jjj_sim", "templates"), autoescape=False,
+                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        env.filters["md"] = _md_escape
+        env.filters["md_align"] = _md_align
+    return env
+
+
+def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
+                  images: dict[str, Path], meta: dict) -> dict:
+    """Everything the templates show, already formatted (strings)."""
+    if not scenarios:
+        raise ValueError("scenarios: at least the reference scenario is needed")
+    names = [str(s["name"]) for s in scenarios]
+    ref, others = names[0], names[1:]
+    data = _Data(levels, diffs, ref)
+    end = int(meta["end_year"])
+    years = sorted({end, *[y for y in EXTRA_YEARS if y < end]} & set(data.years)) or [end]
+    table_year = end if end in data.years or not data.years else max(data.years)
+
+    overrides = [str(o) for o in meta.get("overrides") or []]
+    seed_values = [str(v) for v in meta.get("seed_values") or []]
+    run = {
+        "n_scenarios": len(names), "scenario_names": names, "ref": ref, "others": others,
+        "seeds": meta.get("seeds", len(seed_values)), "seed_values": seed_values,
+        "scale": _fmt_plain(meta.get("scale", "n/a")), "start": meta.get("start", "n/a"), "end_year": end,
+        "runs": f"{int(meta['runs']):,}" if "runs" in meta else "n/a",
+        "seconds": _fmt_seconds(meta["seconds"]) if "seconds" in meta else "n/a",
+        "version": str(meta.get("version", "n/a")), "overrides": overrides,
+        "uncertainty": str(meta.get("uncertainty") or meta.get("uncertainty_note") or ""),
+    }
+    parks, full_parks, fill_known = _park_table(data, ref, others, table_year)
+    return {
+        "title": "Scenario comparison",
+        "run": run,
+        "scenarios": [{"name": str(s["name"]), "description": str(s.get("description") or ""),
+                       "reference": i == 0} for i, s in enumerate(scenarios)],
+        "ns_legend": NS_LEGEND,
+        "headline": _headline_tables(data, ref, others, years),
+        "seed_ranges": _seed_range_table(data, ref, others, table_year) if others else None,
+        "provinces": _province_table(data, ref, others, years),
+        "regions": _region_table(data, ref, others, table_year),
+        "parks": parks,
+        "full_parks": full_parks,
+        "fill_known": fill_known,
+        "table_year": table_year,
+        "images": [_image(t, p, out) for t, p in images.items()],
+    }
+
+
+def write_report(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
+                 images: dict[str, Path], meta: dict) -> None:
+    """Write ``out/report.html`` (self-contained: images embedded as data URIs, inline style)
+    and ``out/report.md`` (images linked relative to ``out``), with the same content.
+
+    levels: scenario, indicator, year, mean, p05, p95 (over seeds); diffs: scenario, indicator,
+    year, n_seeds, mean_diff, ci90_low, ci90_high, seed_p05, seed_p95 (paired, from the first
+    scenario); scenarios: [{"name", "description"}], the first is the reference; images: title ->
+    image file (PNG), in display order; meta: seeds, seed_values, scale, start, end_year, runs,
+    seconds, version, overrides, optionally uncertainty (a note shown with the reading guide).
+    """
+    out = Path(out)
+    ctx = build_context(out, levels=levels, diffs=diffs, scenarios=scenarios, images=images, meta=meta)
+    html = _env("html").get_template("report.html.j2").render(**ctx)
+    md = re.sub(r"\n{3,}", "\n\n", _env("md").get_template("report.md.j2").render(**ctx)).rstrip("\n") + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.html").write_text(html, encoding="utf-8")
+    (out / "report.md").write_text(md, encoding="utf-8")
