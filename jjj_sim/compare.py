@@ -1,22 +1,25 @@
-"""``jjj-sim-compare``: scenarios side by side, with uncertainty, against the baseline.
+"""``jjj-sim-compare``: scenarios side by side, with uncertainty, against a reference.
 
     jjj-sim-compare                                   # experiments/scenarios.yaml
-    jjj-sim-compare experiments/scenarios.yaml --seeds 20 --scale 1.0 --out out/cmp
-    jjj-sim-compare --scenarios baseline,xiongan_acceleration --seeds 5
+    jjj-sim-compare experiments/examples/xiongan_rail_compare.yaml --out out/cmp
+    jjj-sim-compare --scenarios baseline,my_case.yaml --seeds 5
 
-Every scenario runs on the same seeds (common random numbers: seeds spawned from one
-SeedSequence), so a scenario's difference from the baseline is computed seed by seed
-(paired). For each indicator and year the report gives the mean paired difference with a
-90% confidence interval for it (mean +- t(0.95, n-1) sd / sqrt(n)), and the 5-95% range of
-the per-seed differences. Writes into the output directory (all or nothing):
+Scenarios (in the experiments file's ``scenarios:`` or ``--scenarios``) are known names
+(``conf/scenario/``), paths to scenario files (relative to the experiments file; to the
+working directory on the command line), or inline ``{name, description, base, overrides}``.
+The first is the reference. Every scenario runs on the same seeds (common random numbers:
+seeds spawned from one SeedSequence), so a scenario's difference from the reference is
+computed seed by seed (paired). For each indicator and year the report gives the mean paired
+difference with a 90% confidence interval for it (mean +- t(0.95, n-1) sd / sqrt(n)), and
+the 5-95% range of the per-seed differences: totals, provinces, the 18 regions and the 16
+parks (with capacity and fill). Writes into the output directory (all or nothing):
 runs.parquet (every run: scenario, seed, indicator, year, value), differences.csv,
-report.md, report.html and plots/.
+levels.csv, report.md, report.html (self-contained) and plots/.
 """
 
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import sys
@@ -26,55 +29,55 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from jjj_sim import __version__
-from jjj_sim.cli import compose_config
-from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
+from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_specs
 from jjj_sim.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
-            "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_hebei")
-PARK_PREFIX = "park_firms_from_bjtj:"
-
-
-def load_experiment(path) -> dict:
-    p = resolve_path(path, "experiment")
-    if not p.is_file():
-        raise ConfigError("experiment", f"no such file: {p}")
-    try:
-        exp = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(p.name, f"not valid YAML ({e.__class__.__name__})") from None
-    if not isinstance(exp, dict):
-        raise ConfigError(p.name, "expected a mapping")
-    return exp
+            "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
+EXPERIMENT_KEYS = ("scenarios", "seeds", "seed", "population_scale", "end_year", "overrides", "description")
+# place families in runs.parquet: indicator ids "<family>:<place id>"
+PARK_FAMILIES = {"firms": "park_firms", "firms_from_bjtj": "park_firms_from_bjtj",
+                 "overflow_to_region": "park_overflow_to_region"}
+REGION_FAMILIES = {"firms": "region_firms", "firms_from_outside": "region_firms_from_outside"}
 
 
 def _run(job: tuple) -> list[dict]:
     """One scenario x seed: tidy rows (scenario, seed, indicator, year, value)."""
-    scenario, seed, overrides = job
+    spec, seed, common = job
     from jjj_sim import indicators
-    from jjj_sim.cli import simulate
+    from jjj_sim.experiment import simulate
 
-    cfg = compose_config([f"scenario={scenario}", f"seed={seed}", *overrides])
+    cfg = spec.compose([*common, f"seed={seed}"])
     model, _ = simulate(cfg)
-    rows = [{"scenario": scenario, "seed": seed, "indicator": name, "year": int(y), "value": v}
-            for name, series in indicators.year_end(model).items() for y, v in series.items()]
+    name = spec.name
+    rows = [{"scenario": name, "seed": seed, "indicator": ind, "year": int(y), "value": v}
+            for ind, series in indicators.year_end(model).items() for y, v in series.items()]
     for pid, park in indicators.parks_year_end(model).items():
-        rows += [{"scenario": scenario, "seed": seed, "indicator": PARK_PREFIX + pid, "year": int(y), "value": v}
-                 for y, v in park["firms_from_bjtj"].items()]
+        for field, family in PARK_FAMILIES.items():
+            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{pid}", "year": int(y), "value": v}
+                     for y, v in park[field].items()]
+        cap = park["capacity"]
+        rows += [{"scenario": name, "seed": seed, "indicator": f"park_fill_pct:{pid}", "year": int(y),
+                  "value": 100.0 * v / cap if cap > 0 else float("nan")} for y, v in park["firms"].items()]
+        rows += [{"scenario": name, "seed": seed, "indicator": f"park_capacity:{pid}", "year": int(y), "value": cap}
+                 for y in park["firms"]]
+    for rid, region in indicators.regions_year_end(model).items():
+        for field, family in REGION_FAMILIES.items():
+            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{rid}", "year": int(y), "value": v}
+                     for y, v in region[field].items()]
     return rows
 
 
-def paired_differences(runs: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
-    """Per scenario, indicator and year: mean paired difference from the baseline (same seed),
+def paired_differences(runs: pd.DataFrame, reference: str = "baseline") -> pd.DataFrame:
+    """Per scenario, indicator and year: mean paired difference from the reference (same seed),
     its 90% confidence interval, and the 5-95% range of the per-seed differences."""
-    base = runs[runs["scenario"] == baseline].set_index(["seed", "indicator", "year"])["value"]
+    base = runs[runs["scenario"] == reference].set_index(["seed", "indicator", "year"])["value"]
     out = []
-    for scen, df in runs[runs["scenario"] != baseline].groupby("scenario", sort=False):
+    for scen, df in runs[runs["scenario"] != reference].groupby("scenario", sort=False):
         d = df.set_index(["seed", "indicator", "year"])["value"] - base
         d = d.dropna().rename("diff").reset_index()
         for (ind, year), g in d.groupby(["indicator", "year"], sort=False):
@@ -93,196 +96,182 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"mean": g.mean(), "p05": g.quantile(0.05), "p95": g.quantile(0.95)}).reset_index()
 
 
-# ---------------------------------------------------------------------------- report
-def _fmt(x: float) -> str:
-    return f"{x:,.1f}" if abs(x) < 100 else f"{x:,.0f}"
+# ---------------------------------------------------------------------------- plots
+def _family(levels: pd.DataFrame, family: str, scenario: str, year: int) -> dict[str, float]:
+    sel = levels[(levels.scenario == scenario) & (levels.year == year) & levels.indicator.str.startswith(family + ":")]
+    return dict(zip(sel.indicator.str[len(family) + 1:], sel["mean"]))
 
 
-def headline_table(levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[str], year: int) -> list[str]:
-    lines = ["| scenario | " + " | ".join(HEADLINE) + " |", "|---" * (len(HEADLINE) + 1) + "|"]
-    for s in scenarios:
-        cells = []
-        for ind in HEADLINE:
-            lv = levels[(levels.scenario == s) & (levels.indicator == ind) & (levels.year == year)]
-            cell = _fmt(float(lv["mean"].iloc[0])) if len(lv) else "n/a"
-            d = diffs[(diffs.scenario == s) & (diffs.indicator == ind) & (diffs.year == year)]
-            if len(d):
-                r = d.iloc[0]
-                cell += f" ({r.mean_diff:+,.0f} [{r.ci90_low:+,.0f}, {r.ci90_high:+,.0f}])" if abs(r.mean_diff) >= 100 \
-                    else f" ({r.mean_diff:+.2f} [{r.ci90_low:+.2f}, {r.ci90_high:+.2f}])"
-            cells.append(cell)
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    return lines
+def _family_diff(diffs: pd.DataFrame, family: str, scenario: str, year: int) -> dict[str, float]:
+    sel = diffs[(diffs.scenario == scenario) & (diffs.year == year) & diffs.indicator.str.startswith(family + ":")]
+    return dict(zip(sel.indicator.str[len(family) + 1:], sel["mean_diff"]))
 
 
-def make_plots(out: Path, levels: pd.DataFrame, scenarios: list[str], year: int) -> list[str]:
+def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list[str], year: int) -> dict[str, Path]:
+    """The report's figures, titled in words with units: {title: png path}."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from jjj_sim.world import load_places, load_sectors
+    from jjj_sim.maps import map_figure
+    from jjj_sim.report import label
 
     out.mkdir(parents=True, exist_ok=True)
-    names = []
+    images: dict[str, Path] = {}
+    ref = names[0]
+
+    # maps: firms attracted in the reference, and each scenario's difference from it
+    title = f"Map: firms attracted from other provinces, end of {year} ({ref})"
+    fig = map_figure(_family(levels, "region_firms_from_outside", ref, year), _family(levels, "park_firms", ref, year),
+                     diverging=False, value_label="firms from other provinces (mean over seeds)",
+                     park_label="firms in the park", title=title,
+                     park_fill={k: v / 100.0 for k, v in _family(levels, "park_fill_pct", ref, year).items()},
+                     path=out / "map.png")
+    plt.close(fig)
+    images[title] = out / "map.png"
+    for i, s in enumerate(names[1:], 1):
+        title = f"Map: {s} minus {ref}, firms in each region and park, end of {year}"
+        fig = map_figure(_family_diff(diffs, "region_firms", s, year), _family(levels, "park_firms", s, year),
+                         diverging=True, value_label=f"difference in firms located there ({s} - {ref})",
+                         park_label=f"firms in the park ({s})", title=title,
+                         park_fill={k: v / 100.0 for k, v in _family(levels, "park_fill_pct", s, year).items()},
+                         path=out / f"map_diff_{i}.png")
+        plt.close(fig)
+        images[title] = out / f"map_diff_{i}.png"
+
+    # differences over time with bands
+    if len(names) > 1:
+        fig, axes = plt.subplots(2, 4, figsize=(18, 8))
+        for ax, ind in zip(axes.ravel(), HEADLINE):
+            for s in names[1:]:
+                d = diffs[(diffs.scenario == s) & (diffs.indicator == ind)].sort_values("year")
+                line, = ax.plot(d.year, d.mean_diff, label=s, lw=1.5)
+                ax.fill_between(d.year, d.seed_p05, d.seed_p95, color=line.get_color(), alpha=0.15)
+                ax.fill_between(d.year, d.ci90_low, d.ci90_high, color=line.get_color(), alpha=0.35)
+            ax.axhline(0, color="k", lw=0.6)
+            title, unit = label(ind)
+            ax.set_title(title, fontsize=9, wrap=True)
+            ax.set_ylabel(f"difference, {unit}")
+            ax.grid(alpha=0.3)
+        axes[0, 0].legend(fontsize=7)
+        fig.suptitle(f"Difference from {ref}: mean over seeds, dark band 90% CI of the mean, light band 5-95% of seeds")
+        fig.tight_layout()
+        fig.savefig(out / "differences.png", dpi=100)
+        plt.close(fig)
+        images[f"Differences from {ref} over time"] = out / "differences.png"
+
+    # levels over time
     fig, axes = plt.subplots(2, 4, figsize=(18, 8))
     for ax, ind in zip(axes.ravel(), HEADLINE):
-        for s in scenarios:
+        for s in names:
             d = levels[(levels.scenario == s) & (levels.indicator == ind)].sort_values("year")
             line, = ax.plot(d.year, d["mean"], label=s, lw=1.5)
             ax.fill_between(d.year, d.p05, d.p95, color=line.get_color(), alpha=0.15)
-        ax.set_title(ind, fontsize=9)
+        title, unit = label(ind)
+        ax.set_title(title, fontsize=9, wrap=True)
+        ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("Scenarios: mean over seeds, band 5-95% of seeds")
     fig.tight_layout()
     fig.savefig(out / "timeseries.png", dpi=100)
     plt.close(fig)
-    names.append("timeseries.png")
+    images["Indicators over time, every scenario"] = out / "timeseries.png"
 
-    parks = levels[levels.indicator.str.startswith(PARK_PREFIX) & (levels.year == year)].copy()
-    parks["park"] = parks.indicator.str[len(PARK_PREFIX):]
-    table = parks.pivot(index="park", columns="scenario", values="mean")[scenarios]
-    table = table.sort_values(scenarios[0])
-    fig, ax = plt.subplots(figsize=(10, 7))
-    table.plot.barh(ax=ax, width=0.8)
-    ax.set_xlabel(f"firms from Beijing and Tianjin at end of {year} (mean over seeds)")
-    ax.set_title("Firms from Beijing and Tianjin per park")
+    # parks against capacity
+    from jjj_sim.world import load_places, load_sectors
+
+    places = load_places(load_sectors())
+    pname = {places.ids[i]: places.names[i] for i in places.parks}
+    firms = pd.DataFrame({s: _family(levels, "park_firms", s, year) for s in names})
+    cap = pd.Series(_family(levels, "park_capacity", ref, year))
+    firms = firms.sort_values(ref)
+    fig, ax = plt.subplots(figsize=(11, 8))
+    firms.rename(index=pname).plot.barh(ax=ax, width=0.8)
+    ax.scatter(cap[firms.index], range(len(firms)), marker="|", s=300, color="k", zorder=3, label="capacity")
+    ax.set_xscale("symlog", linthresh=100)
+    ax.set_xlabel(f"firms in the park at end of {year}, mean over seeds (symmetric log scale)")
+    ax.set_title("Firms per park against capacity (a full park sends further choosers to its region)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "parks.png", dpi=100)
     plt.close(fig)
-    names.append("parks.png")
-
-    places = load_places(load_sectors())
-    base = table[scenarios[0]]
-    fig, ax = plt.subplots(figsize=(8, 8))
-    reg = ~places.is_park
-    ax.scatter(places.lon[reg], places.lat[reg], s=25, c="lightgrey", edgecolors="grey", zorder=1, label="region centre")
-    for i in np.flatnonzero(reg):
-        ax.annotate(places.ids[i], (places.lon[i], places.lat[i]), fontsize=6, color="grey", xytext=(3, -8),
-                    textcoords="offset points")
-    pk = places.parks
-    vals = np.array([base.get(places.ids[i], 0.0) for i in pk])
-    sc = ax.scatter(places.lon[pk], places.lat[pk], s=40 + 400 * vals / max(vals.max(), 1), c=vals, cmap="viridis",
-                    edgecolors="k", zorder=2)
-    for i in pk:
-        ax.annotate(places.ids[i], (places.lon[i], places.lat[i]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    fig.colorbar(sc, ax=ax, shrink=0.6, label=f"firms from Beijing/Tianjin, end of {year} ({scenarios[0]})")
-    ax.set_xlabel("longitude")
-    ax.set_ylabel("latitude")
-    ax.set_aspect(1 / np.cos(np.radians(39)))
-    ax.set_title("Parks coloured by firms attracted (approximate coordinates)")
-    fig.tight_layout()
-    fig.savefig(out / "map.png", dpi=100)
-    plt.close(fig)
-    names.append("map.png")
-    return names
-
-
-def write_report(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[str],
-                 descriptions: dict, plots: list[str], meta: dict) -> None:
-    year = meta["end_year"]
-    lines = ["# Scenario comparison", "",
-             f"jjj-sim {__version__}; {meta['seeds']} seeds per scenario (the same seeds in every scenario), "
-             f"population scale {meta['scale']}, {meta['start']}-{year}; {meta['runs']} runs in {meta['seconds']:.0f} s.",
-             "", "## Scenarios", ""]
-    lines += [f"- **{s}**: {descriptions.get(s, '')}" for s in scenarios]
-    for y in sorted({year, *[y for y in (2025, 2030) if y < year]}):
-        lines += ["", f"## Headline indicators, {y}", "",
-                  "Mean over seeds; in brackets the paired difference from the baseline with its 90% confidence "
-                  "interval.", ""]
-        lines += headline_table(levels, diffs, scenarios, y)
-    lines += ["", "## Plots", ""] + [f"![{p}](plots/{p})" for p in plots]
-    lines += ["", "Tables: `differences.csv` (every indicator and year), `runs.parquet` (every run)."]
-    md = "\n".join(lines) + "\n"
-    (out / "report.md").write_text(md, encoding="utf-8")
-    body = []
-    for line in lines:
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1:-1]
-            body.append(f'<p><img src="{html.escape(src)}" style="max-width:100%"></p>')
-        elif line.startswith("|---"):
-            continue
-        elif line.startswith("| "):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            tag = "th" if line.startswith("| scenario |") else "td"
-            body.append("<tr>" + "".join(f"<{tag}>{c}</{tag}>" for c in cells) + "</tr>")
-        elif line.startswith("- "):
-            body.append(f"<p>{html.escape(line[2:]).replace('**', '')}</p>")
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    page, in_table = [], False
-    for b in body:
-        if b.startswith("<tr>") and not in_table:
-            page.append('<table border="1" cellspacing="0" cellpadding="3">')
-            in_table = True
-        if not b.startswith("<tr>") and in_table:
-            page.append("</table>")
-            in_table = False
-        page.append(b)
-    if in_table:
-        page.append("</table>")
-    (out / "report.html").write_text("<!doctype html><html><head><meta charset='utf-8'><title>jjj-sim scenarios</title>"
-                                     "<style>body{font-family:sans-serif;max-width:1400px;margin:auto} td,th{font-size:12px}"
-                                     "</style></head><body>" + "\n".join(page) + "</body></html>", encoding="utf-8")
+    images["Parks: firms against capacity"] = out / "parks.png"
+    return images
 
 
 # ---------------------------------------------------------------------------- main
-def compare(exp: dict, out: Path, workers: int) -> dict:
-    from jjj_sim.calibration.simulator import replication_seeds
-
-    scenarios = list(exp.get("scenarios") or [])
-    if not scenarios or scenarios[0] != "baseline":
-        raise ConfigError("scenarios", "list the scenarios to compare, starting with baseline")
+def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
     n_seeds = exp.get("seeds", 10)
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 2:
         raise ConfigError("seeds", f"expected a whole number >= 2, got {n_seeds!r}")
+    seed = exp.get("seed", 2014)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError("seed", f"expected a whole number >= 0, got {seed!r}")
     scale = exp.get("population_scale", 0.1)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise ConfigError("population_scale", f"expected a number, got {scale!r}")
     end_year = exp.get("end_year", 2035)
-    extra = [str(o) for o in exp.get("overrides") or []]
-    overrides = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
-                 "run.plots=false", *extra]
-    descriptions = {}
-    for s in scenarios:  # check every scenario's config before running anything
-        descriptions[s] = str(compose_config([f"scenario={s}", *overrides]).scenario.get("description", ""))
-    seeds = replication_seeds(int(exp.get("seed", 2014)), n_seeds)
-    jobs = [(s, seed, overrides) for s in scenarios for seed in seeds]
+    extra = exp.get("overrides") or []
+    if isinstance(extra, str) or not isinstance(extra, list):
+        raise ConfigError("overrides", "expected a list of overrides such as ['params.choice.beta_incentive=1.0']")
+    for o in extra:
+        if str(o).split("=", 1)[0].lstrip("+~") == "scenario":
+            raise ConfigError("overrides", f"'{o}': name scenarios under scenarios:, not in the common overrides")
+    return n_seeds, seed, scale, end_year, [str(o) for o in extra]
+
+
+def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) -> dict:
+    from jjj_sim.calibration.simulator import replication_seeds
+    from jjj_sim.report import write_report
+
+    specs: list[ScenarioSpec] = scenario_specs(exp.get("scenarios"), base_dir)
+    if len(specs) < 2:
+        raise ConfigError("scenarios", "list at least two scenarios: the reference first, then the what-ifs")
+    n_seeds, seed, scale, end_year, extra = _settings(exp)
+    common = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
+              "run.plots=false", *extra]
+    for s in specs:  # check every scenario's config before running anything
+        s.compose(common)
+    seeds = replication_seeds(seed, n_seeds)
+    jobs = [(s, sd, common) for s in specs for sd in seeds]
     t0 = time.perf_counter()
     rows = []
     if workers <= 1:
         for i, j in enumerate(jobs):
             rows += _run(j)
-            print(f"run {i + 1}/{len(jobs)}: {j[0]} seed {j[1]}", file=sys.stderr, flush=True)
+            print(f"run {i + 1}/{len(jobs)}: {j[0].name} seed {j[1]}", file=sys.stderr, flush=True)
     else:
         with ProcessPoolExecutor(workers) as ex:
             for i, r in enumerate(ex.map(_run, jobs)):
                 rows += r
-                print(f"run {i + 1}/{len(jobs)}: {jobs[i][0]} seed {jobs[i][1]}", file=sys.stderr, flush=True)
+                print(f"run {i + 1}/{len(jobs)}: {jobs[i][0].name} seed {jobs[i][1]}", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0
+    names = [s.name for s in specs]
     runs = pd.DataFrame(rows)
     levels = summarise(runs)
-    diffs = paired_differences(runs)
+    diffs = paired_differences(runs, reference=names[0])
+    meta = {"seeds": n_seeds, "seed_values": seeds, "scale": scale, "start": 2014, "end_year": end_year,
+            "runs": len(jobs), "seconds": seconds, "version": __version__, "overrides": common,
+            "scenarios": [{"name": s.name, "description": s.description, "source": s.source,
+                           "overrides": list(s.overrides)} for s in specs]}
     with staged(out, last="report.md") as staging:
         runs.to_parquet(staging / "runs.parquet", index=False)
         diffs.to_csv(staging / "differences.csv", index=False)
-        plots = make_plots(staging / "plots", levels, scenarios, end_year)
-        meta = {"seeds": n_seeds, "seed_values": seeds, "scale": scale, "start": 2014, "end_year": end_year,
-                "runs": len(jobs), "seconds": seconds, "scenarios": scenarios, "overrides": overrides,
-                "version": __version__}
-        write_report(staging, levels, diffs, scenarios, descriptions, plots, meta)
+        levels.to_csv(staging / "levels.csv", index=False)
+        images = make_plots(staging / "plots", levels, diffs, names, end_year)
+        write_report(staging, levels=levels, diffs=diffs,
+                     scenarios=[{"name": s.name, "description": s.description} for s in specs],
+                     images=images, meta=meta)
         (staging / "compare_info.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="jjj-sim-compare", description="Compare scenarios against the baseline.")
+    ap = argparse.ArgumentParser(prog="jjj-sim-compare", description="Compare scenarios against a reference (the first).")
     ap.add_argument("experiment", nargs="?", default="experiments/scenarios.yaml")
-    ap.add_argument("--scenarios", help="comma-separated, starting with baseline (overrides the file)")
+    ap.add_argument("--scenarios", help="comma-separated names or scenario files, the reference first (overrides the file)")
     ap.add_argument("--seeds", type=int, help="seeds per scenario (overrides the file)")
     ap.add_argument("--scale", type=float, help="population scale (overrides the file)")
     ap.add_argument("--end-year", type=int, help="last year (overrides the file)")
@@ -290,16 +279,18 @@ def main(argv=None) -> None:
     ap.add_argument("--out", help="output directory (default outputs/compare/<date>_<time>)")
     a = ap.parse_args(argv)
     try:
-        exp = load_experiment(a.experiment)
+        e = load_experiment(a.experiment, EXPERIMENT_KEYS)
+        exp, base_dir = e.data, e.base_dir
         if a.scenarios:
-            exp["scenarios"] = a.scenarios.split(",")
+            exp["scenarios"] = [s for s in a.scenarios.split(",") if s]
+            base_dir = Path.cwd()
         for key, val in (("seeds", a.seeds), ("population_scale", a.scale), ("end_year", a.end_year)):
             if val is not None:
                 exp[key] = val
         with new_output_dir(a.out, "compare") as out:
-            meta = compare(exp, out, a.workers)
-    except ConfigError as e:
-        print(f"jjj-sim-compare: error: {e}", file=sys.stderr)
+            meta = compare(exp, out, a.workers, base_dir)
+    except ConfigError as err:
+        print(f"jjj-sim-compare: error: {err}", file=sys.stderr)
         sys.exit(2)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"outputs: {out} ({meta['runs']} runs, {meta['seconds']:.0f} s)")

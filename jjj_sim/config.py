@@ -14,7 +14,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.world import PROVINCES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,13 +123,78 @@ def explicit_params(overrides) -> set[str]:
     return out
 
 
-def prepare(cfg: DictConfig, overrides=()) -> DictConfig:
+TOP_KEYS = ("population", "params", "policy", "scenario", "seed", "params_file", "run")
+RUN_KEYS = {"end_year": "year", "record_events": "bool", "plots": "bool"}
+
+
+def _schedule_quarter(entry, field: str) -> int:
+    if not isinstance(entry, dict) or "from" not in entry or "value" not in entry:
+        raise ConfigError(field, "each schedule entry needs 'from' (YYYY-MM) and 'value'")
+    return quarter_of(entry["from"], f"{field}.from")
+
+
+def apply_lever_edits(policy: dict, prefix: str = "policy") -> list[str]:
+    """Lever edits that keep history: wherever a lever has ``from: [entries]`` next to (or
+    instead of) its ``schedule``, the entries replace the schedule from the first entry's
+    quarter on and the earlier entries stay. Edits ``policy`` in place; returns notes."""
+    notes = []
+    for key, lever in list(policy.items()):
+        field = f"{prefix}.{key}"
+        if not isinstance(lever, dict):
+            continue
+        if "from" in lever:
+            new = lever.pop("from")
+            if isinstance(new, dict):  # a single entry
+                new = [new]
+            if not isinstance(new, list) or not new:
+                raise ConfigError(f"{field}.from", "expected a list of {from: YYYY-MM, value: number}")
+            first = min(_schedule_quarter(e, f"{field}.from[{i}]") for i, e in enumerate(new))
+            old = lever.get("schedule") or []
+            if not isinstance(old, list):
+                raise ConfigError(f"{field}.schedule", "a schedule is a list of {from: YYYY-MM, value: number}")
+            kept = [e for i, e in enumerate(old) if _schedule_quarter(e, f"{field}.schedule[{i}]") < first]
+            replaced = old[len(kept):]  # schedules are increasing: the kept entries are a prefix
+            lever["schedule"] = kept + list(new)
+            shown = ", ".join(f"{e['from']}: {e['value']}" for e in new)
+            msg = f"{field}: set from {new[0]['from']} on ({shown}), keeping {len(kept)} earlier entr" \
+                  f"{'y' if len(kept) == 1 else 'ies'}"
+            if replaced:
+                msg += "; replaces " + ", ".join(f"{e['from']}: {e['value']}" for e in replaced)
+            notes.append(msg)
+        notes += apply_lever_edits(lever, field)
+    return notes
+
+
+def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: bool = False) -> DictConfig:
     """Merged and checked copy of ``cfg`` (raises ConfigError).
 
     ``params_file`` values are merged over the defaults, except for parameters set on the
     command line (``overrides``): precedence is command line > params_file > defaults.
+    Lever edits (``from:``) are applied; a run whose levers the overrides changed is labelled
+    ``<scenario>+edited`` unless ``named`` (or ``scenario.name`` is overridden); the notes
+    (``notes`` and the lever edits) go to ``scenario.edits``. ``tool``: the config of a tool
+    (calibrate, validate) whose own top-level keys its settings check.
     """
+    from jjj_sim.experiment import run_label
+
     cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    for key in cfg:
+        if key not in TOP_KEYS and not tool:
+            raise ConfigError(str(key), f"not a config key (keys: {', '.join(TOP_KEYS)})")
+    for key in cfg.run:
+        if key not in RUN_KEYS:
+            raise ConfigError(f"run.{key}", f"not a config key (keys: {', '.join(RUN_KEYS)})")
+        if RUN_KEYS[key] == "bool" and not isinstance(cfg.run[key], bool):
+            raise ConfigError(f"run.{key}", f"expected true or false, got {cfg.run[key]!r}")
+    for key in cfg.scenario:
+        if key not in ("name", "description", "edits"):
+            raise ConfigError(f"scenario.{key}", "not a config key (keys: name, description)")
+    policy = OmegaConf.to_container(cfg.policy)
+    edits = [*notes, *apply_lever_edits(policy)]
+    cfg.policy = policy
+    if not named:
+        cfg.scenario.name = run_label(cfg.scenario.name, overrides)
+    cfg.scenario.edits = list(cfg.scenario.get("edits") or []) + edits
     if cfg.get("params_file"):
         explicit = explicit_params(overrides)
         for key, value in load_params_file(cfg.params_file).items():

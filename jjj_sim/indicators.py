@@ -107,11 +107,13 @@ class History:
         self.legal: list[np.ndarray] = []  # [P, S]
         self.branches: list[np.ndarray] = []  # [P, S]
         self.park_fields: list[np.ndarray] = []  # [fields, parks] in PARK_FIELDS order (simulated units)
+        self.origin: list[np.ndarray] = []  # [P, 3]: rows by origin province (simulated units)
 
     def record(self, m) -> None:
         self.quarters.append(m.quarter)
         self.legal.append(m.tally.legal.copy())
         self.branches.append(m.tally.branches.copy())
+        self.origin.append(m.tally.origin.copy())
         parks = m.places.parks
         origin = m.tally.origin[parks]
         self.park_fields.append(np.stack([
@@ -163,6 +165,34 @@ def parks_year_end(model) -> dict:
             **{f: {str(y): _real(model, model.history.park_fields[i][k, j]) for y, i in last.items()}
                for k, f in enumerate(PARK_FIELDS)},
         }
+    return out
+
+
+# Per-region year-end fields (summary.json "regions"): all rows in the region, its parks
+# included (legal units and branches), and of which those whose origin is another province
+# ("firms attracted": from Beijing or Tianjin for a Hebei region).
+REGION_FIELDS = ("firms", "firms_from_outside")
+
+
+def regions_year_end(model) -> dict:
+    """{region id: {"name", "province", FIELD: {year: value} for FIELD in REGION_FIELDS}}."""
+    from jjj_sim.world import PROVINCES
+
+    places = model.places
+    years = [year_of(k) for k in model.history.quarters]
+    last = {}
+    for i, y in enumerate(years):
+        last[y] = i
+    out = {}
+    for r in range(places.n_regions):
+        inside = places.region == r
+        prov = int(places.province[r])
+        series = {f: {} for f in REGION_FIELDS}
+        for y, i in last.items():
+            o = model.history.origin[i][inside].sum(axis=0)
+            series["firms"][str(y)] = _real(model, o.sum())
+            series["firms_from_outside"][str(y)] = _real(model, o.sum() - o[prov])
+        out[places.ids[r]] = {"name": places.names[r], "province": PROVINCES[prov], **series}
     return out
 
 

@@ -256,7 +256,7 @@ class RelocationModel(mesa.Model):
             free[park.place] = park.free_slots
             capacity[park.place] = park.capacity_real
         counts_real = (self.tally.legal + self.tally.branches) / self.scale
-        return build_context(c, self.geo.travel_time(quarter, st.rail_speedup), self.geo.cost, counts_real,
+        return build_context(c, self.geo.travel_time(quarter, st.rail_speedup, st.rail_link_speedups), self.geo.cost, counts_real,
                              self.places.specialised, st.incentive, self.places.is_park, self.places.province,
                              self.places.region, capacity, friction_scale, self.places.opens <= quarter,
                              st.blocked(), free, self.place_asc)

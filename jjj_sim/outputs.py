@@ -83,6 +83,9 @@ def summary(model, cfg) -> dict:
         "parks": {pid: {k: ({y: _round(v) for y, v in x.items()} if k in indicators.PARK_FIELDS else x)
                         for k, x in p.items()}
                   for pid, p in indicators.parks_year_end(model).items()},
+        "regions": {rid: {k: ({y: _round(v) for y, v in x.items()} if k in indicators.REGION_FIELDS else x)
+                          for k, x in r.items()}
+                    for rid, r in indicators.regions_year_end(model).items()},
     }
 
 

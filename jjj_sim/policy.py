@@ -22,8 +22,12 @@ Levers (``conf/policy/reported.yaml`` has the reported schedules with their date
 - ``business_environment``: schedule -> share of the reform programme done (lowers friction).
 - ``basic_research``, ``innovation_community``: schedules -> technology-transfer and
   branching boosts.
-- ``rail.extra_links``: list of {region, opens, hours (optional in-train time)} added to the rail-link data;
-  ``rail.speedup``: schedule -> share of in-train time saved (faster services), below 0.9.
+- ``rail.extra_links``: list of {region, opens, and optionally hours (in-train time) or
+  speed_kmh (average in-train speed)} added to the rail-link data;
+  ``rail.speedup``: schedule -> share of in-train time saved on every link (faster
+  services), below 0.9; ``rail.speedups``: named entries {region, opens (optional: only the
+  link that opened that month), schedule} -> share of in-train time saved on that region's
+  links (or that one link), below 0.9; combined with the national one multiplicatively.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 
 from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import quarter_of
-from jjj_sim.world import Places, RailLink, Sectors, rail_hours
+from jjj_sim.world import Places, RailLink, Sectors, load_rail_links, rail_hours
 
 
 class Schedule:
@@ -92,6 +96,7 @@ class PolicyState:
     hightech_drive: float  # intensity of Hebei's own high-tech upgrading (1 = as reported)
     business_environment: float
     rail_speedup: float
+    rail_link_speedups: tuple  # ((region id, opens or '', share saved), ...) in force
     basic_research: float
     innovation_community: float
 
@@ -152,14 +157,49 @@ class Policy:
         if np.any(self.rail_speedup.values >= 0.9):
             raise ConfigError("policy.rail.speedup.schedule", "a share of in-train time saved must be below 0.9")
         self.extra_rail_links = []
-        for i, link in enumerate((cfg.get("rail") or {}).get("extra_links") or []):
+        for i, link in enumerate(rail_cfg.get("extra_links") or []):
             field = f"policy.rail.extra_links[{i}]"
             if not hasattr(link, "get") or "region" not in link or "opens" not in link:
                 raise ConfigError(field, "each extra rail link needs 'region' and 'opens' (YYYY-MM)")
-            places.index(str(link["region"]), f"{field}.region")
+            unknown = set(link) - {"region", "opens", "hours", "speed_kmh", "via"}
+            if unknown:
+                raise ConfigError(f"{field}.{sorted(unknown)[0]}", "unknown key (keys: region, opens, hours, speed_kmh, via)")
+            self._region(link["region"], f"{field}.region")
             quarter_of(link["opens"], f"{field}.opens")
             hours = rail_hours(link.get("hours"), f"{field}.hours")
-            self.extra_rail_links.append(RailLink(str(link["region"]), str(link["opens"]), "", hours))
+            speed = rail_hours(link.get("speed_kmh"), f"{field}.speed_kmh")
+            if hours is not None and speed is not None:
+                raise ConfigError(field, "give either 'hours' or 'speed_kmh', not both")
+            via = str(link.get("via") or "")
+            if via:
+                self._region(via, f"{field}.via")
+            self.extra_rail_links.append(RailLink(str(link["region"]), str(link["opens"]), via, hours, speed))
+        links = load_rail_links() + self.extra_rail_links
+        self.rail_speedups = []
+        for name, entry in (rail_cfg.get("speedups") or {}).items():
+            field = f"policy.rail.speedups.{name}"
+            if not hasattr(entry, "get") or "region" not in entry:
+                raise ConfigError(field, "needs 'region', 'schedule' and optionally 'opens' (one link)")
+            unknown = set(entry) - {"region", "opens", "schedule"}
+            if unknown:
+                raise ConfigError(f"{field}.{sorted(unknown)[0]}", "unknown key (keys: region, opens, schedule)")
+            region = self._region(entry["region"], f"{field}.region")
+            own = [lk.opens for lk in links if lk.region == region]
+            if not own:
+                raise ConfigError(f"{field}.region", f"'{region}' has no rail link to speed up (add one in rail.extra_links)")
+            opens = str(entry.get("opens") or "")
+            if opens and opens not in own:
+                raise ConfigError(f"{field}.opens", f"no link to {region} opened {opens} (its links opened: {', '.join(own)})")
+            sched = Schedule(entry.get("schedule"), f"{field}.schedule")
+            if np.any(sched.values >= 0.9):
+                raise ConfigError(f"{field}.schedule", "a share of in-train time saved must be below 0.9")
+            self.rail_speedups.append((region, opens, sched))
+
+    def _region(self, value, field: str) -> str:
+        i = self.places.index(str(value), field)
+        if self.places.is_park[i]:
+            raise ConfigError(field, f"'{value}' is a park; rail links go to regions")
+        return str(value)
 
     def state(self, quarter: int) -> PolicyState:
         cp, cs, csched = self.closure
@@ -189,6 +229,7 @@ class Policy:
             hightech_drive=self.hightech_drive.at(quarter),
             business_environment=self.business_environment.at(quarter),
             rail_speedup=self.rail_speedup.at(quarter),
+            rail_link_speedups=tuple((r, o, v) for r, o, sched in self.rail_speedups if (v := sched.at(quarter)) > 0),
             basic_research=self.basic_research.at(quarter),
             innovation_community=self.innovation_community.at(quarter),
         )

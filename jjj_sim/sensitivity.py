@@ -28,8 +28,7 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.cli import compose_config
-from jjj_sim.compare import load_experiment
+from jjj_sim.experiment import load_experiment, scenario_spec
 from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
@@ -69,13 +68,13 @@ def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
 
 def _point(job) -> list[list[float]]:
     """One sample point over the replication seeds: [seed][output] values."""
-    x, names, seeds, overrides, outputs = job
-    from jjj_sim import indicators
-    from jjj_sim.cli import simulate
-
+    x, names, seeds, spec, overrides, outputs = job
     from omegaconf import OmegaConf
 
-    base = compose_config([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
+    from jjj_sim import indicators
+    from jjj_sim.experiment import simulate
+
+    base = spec.compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []
     for seed in seeds:
         cfg = OmegaConf.create(OmegaConf.to_container(base))
@@ -114,7 +113,11 @@ def analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, settings: 
     return out
 
 
-def run(exp: dict, method: str, out: Path, workers: int) -> dict:
+EXPERIMENT_KEYS = ("method", "params", "indicators", "replications", "seed", "population_scale", "scenario",
+                   "morris", "sobol", "overrides", "description")
+
+
+def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None = None) -> dict:
     from SALib.sample import morris as morris_s
     from SALib.sample import sobol as sobol_s
 
@@ -125,10 +128,11 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
     if reps < 1:
         raise ConfigError("replications", "must be >= 1")
     seed = int(exp.get("seed", 2014))
+    spec = scenario_spec(exp.get("scenario", "baseline"), base_dir, "scenario")
     overrides = [f"population.scale={exp.get('population_scale', 0.05)}",
-                 f"run.end_year={max(y for _, y in outputs)}", f"scenario={exp.get('scenario', 'baseline')}",
+                 f"run.end_year={max(y for _, y in outputs)}",
                  "run.record_events=false", "run.plots=false", *[str(o) for o in exp.get("overrides") or []]]
-    compose_config(overrides)  # check before running anything
+    spec.compose(overrides)  # check before running anything
     if method == "morris":
         settings = {"trajectories": int(exp.get("morris", {}).get("trajectories", 10)),
                     "levels": int(exp.get("morris", {}).get("levels", 4))}
@@ -140,7 +144,7 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
         settings = {"n": n}
         X = sobol_s.sample(problem, n, calc_second_order=False, seed=seed)
     seeds = replication_seeds(seed, reps)
-    jobs = [(x.tolist(), problem["names"], seeds, overrides, outputs) for x in X]
+    jobs = [(x.tolist(), problem["names"], seeds, spec, overrides, outputs) for x in X]
     t0 = time.perf_counter()
     Y = []
     with ProcessPoolExecutor(max(1, workers)) as ex:
@@ -152,7 +156,7 @@ def run(exp: dict, method: str, out: Path, workers: int) -> dict:
     seconds = time.perf_counter() - t0
     idx = analyse(method, problem, X, Y, settings, seed)
     result = {"version": __version__, "method": method, "settings": settings, "replications": reps,
-              "seeds": seeds, "overrides": overrides, "problem": problem, "points": len(X),
+              "seeds": seeds, "scenario": spec.name, "overrides": overrides, "problem": problem, "points": len(X),
               "simulations": len(X) * reps, "seconds": seconds,
               "indicators": {f"{n}@{y}": idx[j] for j, (n, y) in enumerate(outputs)}}
     with staged(out, last="report.md") as staging:
@@ -173,6 +177,7 @@ def _report(r: dict) -> str:
     lines = ["# Sensitivity analysis", "",
              f"jjj-sim {r['version']}; {r['method']} ({r['settings']}); {r['points']} sample points x "
              f"{r['replications']} seeds = {r['simulations']} simulations in {r['seconds']:.0f} s; "
+             f"scenario {r.get('scenario', 'baseline')}; "
              f"runs: {' '.join(r['overrides'])}.", "",
              f"Cells: {label}. Noise share: the part of the variance of the point means that comes from the seeds.",
              "", "| indicator | noise share | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
@@ -226,7 +231,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out")
     a = ap.parse_args(argv)
     try:
-        exp = load_experiment(a.experiment)
+        e = load_experiment(a.experiment, EXPERIMENT_KEYS)
+        exp = e.data
         method = a.method or exp.get("method", "morris")
         if a.replications is not None:
             exp["replications"] = a.replications
@@ -234,7 +240,7 @@ def main(argv=None) -> None:
             exp["population_scale"] = a.scale
         parse(exp)
         with new_output_dir(a.out, "sensitivity") as out:
-            res = run(exp, method, out, a.workers)
+            res = run(exp, method, out, a.workers, e.base_dir)
     except ConfigError as e:
         print(f"jjj-sim-sensitivity: error: {e}", file=sys.stderr)
         sys.exit(2)

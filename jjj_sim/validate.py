@@ -178,7 +178,7 @@ def forecast_markdown(rows: list[dict], how: str) -> str:
 # ---------------------------------------------------------------------------- runs
 def run_seeds(cfg: DictConfig, s: Settings) -> tuple[list[dict], list[int]]:
     """Summaries of the model over the replication seeds of ``cfg.seed``."""
-    from jjj_sim.cli import simulate
+    from jjj_sim.experiment import simulate
     from jjj_sim.outputs import summary
 
     base = OmegaConf.to_container(cfg, resolve=True)

@@ -203,6 +203,7 @@ class RailLink:
     opens: str
     via: str = ""  # route through another region (e.g. Tangshan via Tianjin before 2022)
     hours: float | None = None  # reported fastest in-train time from Beijing, where a source gives one
+    speed_kmh: float | None = None  # scenario links: average in-train speed instead of hours
 
 
 def rail_hours(value, field: str) -> float | None:
@@ -214,7 +215,7 @@ def rail_hours(value, field: str) -> float | None:
     except (TypeError, ValueError):
         raise ConfigError(field, f"'{value}' is not a number") from None
     if not np.isfinite(hours) or hours <= 0:
-        raise ConfigError(field, f"must be a number of hours > 0, got {value}")
+        raise ConfigError(field, f"must be a number > 0, got {value}")
     return hours
 
 
@@ -239,7 +240,8 @@ class Geography:
                      the link's ``via`` region where it has one (d(BJ, via) + d(via, r)),
                      else straight (d(BJ, r))
     where d_p is the great-circle distance of p to Beijing core and r the place's region;
-    the ``rail.speedup`` lever shortens the in-train part by the share it gives. Every dated
+    the ``rail.speedup`` lever shortens the in-train part by the share it gives (and
+    ``rail.speedups`` that of one region's links, multiplicatively). Every dated
     link counts: a later, faster link (the Dec 2022 Beijing-Tangshan line) shortens the time
     from its opening quarter. The time is the smaller of road and rail. Cost level (1 in
     Beijing core) falls with distance from the two cores, as in a bid-rent gradient:
@@ -255,45 +257,57 @@ class Geography:
         d_to_region = haversine_km(places.lat, places.lon, places.lat[places.region], places.lon[places.region])
         self._road = p.circuity * d_bj / p.road_speed_kmh
         self._rail_access = p.rail_access_hours + p.circuity * d_to_region / p.road_speed_kmh
-        # links as (opening quarter, in-train hours) per place
-        links: list[list[tuple[int, float]]] = [[] for _ in places.ids]
+        # links as (opening quarter, in-train hours, region id, opening month) per place
+        links: list[list[tuple[int, float, str, str]]] = [[] for _ in places.ids]
         for link in rail_links:
             if not isinstance(link, RailLink):  # scenario additions: (region, opens)
                 link = RailLink(*link)
             field = f"rail_links:{link.region}"
             ri = places.index(link.region, f"{field}.region")
             q = quarter_of(link.opens, f"{field}.opens")
+            speed = link.speed_kmh or p.rail_speed_kmh
             if link.hours is not None:
                 ride = float(link.hours)
             elif link.via:
                 vi = places.index(link.via, f"{field}.via")
                 route = d_bj[vi] + haversine_km(places.lat[vi], places.lon[vi], places.lat[ri], places.lon[ri])
-                ride = p.circuity * route / p.rail_speed_kmh
+                ride = p.circuity * route / speed
             else:
-                ride = p.circuity * d_bj[ri] / p.rail_speed_kmh
+                ride = p.circuity * d_bj[ri] / speed
             for k in np.flatnonzero(places.region == ri):
-                links[k].append((q, ride))
+                links[k].append((q, ride, link.region, link.opens))
         self.links = links
-        self.rail_from = np.array([min((q for q, _ in ls), default=NEVER) for ls in links])
-        self._changes = sorted({q for ls in links for q, _ in ls})
+        self.rail_from = np.array([min((ln[0] for ln in ls), default=NEVER) for ls in links])
+        self._changes = sorted({ln[0] for ls in links for ln in ls})
         self.distance_km = d_bj
         self.cost = np.maximum(np.exp(-d_bj / p.cost_decay_km), p.tianjin_cost_ratio * np.exp(-d_tj / p.cost_decay_km))
         self.horizon_quarters = horizon_quarters
         self._cache: dict[tuple[int, float], np.ndarray] = {}
 
-    def ride_hours(self, quarter: int) -> np.ndarray:
-        """Fastest in-train hours from Beijing of every place in ``quarter`` (inf: no link yet)."""
-        return np.array([min((h for q, h in ls if q <= quarter), default=np.inf) for ls in self.links])
+    def ride_hours(self, quarter: int, link_speedups=()) -> np.ndarray:
+        """Fastest in-train hours from Beijing of every place in ``quarter`` (inf: no link yet);
+        ``link_speedups``: ((region id, opening month or '' for all its links, share saved), ...)."""
 
-    def travel_time(self, quarter: int, rail_speedup: float = 0.0) -> np.ndarray:
+        def factor(region, opens):
+            f = 1.0
+            for r, o, s in link_speedups:
+                if r == region and (not o or o == opens):
+                    f *= 1.0 - s
+            return f
+
+        return np.array([min((h * factor(r, o) for q, h, r, o in ls if q <= quarter), default=np.inf)
+                         for ls in self.links])
+
+    def travel_time(self, quarter: int, rail_speedup: float = 0.0, link_speedups=()) -> np.ndarray:
         """Hours to Beijing core from every place in ``quarter``; ``rail_speedup`` is the share
-        of in-train time saved by faster services (the ``rail.speedup`` lever)."""
+        of in-train time saved on every link (the ``rail.speedup`` lever), ``link_speedups``
+        the shares saved on single regions' links (``rail.speedups``)."""
         # the network changes only when a link opens: key the cache on the last opening so far
         last = max((q for q in self._changes if q <= quarter), default=-(10**9))
-        key = (last, float(rail_speedup))
+        key = (last, float(rail_speedup), tuple(link_speedups))
         t = self._cache.get(key)
         if t is None:
-            rail = self._rail_access + (1.0 - rail_speedup) * self.ride_hours(quarter)
+            rail = self._rail_access + (1.0 - rail_speedup) * self.ride_hours(quarter, link_speedups)
             t = np.minimum(self._road, rail)
             self._cache[key] = t
         return t

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,7 +67,54 @@ def test_compare_end_to_end(tmp_path):
     closures = d[(d.indicator == "beijing_closures_cum") & (d.year == 2018)].iloc[0]
     base = runs[(runs.scenario == "baseline") & (runs.indicator == "beijing_closures_cum") & (runs.year == 2018)]
     assert closures.mean_diff == pytest.approx(-base.value.mean())  # no closures without the strategy
-    assert "Headline indicators, 2018" in (out / "report.md").read_text()
+    assert "Headline indicators, end of 2018" in (out / "report.md").read_text()
+    # regions and parks with capacity and fill, for every run
+    ids = set(runs.indicator)
+    assert {"region_firms:xiongan", "region_firms_from_outside:xiongan", "park_firms:xiongan_zgc",
+            "park_fill_pct:xiongan_zgc", "park_capacity:xiongan_zgc", "park_overflow_to_region:caofeidian"} <= ids
+    html = (out / "report.html").read_text()
+    assert not re.search(r"<img[^>]+src=[\"'](?!data:)", html), "an image is linked by file, not embedded"
+    assert html.count("data:image/png;base64,") == len(list((out / "plots").glob("*.png")))
+    assert "Xiong&#39;an New Area" in html or "Xiong'an New Area" in html
+
+
+def test_compare_takes_files_and_inline_scenarios_from_an_experiments_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("JJJ_SIM_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "planner"
+    folder.mkdir()
+    (folder / "my_case.yaml").write_text(
+        "scenario: {name: my_case, description: Xiong'an incentive x2 from 2016}\n"
+        "policy:\n  incentives:\n    xiongan:\n      from: [{from: 2016-01, value: 4.0}]\n")
+    (folder / "exp.yaml").write_text(
+        "scenarios:\n  - baseline\n  - my_case.yaml\n"
+        "  - {name: no_push, description: no push, overrides: ['policy.relocation_push.schedule=[]']}\n"
+        "seeds: 2\npopulation_scale: 0.005\nend_year: 2018\n")
+    out = tmp_path / "cmp"
+    r = compare(str(folder / "exp.yaml"), "--workers", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(dict.fromkeys(runs.scenario)) == ["baseline", "my_case", "no_push"]
+    # my_case keeps the 2017 Xiong'an entry: identical to the baseline until 2016
+    b = runs[(runs.scenario == "baseline") & (runs.year == 2015)].set_index(["seed", "indicator"]).value
+    m = runs[(runs.scenario == "my_case") & (runs.year == 2015)].set_index(["seed", "indicator"]).value
+    assert (b == m).all()
+    assert "my_case" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("body, field", [
+    ("scenarios: [baseline]\nseeds: 2\n", "scenarios"),
+    ("scenarios: [baseline, baseline]\nseeds: 2\n", "scenarios"),
+    ("scenarios: [baseline, {description: x}]\nseeds: 2\n", "scenarios[1]:name"),
+    ("scenarios: [baseline, no_strategy]\npopulaton_scale: 0.1\n", "exp.yaml:populaton_scale"),
+    ("scenarios: [baseline, no_strategy]\noverrides: [scenario=no_strategy]\n", "overrides"),
+])
+def test_compare_refuses_bad_experiment_files(tmp_path, body, field):
+    (tmp_path / "exp.yaml").write_text(body)
+    out = tmp_path / "cmp"
+    r = compare(str(tmp_path / "exp.yaml"), "--out", str(out))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [f"jjj-sim-compare: error: {field}: " + r.stderr.split(f"{field}: ", 1)[1].strip()]
+    assert not out.exists()
 
 
 def test_compare_refuses_an_unknown_scenario(tmp_path):

@@ -160,7 +160,7 @@ def test_given_real_run_is_scored(tmp_path, figures_file):
 
 
 def test_end_year_is_raised_to_the_latest_figure(figures_file):
-    from jjj_sim.cli import compose_config
+    from jjj_sim.experiment import compose as compose_config
     from jjj_sim.validate import Settings
 
     s = Settings(compose_config([f"figures={figures_file}", "run.end_year=2014"], "validate"))
@@ -173,7 +173,7 @@ def test_end_year_is_raised_to_the_latest_figure(figures_file):
 
 
 def test_default_figures_are_the_calibration_targets():
-    from jjj_sim.cli import compose_config
+    from jjj_sim.experiment import compose as compose_config
     from jjj_sim.validate import Settings
 
     s = Settings(compose_config([], "validate"))

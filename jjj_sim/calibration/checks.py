@@ -23,7 +23,7 @@ import yaml
 from jjj_sim import config
 from jjj_sim.calibration.simulator import Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import load_targets
-from jjj_sim.cli import compose_config
+from jjj_sim.experiment import compose as compose_config
 from jjj_sim.config import REPO_ROOT, resolve_path
 
 RESULTS = REPO_ROOT / "calibration" / "results"

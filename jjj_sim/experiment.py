@@ -1,0 +1,460 @@
+"""The experiment layer: from what a user names to checked configs and simulations.
+
+Every tool (``jjj-sim``, compare, sensitivity, calibration, validation) stands on these
+functions rather than on each other:
+
+- ``scenario_spec(entry)``: a scenario given as a known name (``conf/scenario/NAME.yaml``),
+  a path to a scenario file anywhere (the ``conf/scenario/`` format), or inline
+  ``{name, description, base, overrides}`` -> ``ScenarioSpec``;
+- ``expand_args(args)``: command-line arguments with ``scenario=path/to/file.yaml`` turned
+  into a Hydra config-group option (a checked copy of the file in the user cache, found
+  through ``hydra.searchpath``), so single runs and multiruns take scenario files;
+- ``compose(overrides)``: compose the config from ``conf/`` and check it
+  (``config.prepare``); notes which lever schedules a command line replaced whole;
+- ``simulate(cfg)``: build and run the model;
+- ``load_experiment(path, allowed)``: an experiments file, unknown keys refused.
+
+A run whose levers (``policy...``) were changed by overrides, without a name of its own, is
+labelled ``<scenario>+edited`` (``run_label``), never plain ``baseline``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from jjj_sim.errors import ConfigError
+
+log = logging.getLogger("jjj_sim")
+
+CONFIG_GROUPS = ("population", "params", "policy", "scenario")
+SCENARIO_FILE_KEYS = ("defaults", "scenario", "policy")  # what a scenario file may set
+EDITED = "+edited"
+
+
+def conf_dir() -> Path:
+    from jjj_sim.cli import CONF_DIR
+
+    return Path(CONF_DIR)
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else e.__class__.__name__
+
+
+# ---------------------------------------------------------------------------- labels
+def _key(override: str) -> str:
+    return str(override).split("=", 1)[0].lstrip("+~")
+
+
+def edits_levers(overrides) -> bool:
+    """Do these overrides change the levers (anything under ``policy``)?"""
+    return any(_key(o) == "policy" or _key(o).startswith("policy.") for o in overrides or ())
+
+
+def names_itself(overrides) -> bool:
+    return any(_key(o) == "scenario.name" for o in overrides or ())
+
+
+def run_label(name: str, overrides=()) -> str:
+    """The scenario name a run is reported under: ``name``, or ``name+edited`` when overrides
+    changed its levers without renaming it."""
+    name = str(name)
+    if edits_levers(overrides) and not names_itself(overrides) and not name.endswith(EDITED):
+        return name + EDITED
+    return name
+
+
+def _label_resolver(name, overrides) -> str:
+    return run_label(name, list(overrides or ()))
+
+
+if not OmegaConf.has_resolver("jjj_run_label"):  # conf/config.yaml names run directories with it
+    OmegaConf.register_new_resolver("jjj_run_label", _label_resolver)
+
+
+# ---------------------------------------------------------------------------- scenarios
+def cache_dir() -> Path:
+    """Where checked copies of scenario files go (``JJJ_SIM_CACHE``, else the user cache)."""
+    root = os.environ.get("JJJ_SIM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "jjj-sim")
+    return Path(root)
+
+
+def is_scenario_file(value: str) -> bool:
+    value = str(value)
+    return value.endswith((".yaml", ".yml")) or "/" in value or os.sep in value
+
+
+def read_scenario_file(path: Path, field: str = "scenario") -> dict:
+    """A scenario file's content, checked: a mapping with only ``defaults``, ``scenario`` and
+    ``policy``; ``scenario.name`` a word (the file's stem if absent)."""
+    if not path.is_file():
+        raise ConfigError(field, f"no such scenario file: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(field, f"{path} is not valid YAML ({e.__class__.__name__})") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(field, f"{path} must hold a mapping (scenario:, policy:, defaults:)")
+    for key in data:
+        if key not in SCENARIO_FILE_KEYS:
+            raise ConfigError(f"{path.name}:{key}", f"not allowed in a scenario file (allowed: {', '.join(SCENARIO_FILE_KEYS)})")
+    scen = data.get("scenario") or {}
+    if not isinstance(scen, dict):
+        raise ConfigError(f"{path.name}:scenario", "expected a mapping {name, description}")
+    name = str(scen.get("name") or path.stem)
+    _check_name(name, f"{path.name}:scenario.name")
+    data["scenario"] = {**scen, "name": name, "description": str(scen.get("description", ""))}
+    defaults = data.get("defaults") or []
+    if not isinstance(defaults, list):
+        raise ConfigError(f"{path.name}:defaults", "expected a list such as [{override /policy: reported}]")
+    for d in defaults:
+        ok = isinstance(d, dict) and len(d) == 1 and next(iter(d)) in ("override /policy", "override /population")
+        if not ok:
+            raise ConfigError(f"{path.name}:defaults", f"only '- override /policy: NAME' is allowed, got {d!r}")
+        group = next(iter(d)).split("/")[1]
+        option = str(next(iter(d.values())))
+        if not (conf_dir() / group / f"{option}.yaml").is_file():
+            raise ConfigError(f"{path.name}:defaults", f"unknown {group} '{option}'")
+    if data.get("policy") is not None and not isinstance(data["policy"], dict):
+        raise ConfigError(f"{path.name}:policy", "expected a mapping of levers")
+    return data
+
+
+def _check_name(name: str, field: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
+        raise ConfigError(field, f"a scenario name is letters, digits, '_', '-', '.', '+' (no spaces), got {name!r}")
+
+
+def scenario_file_option(path, field: str = "scenario") -> str:
+    """Check a scenario file and make it a Hydra option of the ``scenario`` group: a copy (with
+    ``# @package _global_``) in ``cache_dir()/scenario/<stem>-<hash>.yaml``; returns the option
+    name. The copy is content-addressed, so runs and sweep jobs never overwrite each other's."""
+    p = Path(str(path)).expanduser()
+    data = read_scenario_file(p, field)
+    text = "# @package _global_\n# copy of " + str(p.resolve()) + "\n" + yaml.safe_dump(data, sort_keys=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    option = f"{re.sub(r'[^A-Za-z0-9_]', '_', p.stem)}-{digest}"
+    target = cache_dir() / "scenario" / f"{option}.yaml"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    return option
+
+
+def normalise_overrides(args) -> list[str]:
+    """``policy.LEVER.from=[...]`` (a lever edit that keeps history, config.apply_lever_edits)
+    needs no ``+``: the key is new to the config, so it becomes ``++policy.LEVER.from=...``."""
+    out = []
+    for a in args:
+        a = str(a)
+        key = a.split("=", 1)[0]
+        if "=" in a and key.startswith("policy.") and key.endswith(".from"):
+            a = "++" + a
+        out.append(a)
+    return out
+
+
+def _searchpath_arg() -> str:
+    return f"hydra.searchpath=[file://{cache_dir()}]"
+
+
+def expand_args(args: list[str], base_dir: Path | None = None) -> list[str]:
+    """Command-line arguments with every scenario file (``scenario=path.yaml``, also in a
+    comma-separated sweep) replaced by its option name, and the cache added to Hydra's search
+    path. A path is relative to ``base_dir`` (the working directory if None)."""
+    out, used = [], False
+    for a in normalise_overrides(args):
+        key, eq, value = a.partition("=")
+        if eq and key.lstrip("+") == "scenario" and value:
+            parts = value.split(",")
+            if any(is_scenario_file(v) for v in parts):
+                new = []
+                for v in parts:
+                    if is_scenario_file(v):
+                        p = Path(v).expanduser()
+                        if base_dir is not None and not p.is_absolute():
+                            p = base_dir / p
+                        new.append(scenario_file_option(p))
+                        used = True
+                    else:
+                        new.append(v)
+                a = f"{key}={','.join(new)}"
+        out.append(a)
+    if used:
+        sp = next((i for i, a in enumerate(out) if a.startswith("hydra.searchpath=")), None)
+        if sp is None:
+            out.append(_searchpath_arg())
+        else:
+            inner = out[sp].split("=", 1)[1].strip()
+            if not (inner.startswith("[") and inner.endswith("]")):
+                raise ConfigError("hydra.searchpath", "expected a list [file://DIR, ...]")
+            body = inner[1:-1].strip()
+            out[sp] = f"hydra.searchpath=[{body + ', ' if body else ''}file://{cache_dir()}]"
+    return out
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A scenario to run: its name, description and the overrides that make it."""
+
+    name: str
+    description: str
+    overrides: tuple[str, ...] = ()
+    source: str = ""  # where it came from: a known name, a file, or 'inline'
+
+    def compose(self, common=()) -> DictConfig:
+        """Checked config of this scenario with ``common`` overrides (seed, scale, ...)."""
+        return compose([*self.overrides, *common], name=self.name, description=self.description)
+
+
+def known_scenarios() -> list[str]:
+    return sorted(p.stem for p in (conf_dir() / "scenario").glob("*.yaml"))
+
+
+def scenario_spec(entry, base_dir: Path | None = None, field: str = "scenarios") -> ScenarioSpec:
+    """A scenario from an experiments file or the command line: a known name, a file path
+    (relative to ``base_dir``), or an inline mapping {name, description, base, overrides}."""
+    if isinstance(entry, str):
+        if is_scenario_file(entry):
+            p = Path(entry).expanduser()
+            if base_dir is not None and not p.is_absolute():
+                p = base_dir / p
+            data = read_scenario_file(p, field)
+            option = scenario_file_option(p, field)
+            return ScenarioSpec(data["scenario"]["name"], data["scenario"]["description"],
+                                (f"scenario={option}", _searchpath_arg()), str(p))
+        if entry not in known_scenarios():
+            raise ConfigError(field, f"unknown scenario '{entry}' (known: {', '.join(known_scenarios())}; "
+                                     "or give a path to a scenario file)")
+        desc = str(yaml.safe_load((conf_dir() / "scenario" / f"{entry}.yaml").read_text(encoding="utf-8"))
+                   .get("scenario", {}).get("description", ""))
+        return ScenarioSpec(entry, desc, (f"scenario={entry}",), entry)
+    if isinstance(entry, dict):
+        unknown = set(entry) - {"name", "description", "base", "overrides"}
+        if unknown:
+            raise ConfigError(f"{field}:{sorted(unknown)[0]}", "unknown key of an inline scenario "
+                                                                "(keys: name, description, base, overrides)")
+        if not entry.get("name"):
+            raise ConfigError(f"{field}:name", "an inline scenario needs a name")
+        name = str(entry["name"])
+        _check_name(name, f"{field}:{name}.name")
+        base = scenario_spec(str(entry.get("base", "baseline")), base_dir, f"{field}:{name}.base")
+        ov = entry.get("overrides") or []
+        if isinstance(ov, str) or not isinstance(ov, list):
+            raise ConfigError(f"{field}:{name}.overrides", "expected a list of overrides such as ['policy.x=1']")
+        for o in ov:
+            if _key(o) in ("scenario", "seed", "population.scale", "run.end_year") or _key(o).startswith("hydra"):
+                raise ConfigError(f"{field}:{name}.overrides", f"'{o}' is set by the experiment, not by a scenario")
+        return ScenarioSpec(name, str(entry.get("description", "")), (*base.overrides, *map(str, ov)), "inline")
+    raise ConfigError(field, f"a scenario is a name, a file path or {{name, overrides}}, got {entry!r}")
+
+
+def scenario_specs(entries, base_dir: Path | None = None, field: str = "scenarios") -> list[ScenarioSpec]:
+    """Checked list of scenarios (at least one; names unique)."""
+    if isinstance(entries, str) or not isinstance(entries, list) or not entries:
+        raise ConfigError(field, "expected a list of scenarios (names, files or {name, overrides})")
+    specs = [scenario_spec(e, base_dir, f"{field}[{i}]") for i, e in enumerate(entries)]
+    seen = set()
+    for s in specs:
+        if s.name in seen:
+            raise ConfigError(field, f"two scenarios are named '{s.name}'")
+        seen.add(s.name)
+    return specs
+
+
+# ---------------------------------------------------------------------------- compose
+def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = False) -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+    from omegaconf.errors import OmegaConfBaseException
+
+    for a in overrides:
+        group, _, option = a.partition("=")
+        if group in CONFIG_GROUPS and option and "," not in option:
+            found = (conf_dir() / group / f"{option}.yaml").is_file() or (
+                group == "scenario" and (cache_dir() / "scenario" / f"{option}.yaml").is_file())
+            if not found:
+                known = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+                raise ConfigError(group, f"unknown option '{option}' (available: {', '.join(known)}"
+                                  + ("; or a path to a scenario file)" if group == "scenario" else ")"))
+    try:
+        gh = GlobalHydra.instance()
+        if gh.is_initialized():  # inside a running Hydra app: use its loader
+            cfg = gh.hydra.compose_config(config_name=config_name, overrides=list(overrides),
+                                          run_mode=RunMode.RUN, with_log_configuration=False)
+            with open_dict(cfg):
+                cfg.pop("hydra", None)
+            return cfg
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
+    except (HydraException, OmegaConfBaseException) as e:
+        m = re.search(r"Could not override '([^']+)'", str(e))
+        if m:
+            raise ConfigError(m.group(1), "not a config key (see jjj-sim --cfg job for the keys)") from None
+        m = re.search(r"Could not append to config. An item is already at '([^']+)'", str(e))
+        if m:
+            raise ConfigError(m.group(1), "already a config key: set it without '+'") from None
+        raise ConfigError("overrides", _one_line(e)) from None
+
+
+def _replaced_schedules(overrides) -> list[str]:
+    """Overrides that replace a lever's schedule (or a whole lever) rather than append to it."""
+    out = []
+    for o in overrides or ():
+        k = _key(o)
+        if k.startswith("policy.") and not k.endswith(".from") and "=" in str(o) and not str(o).startswith("~"):
+            out.append(str(o))
+    return out
+
+
+def dropped_entries(cfg: DictConfig, overrides, config_name: str = "config") -> list[str]:
+    """Notes on schedule entries that command-line overrides dropped (a schedule replaced whole):
+    compares with the config composed without those overrides."""
+    replaced = _replaced_schedules(overrides)
+    if not replaced:
+        return []
+    rest = [o for o in overrides if str(o) not in replaced]
+    try:
+        before = _compose_raw(rest, config_name)
+    except ConfigError:
+        return []
+    notes = []
+    for o in replaced:
+        key = _key(o)
+        old = OmegaConf.select(before, key, default=None)
+        new = OmegaConf.select(cfg, key, default=None)
+        old_entries = _schedule_entries(old)
+        new_entries = _schedule_entries(new)
+        gone = [e for e in old_entries if e not in new_entries]
+        if gone:
+            shown = ", ".join(f"{e[0]}: {e[1]:g}" for e in gone)
+            notes.append(f"{key} replaced whole on the command line: dropped {shown} "
+                         f"(to keep earlier entries write {key.rsplit('.schedule', 1)[0]}.from=[...])")
+    return notes
+
+
+def _schedule_entries(node) -> list[tuple[str, float]]:
+    """(from, value) pairs of every schedule under ``node`` (a schedule list or a lever)."""
+    if node is None:
+        return []
+    data = OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+    out = []
+
+    def walk(x):
+        if isinstance(x, list):
+            for e in x:
+                if isinstance(e, dict) and "from" in e and "value" in e:
+                    out.append((str(e["from"]), float(e["value"])))
+                else:
+                    walk(e)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+
+    walk(data)
+    return out
+
+
+def compose(overrides=(), config_name: str = "config", *, name: str | None = None,
+            description: str | None = None) -> DictConfig:
+    """Compose a config from conf/ with overrides and check it (``config.prepare``): the one
+    way every tool builds a config. ``name``/``description`` label the scenario (inline and
+    file scenarios). Bad input raises ConfigError naming the field."""
+    from jjj_sim import config
+
+    overrides = normalise_overrides(overrides)
+    cfg = _compose_raw(overrides, config_name)
+    notes = dropped_entries(cfg, overrides, config_name) if config_name == "config" else []
+    if config_name != "config":
+        return config.prepare(cfg, overrides, tool=True)
+    if name is not None:
+        cfg.scenario.name = name
+        if description is not None:
+            cfg.scenario.description = description
+    return config.prepare(cfg, overrides, named=name is not None, notes=notes)
+
+
+def check_run_dir(args, config_name: str = "config") -> Path:
+    """The run directory Hydra will write to, resolved from the arguments however they give it
+    (``hydra.run.dir=``, ``++hydra.run.dir=``, quoted, relative to the working directory), and
+    checked: not a file, not a finished run (``summary.json``, for ``jjj-sim``), writable."""
+    cfg = _compose_raw(list(args), config_name, with_hydra=True)
+    try:
+        raw = OmegaConf.select(cfg, "hydra.run.dir")
+    except Exception as e:  # an unresolvable interpolation in the directory
+        raise ConfigError("hydra.run.dir", _one_line(e)) from None
+    run_dir = Path(str(raw)).expanduser()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError("hydra.run.dir", f"{run_dir} is a file, not a directory")
+    if config_name == "config" and (run_dir / "summary.json").exists():
+        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
+    parent = next((p for p in [run_dir, *run_dir.resolve().parents] if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+        raise ConfigError("hydra.run.dir", f"cannot write into {parent}")
+    return run_dir
+
+
+# ---------------------------------------------------------------------------- run
+def simulate(cfg: DictConfig, progress: bool = False):
+    """Build and run the model for a prepared config; return (model, timings)."""
+    from jjj_sim.model import RelocationModel
+
+    t0 = time.perf_counter()
+    model = RelocationModel(cfg, seed=cfg.seed)
+    t1 = time.perf_counter()
+
+    def report(m):
+        if progress and m.quarter % 4 == 3:
+            log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+
+    model.run_model(progress=report)
+    t2 = time.perf_counter()
+    return model, {"build": t1 - t0, "run": t2 - t1}
+
+
+# ---------------------------------------------------------------------------- files
+@dataclass
+class Experiment:
+    """An experiments file: its checked mapping and the folder its relative paths start from."""
+
+    data: dict
+    path: Path | None = None
+    base_dir: Path | None = field(default=None)
+
+
+def load_experiment(path, allowed: tuple[str, ...] | None = None) -> Experiment:
+    """Read an experiments file (YAML mapping); with ``allowed``, unknown keys are refused."""
+    from jjj_sim.config import resolve_path
+
+    p = resolve_path(path, "experiment")
+    if not p.is_file():
+        raise ConfigError("experiment", f"no such file: {p}")
+    try:
+        exp = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(p.name, f"not valid YAML ({e.__class__.__name__})") from None
+    if not isinstance(exp, dict):
+        raise ConfigError(p.name, "expected a mapping")
+    if allowed is not None:
+        for key in exp:
+            if key not in allowed:
+                raise ConfigError(f"{p.name}:{key}", f"unknown key (known: {', '.join(allowed)})")
+    return Experiment(exp, p, p.parent.resolve())
