@@ -115,7 +115,7 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     import matplotlib.pyplot as plt
 
     from jjj_sim.maps import map_figure
-    from jjj_sim.report import label
+    from jjj_sim.report import plot_label as label
 
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, Path] = {}

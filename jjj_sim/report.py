@@ -94,6 +94,13 @@ def label(indicator_id: str) -> tuple[str, str]:
     return families.get(prefix, (indicator_id, ""))
 
 
+def plot_label(indicator_id: str) -> tuple[str, str]:
+    """``label`` for a plot: without the Chinese terms in brackets (matplotlib's default font
+    has no CJK glyphs; the reports keep them)."""
+    title, unit = label(indicator_id)
+    return re.sub(r"\s*\([^)]*[\u3400-\u9fff][^)]*\)", "", title), unit
+
+
 # ---------------------------------------------------------------------------- formatting
 def _missing(x) -> bool:
     if x is None:
