@@ -75,3 +75,17 @@ def test_bad_sensitivity_input_exits_2(tmp_path):
     out = tmp_path / "bad"
     r = sens(tmp_path, {**SMALL, "params": {"closure.annual_pace": [-1, 1]}}, "--out", str(out))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_sensitivity_runs_a_scenario_file_next_to_the_experiments_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("JJJ_SIM_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "case.yaml").write_text("scenario: {name: no_push}\npolicy:\n  relocation_push: {schedule: []}\n")
+    out = tmp_path / "s"
+    exp = {**SMALL, "scenario": "case.yaml", "morris": {"trajectories": 2, "levels": 4}}
+    r = sens(tmp_path, exp, "--method", "morris", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((out / "sensitivity.json").read_text())["scenario"] == "no_push"
+    assert "scenario no_push" in (out / "report.md").read_text()
+    bad = sens(tmp_path, {**SMALL, "scenario": "missing.yaml"}, "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "missing.yaml" in bad.stderr
+    assert not (tmp_path / "bad").exists()
