@@ -43,9 +43,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets, parse_entry, read_entries
-from jjj_sim.cli import CONF_DIR, EXIT_BAD_INPUT, precheck
+from jjj_sim.cli import EXIT_BAD_INPUT, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
+from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 
 PROG = "jjj-sim-validate"
@@ -357,7 +358,7 @@ def _discard_if_empty(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="validate")
+@hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="validate")
 def _app(cfg: DictConfig) -> None:
     from jjj_sim import config
     from jjj_sim.outputs import staged
@@ -367,7 +368,7 @@ def _app(cfg: DictConfig) -> None:
     try:
         if (run_dir / MARKER).exists():
             raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished validation; choose another directory")
-        cfg = config.prepare(cfg, HydraConfig.get().overrides.task)
+        cfg = config.prepare(cfg, HydraConfig.get().overrides.task, tool=True)
         s = Settings(cfg)
     except ConfigError as e:
         _discard_if_empty(run_dir)

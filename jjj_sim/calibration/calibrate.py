@@ -42,9 +42,10 @@ from omegaconf import DictConfig, OmegaConf
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets
-from jjj_sim.cli import CONF_DIR, fail, precheck
+from jjj_sim.cli import fail, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
+from jjj_sim.resources import CONF_SEARCH
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"
@@ -437,14 +438,14 @@ def write_fitted(path: Path, best: dict, rep: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- app
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="calibrate")
+@hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="calibrate")
 def _app(cfg: DictConfig) -> None:
     from jjj_sim import config
 
     logging.getLogger("MESA").setLevel(logging.WARNING)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        cfg = config.prepare(cfg, HydraConfig.get().overrides.task)
+        cfg = config.prepare(cfg, HydraConfig.get().overrides.task, tool=True)
         s = Settings(cfg)
     except ConfigError as e:
         fail(str(e))
