@@ -26,9 +26,10 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from jjj_sim.errors import ConfigError
+from jjj_sim.resources import CONF_SEARCH, conf_path
 from jjj_sim.sweep import record_failure
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = conf_path()  # the shipped configs as a directory (for importers; see jjj_sim/resources.py)
 EXIT_BAD_INPUT = 2
 log = logging.getLogger("jjj_sim")
 _HYDRA_FILES = {".hydra", "cli.log", "jjj-sim.log"}
@@ -57,7 +58,7 @@ def _headline(result: dict) -> str:
     return "\n".join(lines)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="config")
 def _app(cfg: DictConfig) -> None:
     from jjj_sim import config, experiment
     from jjj_sim.outputs import write_run

@@ -17,17 +17,13 @@ from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.world import PROVINCES
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 
 def resolve_path(path, field: str) -> Path:
     """A file named in the config: as given (absolute, or relative to the working directory),
-    else relative to the project root (so the defaults work from any directory)."""
-    p = Path(str(path)).expanduser()
-    if p.is_file() or p.is_absolute():
-        return p
-    q = REPO_ROOT / p
-    return q if q.is_file() else p
+    else the copy shipped with the package (so the defaults work from any directory)."""
+    from jjj_sim.resources import find
+
+    return find(path, field)
 
 
 # How each parameter is checked: prob = number in [0, 1]; nonneg = number >= 0; real = any

@@ -41,9 +41,9 @@ EDITED = "+edited"
 
 
 def conf_dir() -> Path:
-    from jjj_sim.cli import CONF_DIR
+    from jjj_sim.resources import conf_path
 
-    return Path(CONF_DIR)
+    return conf_path()
 
 
 def _one_line(e: Exception) -> str:
@@ -280,11 +280,12 @@ def scenario_specs(entries, base_dir: Path | None = None, field: str = "scenario
 # ---------------------------------------------------------------------------- compose
 def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = False) -> DictConfig:
     from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
+
+    from jjj_sim.resources import initialize_conf
 
     for a in overrides:
         group, _, option = a.partition("=")
@@ -303,7 +304,7 @@ def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = Fals
             with open_dict(cfg):
                 cfg.pop("hydra", None)
             return cfg
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        with initialize_conf():
             return hydra_compose(config_name=config_name, overrides=list(overrides), return_hydra_config=with_hydra)
     except (HydraException, OmegaConfBaseException) as e:
         m = re.search(r"Could not override '([^']+)'", str(e))

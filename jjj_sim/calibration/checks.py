@@ -24,9 +24,11 @@ from jjj_sim import config
 from jjj_sim.calibration.simulator import Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import load_targets
 from jjj_sim.experiment import compose as compose_config
-from jjj_sim.config import REPO_ROOT, resolve_path
+from jjj_sim.config import resolve_path
+from jjj_sim.resources import project_root
 
-RESULTS = REPO_ROOT / "calibration" / "results"
+ROOT = project_root() or Path()  # the checkout; installed from a wheel: the working directory
+RESULTS = ROOT / "calibration" / "results"
 
 
 def _setup(params_file: str, scale: float, seed: int = 2024):
@@ -167,7 +169,7 @@ def main() -> None:
         res = replications(a.params, [float(s) for s in a.scales.split(",")], a.seeds)
     else:
         res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
-                       REPO_ROOT / "outputs" / f"recovery{('_' + a.tag) if a.tag else ''}", a.start)
+                       ROOT / "outputs" / f"recovery{('_' + a.tag) if a.tag else ''}", a.start)
     res["command"] = " ".join(["python -m jjj_sim.calibration.checks", *sys.argv[1:]])
     path = RESULTS / f"{a.check}{('_' + a.tag) if a.tag else ''}.json"
     path.write_text(json.dumps(res, indent=1), encoding="utf-8")

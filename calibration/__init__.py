@@ -1,0 +1,2 @@
+"""Calibration targets and fitted parameters, shipped as package jjj_sim.calibration_data
+(jjj_sim/resources.py)."""
