@@ -30,14 +30,20 @@ def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
     that already holds a finished run (``marker``); removes it again if the run fails empty."""
     from jjj_sim.errors import ConfigError
 
-    out = Path(given) if given else Path("outputs") / tool / time.strftime("%Y-%m-%d_%H-%M-%S")
+    out = Path(given).expanduser() if given else Path("outputs") / tool / time.strftime("%Y-%m-%d_%H-%M-%S")
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", f"{out} is a file, not a directory")
     if (out / marker).exists():
         raise ConfigError("--out", f"{out} already holds a finished run; choose another directory")
+    parent = next((p for p in [out, *out.resolve().parents] if p.exists()), None)
+    if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
+        raise ConfigError("--out", f"cannot write into {parent}")
+    existed = out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
         yield out
     except BaseException:
-        if not any(out.iterdir()):
+        if not existed and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
         raise
 

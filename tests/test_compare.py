@@ -123,3 +123,14 @@ def test_compare_refuses_an_unknown_scenario(tmp_path):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "atlantis" in r.stderr
     assert not out.exists()
+
+
+def test_compare_refuses_an_output_that_is_a_file_and_keeps_an_existing_empty_folder(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = compare("--scenarios", "baseline,no_strategy", "--seeds", "2", "--out", str(f))
+    assert r.returncode == 2 and r.stderr.strip() == f"jjj-sim-compare: error: --out: {f} is a file, not a directory"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = compare("--scenarios", "baseline,atlantis", "--seeds", "2", "--out", str(empty))
+    assert r.returncode == 2 and empty.is_dir()  # a refused compare leaves the user's folder alone
