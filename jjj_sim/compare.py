@@ -27,75 +27,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from jjj_sim import __version__
 from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_specs
+from jjj_sim.experiment import (ScenarioSpec, load_experiment, paired_differences, run_rows, scenario_specs,
+                                summarise)
 from jjj_sim.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
 EXPERIMENT_KEYS = ("scenarios", "seeds", "seed", "population_scale", "end_year", "overrides", "description")
-# place families in runs.parquet: indicator ids "<family>:<place id>"
-PARK_FAMILIES = {"firms": "park_firms", "firms_from_bjtj": "park_firms_from_bjtj",
-                 "overflow_to_region": "park_overflow_to_region"}
-REGION_FAMILIES = {"firms": "region_firms", "firms_from_outside": "region_firms_from_outside"}
-
-
-def _run(job: tuple) -> list[dict]:
-    """One scenario x seed: tidy rows (scenario, seed, indicator, year, value)."""
-    spec, seed, common = job
-    from jjj_sim import indicators
-    from jjj_sim.experiment import simulate
-
-    cfg = spec.compose([*common, f"seed={seed}"])
-    model, _ = simulate(cfg)
-    name = spec.name
-    rows = [{"scenario": name, "seed": seed, "indicator": ind, "year": int(y), "value": v}
-            for ind, series in indicators.year_end(model).items() for y, v in series.items()]
-    for pid, park in indicators.parks_year_end(model).items():
-        for field, family in PARK_FAMILIES.items():
-            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{pid}", "year": int(y), "value": v}
-                     for y, v in park[field].items()]
-        cap = park["capacity"]
-        rows += [{"scenario": name, "seed": seed, "indicator": f"park_fill_pct:{pid}", "year": int(y),
-                  "value": 100.0 * v / cap if cap > 0 else float("nan")} for y, v in park["firms"].items()]
-        rows += [{"scenario": name, "seed": seed, "indicator": f"park_capacity:{pid}", "year": int(y), "value": cap}
-                 for y in park["firms"]]
-    for rid, region in indicators.regions_year_end(model).items():
-        for field, family in REGION_FAMILIES.items():
-            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{rid}", "year": int(y), "value": v}
-                     for y, v in region[field].items()]
-    return rows
-
-
-def paired_differences(runs: pd.DataFrame, reference: str = "baseline") -> pd.DataFrame:
-    """Per scenario, indicator and year: mean paired difference from the reference (same seed),
-    its 90% confidence interval, and the 5-95% range of the per-seed differences."""
-    base = runs[runs["scenario"] == reference].set_index(["seed", "indicator", "year"])["value"]
-    out = []
-    for scen, df in runs[runs["scenario"] != reference].groupby("scenario", sort=False):
-        d = df.set_index(["seed", "indicator", "year"])["value"] - base
-        d = d.dropna().rename("diff").reset_index()
-        for (ind, year), g in d.groupby(["indicator", "year"], sort=False):
-            x = g["diff"].to_numpy(dtype=float)
-            n = len(x)
-            mean = float(x.mean())
-            half = float(stats.t.ppf(0.95, n - 1) * x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-            out.append({"scenario": scen, "indicator": ind, "year": int(year), "n_seeds": n, "mean_diff": mean,
-                        "ci90_low": mean - half, "ci90_high": mean + half,
-                        "seed_p05": float(np.percentile(x, 5)), "seed_p95": float(np.percentile(x, 95))})
-    return pd.DataFrame(out)
-
-
-def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    g = runs.groupby(["scenario", "indicator", "year"], sort=False)["value"]
-    return pd.DataFrame({"mean": g.mean(), "p05": g.quantile(0.05), "p95": g.quantile(0.95)}).reset_index()
-
-
 # ---------------------------------------------------------------------------- plots
 def _family(levels: pd.DataFrame, family: str, scenario: str, year: int) -> dict[str, float]:
     sel = levels[(levels.scenario == scenario) & (levels.year == year) & levels.indicator.str.startswith(family + ":")]
@@ -201,6 +143,10 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     return images
 
 
+def _run_job(job: tuple) -> list[dict]:
+    return run_rows(*job)
+
+
 # ---------------------------------------------------------------------------- main
 def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
     n_seeds = exp.get("seeds", 10)
@@ -240,11 +186,11 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
     rows = []
     if workers <= 1:
         for i, j in enumerate(jobs):
-            rows += _run(j)
+            rows += run_rows(*j)
             print(f"run {i + 1}/{len(jobs)}: {j[0].name} seed {j[1]}", file=sys.stderr, flush=True)
     else:
         with ProcessPoolExecutor(workers) as ex:
-            for i, r in enumerate(ex.map(_run, jobs)):
+            for i, r in enumerate(ex.map(_run_job, jobs)):
                 rows += r
                 print(f"run {i + 1}/{len(jobs)}: {jobs[i][0].name} seed {jobs[i][1]}", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - t0

@@ -414,8 +414,9 @@ def check_run_dir(args, config_name: str = "config") -> Path:
 
 
 # ---------------------------------------------------------------------------- run
-def simulate(cfg: DictConfig, progress: bool = False):
-    """Build and run the model for a prepared config; return (model, timings)."""
+def simulate(cfg: DictConfig, progress=False):
+    """Build and run the model for a prepared config; return (model, timings). ``progress``:
+    True logs a line per simulated year; a callable is called with the model after each year."""
     from jjj_sim.model import RelocationModel
 
     t0 = time.perf_counter()
@@ -424,11 +425,101 @@ def simulate(cfg: DictConfig, progress: bool = False):
 
     def report(m):
         if progress and m.quarter % 4 == 3:
-            log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+            if callable(progress):
+                progress(m)
+            else:
+                log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
 
     model.run_model(progress=report)
     t2 = time.perf_counter()
     return model, {"build": t1 - t0, "run": t2 - t1}
+
+
+# ---------------------------------------------------------------------------- ensembles
+# place families in run rows: indicator ids "<family>:<place id>" (report.label names them)
+PARK_FAMILIES = {"firms": "park_firms", "firms_from_beijing": "park_firms_from_beijing",
+                 "firms_from_bjtj": "park_firms_from_bjtj", "overflow_to_region": "park_overflow_to_region"}
+REGION_FAMILIES = {"firms": "region_firms", "firms_from_outside": "region_firms_from_outside"}
+
+
+def result_rows(model, name: str, seed: int) -> list[dict]:
+    """A finished model's year-end results as tidy rows (scenario, seed, indicator, year,
+    value): every indicator, and per park and region its fields (``PARK_FAMILIES``,
+    ``REGION_FAMILIES``), the park's capacity and its fill in percent."""
+    from jjj_sim import indicators
+
+    rows = [{"scenario": name, "seed": seed, "indicator": ind, "year": int(y), "value": v}
+            for ind, series in indicators.year_end(model).items() for y, v in series.items()]
+    for pid, park in indicators.parks_year_end(model).items():
+        for fld, family in PARK_FAMILIES.items():
+            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{pid}", "year": int(y), "value": v}
+                     for y, v in park[fld].items()]
+        cap = park["capacity"]
+        rows += [{"scenario": name, "seed": seed, "indicator": f"park_fill_pct:{pid}", "year": int(y),
+                  "value": 100.0 * v / cap if cap > 0 else float("nan")} for y, v in park["firms"].items()]
+        rows += [{"scenario": name, "seed": seed, "indicator": f"park_capacity:{pid}", "year": int(y), "value": cap}
+                 for y in park["firms"]]
+    for rid, region in indicators.regions_year_end(model).items():
+        for fld, family in REGION_FAMILIES.items():
+            rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{rid}", "year": int(y), "value": v}
+                     for y, v in region[fld].items()]
+    return rows
+
+
+def run_rows(spec: ScenarioSpec, seed: int, common=(), progress=None) -> list[dict]:
+    """One scenario x seed: compose, simulate, and the tidy rows (``result_rows``).
+    ``progress(model)`` is called after every simulated year."""
+    cfg = spec.compose([*common, f"seed={seed}"])
+    model, _ = simulate(cfg, progress=progress)
+    return result_rows(model, spec.name, seed)
+
+
+def summarise(runs):
+    """Mean and 5-95% range over seeds, per scenario, indicator and year."""
+    import pandas as pd
+
+    g = runs.groupby(["scenario", "indicator", "year"], sort=False)["value"]
+    return pd.DataFrame({"mean": g.mean(), "p05": g.quantile(0.05), "p95": g.quantile(0.95)}).reset_index()
+
+
+def paired_differences(runs, reference: str = "baseline"):
+    """Per scenario, indicator and year: mean paired difference from the reference (same seed),
+    its 90% confidence interval (mean +- t(0.95, n-1) sd / sqrt(n)), and the 5-95% range of
+    the per-seed differences."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    base = runs[runs["scenario"] == reference].set_index(["seed", "indicator", "year"])["value"]
+    out = []
+    for scen, df in runs[runs["scenario"] != reference].groupby("scenario", sort=False):
+        d = df.set_index(["seed", "indicator", "year"])["value"] - base
+        d = d.dropna().rename("diff").reset_index()
+        for (ind, year), g in d.groupby(["indicator", "year"], sort=False):
+            x = g["diff"].to_numpy(dtype=float)
+            n = len(x)
+            mean = float(x.mean())
+            half = float(stats.t.ppf(0.95, n - 1) * x.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+            out.append({"scenario": scen, "indicator": ind, "year": int(year), "n_seeds": n, "mean_diff": mean,
+                        "ci90_low": mean - half, "ci90_high": mean + half,
+                        "seed_p05": float(np.percentile(x, 5)), "seed_p95": float(np.percentile(x, 95))})
+    return pd.DataFrame(out)
+
+
+def mean_summary(levels, scenario: str) -> dict:
+    """A summary.json-like mapping of one scenario's means over seeds ({"indicators": {name:
+    {year: v}}, "parks": {id: {field: {year: v}}}, "regions": ...}), for targets (Target.simulated)."""
+    out = {"scenario": scenario, "indicators": {}, "parks": {}, "regions": {}}
+    fams = {f: ("parks", fld) for fld, f in PARK_FAMILIES.items()}
+    fams |= {f: ("regions", fld) for fld, f in REGION_FAMILIES.items()}
+    for ind, year, v in levels.loc[levels.scenario == scenario, ["indicator", "year", "mean"]].itertuples(index=False):
+        family, sep, pid = str(ind).partition(":")
+        if not sep:
+            out["indicators"].setdefault(ind, {})[str(year)] = float(v)
+        elif family in fams:
+            group, fld = fams[family]
+            out[group].setdefault(pid, {}).setdefault(fld, {})[str(year)] = float(v)
+    return out
 
 
 # ---------------------------------------------------------------------------- files
