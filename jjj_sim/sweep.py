@@ -58,7 +58,9 @@ def gather(sweep_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             row.update({k: v[last] for k, v in s["indicators"].items()})
             for name, series in s["indicators"].items():
                 for year, value in series.items():
-                    tidy.append({"job": d.name, "scenario": s["scenario"], "seed": s["seed"], **over,
+                    # the run's own scenario name and seed win over the override text (a scenario
+                    # file's override is its cached option name; an override's seed is a string)
+                    tidy.append({"job": d.name, **over, "scenario": s["scenario"], "seed": s["seed"],
                                  "indicator": name, "year": int(year), "value": value})
         elif (d / FAILURE).is_file():
             row.update(status="failed", error=json.loads((d / FAILURE).read_text(encoding="utf-8"))["error"])

@@ -241,3 +241,7 @@ def test_multirun_takes_a_scenario_file(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     names = sorted(json.loads(p.read_text())["scenario"] for p in sweep.glob("*/summary.json"))
     assert names == ["baseline", "xiongan_rail"]
+    import pandas as pd
+
+    tidy = pd.read_parquet(sweep / "sweep_results.parquet")
+    assert sorted(set(tidy.scenario)) == ["baseline", "xiongan_rail"]  # names, not cached option names
