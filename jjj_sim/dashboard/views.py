@@ -1,0 +1,252 @@
+"""The dashboard's tables (HTML strings, escaped) and downloads, from a run's ``Results``.
+
+Every number is formatted by ``jjj_sim.report`` (``fmt_value``, ``fmt_diff``) and every
+indicator is named by ``report.label``. Tables carry ids and ``data-*`` attributes so tests
+and scripts can find a row: ``#headline-table tr[data-indicator=ID] td.diff``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+
+from jjj_sim.report import HEADLINE, NS_LEGEND, ci_contains_zero, fmt_diff, fmt_value
+from jjj_sim.report import plot_label as label  # the report's words without CJK terms (fonts)
+
+PROVINCES = ("beijing", "tianjin", "hebei")
+CSS = """
+.jjj-table { border-collapse: collapse; font-size: 13px; margin: 4px 0 12px 0; }
+.jjj-table th, .jjj-table td { border-bottom: 1px solid #e2e2e2; padding: 3px 8px; vertical-align: top; }
+.jjj-table th { background: #f3f3f3; text-align: left; font-weight: 600; }
+.jjj-table td.num, .jjj-table th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+.jjj-table td.ns { color: #777; }
+.jjj-table td.pos { color: #1a7f37; }
+.jjj-table td.neg { color: #b3261e; }
+.jjj-table tr.group td { background: #fafafa; font-weight: 600; }
+.jjj-table td.met-yes { color: #1a7f37; font-weight: 600; }
+.jjj-table td.met-no { color: #b3261e; font-weight: 600; }
+.jjj-table td.small { font-size: 11px; color: #555; min-width: 16em; max-width: 28em; }
+.jjj-table td:first-child { min-width: 12em; }
+#targets-table td:first-child { min-width: 4em; }
+.jjj-note { font-size: 12px; color: #555; }
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+class Data:
+    """Lookups into a run's levels and differences."""
+
+    def __init__(self, res):
+        self.res = res
+        lv = res.levels
+        self.lv = {(s, i, int(y)): float(m) for s, i, y, m in zip(lv.scenario, lv.indicator, lv.year, lv["mean"])}
+        d = res.diffs
+        self.d = {(i, int(y)): (float(m), float(lo), float(hi)) for s, i, y, m, lo, hi in
+                  zip(d.scenario, d.indicator, d.year, d.mean_diff, d.ci90_low, d.ci90_high) if s == res.whatif}
+
+    def level(self, scen: str, ind: str, year: int) -> float:
+        return self.lv.get((scen, ind, year), float("nan"))
+
+    def base(self, ind, year):
+        return self.level(self.res.reference, ind, year)
+
+    def whatif(self, ind, year):
+        return self.level(self.res.whatif, ind, year)
+
+    def diff(self, ind: str, year: int) -> tuple[float, float, float]:
+        return self.d.get((ind, year), (float("nan"),) * 3)
+
+    def diff_td(self, ind: str, year: int, unit: str) -> str:
+        m, lo, hi = self.diff(ind, year)
+        cls = "num diff"
+        if ci_contains_zero(lo, hi):
+            cls += " ns"
+        elif not math.isnan(m) and round(m, 1) != 0:
+            cls += " pos" if m > 0 else " neg"
+        return f'<td class="{cls}">{_e(fmt_diff(m, lo, hi, unit))}</td>'
+
+
+def _table(tid: str, head: list[tuple[str, bool]], rows: list[str], caption: str = "") -> str:
+    ths = "".join(f'<th class="{"num" if num else ""}">{_e(t)}</th>' for t, num in head)
+    cap = f"<caption style='caption-side:top;text-align:left;font-weight:600'>{_e(caption)}</caption>" if caption else ""
+    return f'<table id="{tid}" class="jjj-table">{cap}<thead><tr>{ths}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def headline_table(res, year: int) -> str:
+    d = Data(res)
+    rows = []
+    for ind in HEADLINE:
+        title, unit = label(ind)
+        rows.append(f'<tr data-indicator="{_e(ind)}"><td>{_e(title)}</td><td>{_e(unit)}</td>'
+                    f'<td class="num level-base">{_e(fmt_value(d.base(ind, year), unit))}</td>'
+                    f'<td class="num level-whatif">{_e(fmt_value(d.whatif(ind, year), unit))}</td>'
+                    f'{d.diff_td(ind, year, unit)}</tr>')
+    head = [("Indicator", False), ("Unit", False), (f"{res.reference}", True), ("what-if", True),
+            ("difference [90% CI]", True)]
+    return (_table("headline-table", head, rows, f"Headline indicators, end of {year} (mean over {res.n_seeds} seeds)")
+            + f'<div class="jjj-note">{_e(NS_LEGEND)} Differences are paired by seed (the same seeds for both).</div>')
+
+
+@lru_cache(maxsize=1)
+def _places() -> dict:
+    from jjj_sim.report import _places as report_places
+
+    return report_places()
+
+
+def regions_table(res, year: int) -> str:
+    d = Data(res)
+    rows = []
+    places = _places()
+    for k, prov in enumerate(PROVINCES):
+        rows.append(f'<tr class="group"><td colspan="7">{_e(prov.capitalize())}</td></tr>')
+        for pid, p in places.items():
+            if p["is_park"] or p["province"] != k:
+                continue
+            a, b = f"region_firms:{pid}", f"region_firms_from_outside:{pid}"
+            rows.append(f'<tr data-region="{_e(pid)}"><td>{_e(p["name"])}</td>'
+                        f'<td class="num">{_e(fmt_value(d.base(a, year), "firms"))}</td>'
+                        f'<td class="num">{_e(fmt_value(d.whatif(a, year), "firms"))}</td>{d.diff_td(a, year, "firms")}'
+                        f'<td class="num">{_e(fmt_value(d.base(b, year), "firms"))}</td>'
+                        f'<td class="num">{_e(fmt_value(d.whatif(b, year), "firms"))}</td>{d.diff_td(b, year, "firms")}'
+                        "</tr>")
+    head = [("Region", False), ("firms: baseline", True), ("what-if", True), ("difference [90% CI]", True),
+            ("from other provinces: baseline", True), ("what-if", True), ("difference [90% CI]", True)]
+    return _table("regions-table", head, rows, f"Regions, end of {year} (legal units and branches, parks included)")
+
+
+def parks_table(res, year: int) -> str:
+    d = Data(res)
+    rows = []
+    places = _places()
+    for k, prov in enumerate(PROVINCES):
+        mine = [(pid, p) for pid, p in places.items() if p["is_park"] and p["province"] == k]
+        if not mine:
+            continue
+        rows.append(f'<tr class="group"><td colspan="9">{_e(prov.capitalize())}</td></tr>')
+        for pid, p in mine:
+            cap = d.whatif(f"park_capacity:{pid}", year)
+            fill_b, fill_w = d.base(f"park_fill_pct:{pid}", year), d.whatif(f"park_fill_pct:{pid}", year)
+            full = "" if math.isnan(fill_w) or fill_w < 100 - 1e-9 else " (full)"
+            rows.append(
+                f'<tr data-park="{_e(pid)}"><td>{_e(p["name"])}</td><td>{_e(places[p["region"]]["name"])}</td>'
+                f'<td class="num">{_e(fmt_value(cap, "slots"))}</td>'
+                f'<td class="num">{_e(fmt_value(d.base(f"park_firms:{pid}", year), "firms"))}</td>'
+                f'<td class="num">{_e(fmt_value(d.whatif(f"park_firms:{pid}", year), "firms"))}</td>'
+                f'{d.diff_td(f"park_firms:{pid}", year, "firms")}'
+                f'<td class="num">{_e(fmt_value(fill_b, "percent"))} &rarr; {_e(fmt_value(fill_w, "percent") + full)}</td>'
+                f'{d.diff_td(f"park_firms_from_bjtj:{pid}", year, "firms")}'
+                f'<td class="num">{_e(fmt_value(d.whatif(f"park_overflow_to_region:{pid}", year), "firms"))}</td></tr>')
+    head = [("Park", False), ("Region", False), ("capacity", True), ("firms: baseline", True), ("what-if", True),
+            ("difference [90% CI]", True), ("fill: baseline → what-if", True),
+            ("from Beijing/Tianjin: difference", True), ("overflow to region (what-if)", True)]
+    return _table("parks-table", head, rows, f"Parks, end of {year} (a full park sends further choosers to its region)")
+
+
+# ---------------------------------------------------------------------------- targets
+@lru_cache(maxsize=1)
+def targets():
+    from jjj_sim.calibration.targets import load_targets
+    from jjj_sim.resources import find
+
+    return tuple(load_targets(find("calibration/targets.yaml", "targets")))
+
+
+def _reported(t) -> str:
+    unit = "" if t.unit == "share" else t.unit
+
+    def f(x):
+        if t.unit == "share":
+            return f"{x:.3g}"
+        return fmt_value(x, t.unit)
+
+    if t.kind == "range":
+        return f"{f(t.low)} to {f(t.high)} {unit}".strip()
+    sign = {"approx": "about ", "at_least": "at least ", "at_most": "at most "}[t.kind]
+    tol = f" (±{t.tolerance * 100:g}%)" if t.kind == "approx" else ""
+    return f"{sign}{f(t.value)} {unit}{tol}".strip().replace("  ", " ")
+
+
+def _simulated(t, summary: dict, end_year: int) -> tuple[str, str, str]:
+    """(value text, met text, css class)."""
+    if t.year > end_year:
+        return "n/a", "n/a", ""
+    try:
+        x = t.simulated(summary)
+    except KeyError:
+        return "n/a", "n/a", ""
+    text = f"{x:.3g}" if t.unit == "share" else fmt_value(x, t.unit)
+    ok = t.met(x)
+    return text, "yes" if ok else "no", "met-yes" if ok else "met-no"
+
+
+def targets_table(res) -> str:
+    from jjj_sim.experiment import mean_summary
+
+    sw, sb = mean_summary(res.levels, res.whatif), mean_summary(res.levels, res.reference)
+    rows = []
+    for t in targets():
+        vw, mw, cw = _simulated(t, sw, res.end_year)
+        vb, mb, cb = _simulated(t, sb, res.end_year)
+        rows.append(f'<tr data-target="{_e(t.id)}"><td>{_e(t.id)}</td><td class="small">{_e(t.what or t.series)}</td>'
+                    f'<td class="num">{t.year}</td><td class="num">{_e(_reported(t))}</td>'
+                    f'<td class="num">{_e(vw)}</td><td class="{cw}">{_e(mw)}</td>'
+                    f'<td class="num">{_e(vb)}</td><td class="{cb}">{_e(mb)}</td>'
+                    f'<td class="small">{_e(t.source)}</td></tr>')
+    head = [("Target", False), ("What", False), ("Year", True), ("Reported", True), ("What-if", True), ("met", False),
+            ("Baseline", True), ("met", False), ("Source", False)]
+    return _table("targets-table", head, rows, "Reported figures (calibration targets): simulated mean over seeds")
+
+
+# ---------------------------------------------------------------------------- downloads
+def summary_json(res) -> str:
+    from jjj_sim.experiment import mean_summary
+
+    out = mean_summary(res.levels, res.whatif)
+    out["meta"] = {"scenario": res.scenario, "description": res.description, "edits": res.changed,
+                   "overrides": [*res.lever_overrides], "common": res.common, "seeds": res.seeds,
+                   "reference": res.reference}
+    return json.dumps(out, indent=1)
+
+
+def levels_csv(res) -> str:
+    return res.levels.to_csv(index=False)
+
+
+def diffs_csv(res) -> str:
+    return res.full_differences().to_csv(index=False)
+
+
+def report_html(res) -> bytes:
+    """``report.html`` by jjj_sim.report.write_report, written into a temporary folder."""
+    from jjj_sim import __version__
+    from jjj_sim.report import write_report
+
+    titles = {"map_whatif": f"Map: what-if, firms attracted from other provinces, end of {res.end_year}",
+              "map_diff": f"Map: what-if minus {res.reference}, firms in each region, end of {res.end_year}",
+              "levels": "Headline indicators over time (mean, 5-95% of seeds)",
+              "diffs": f"What-if minus {res.reference} over time (90% confidence band)"}
+    with tempfile.TemporaryDirectory(prefix="jjj-dashboard-") as tmp:
+        out = Path(tmp)
+        images = {}
+        for kind, title in titles.items():
+            if kind in res.images:
+                p = out / f"{kind}.png"
+                p.write_bytes(res.images[kind])
+                images[title] = p
+        desc = res.description + (" Edits: " + "; ".join(res.changed) if res.changed else " (no edits)")
+        meta = {"seeds": res.n_seeds, "seed_values": res.seeds, "scale": res.scale, "start": 2014,
+                "end_year": res.end_year, "runs": 2 * res.n_seeds, "seconds": res.seconds, "version": __version__,
+                "overrides": [*res.common, *res.lever_overrides]}
+        write_report(out, levels=res.levels, diffs=res.diffs,
+                     scenarios=[{"name": res.reference, "description": "Levers as reported (the reference)."},
+                                {"name": res.whatif, "description": desc}], images=images, meta=meta)
+        return (out / "report.html").read_bytes()
