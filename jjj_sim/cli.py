@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import hydra
@@ -61,7 +60,6 @@ def _headline(result: dict) -> str:
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="config")
 def _app(cfg: DictConfig) -> None:
     from jjj_sim import config, experiment
-    from jjj_sim.outputs import write_run
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     hc = HydraConfig.get()
@@ -72,10 +70,7 @@ def _app(cfg: DictConfig) -> None:
         cfg = config.prepare(cfg, overrides, notes=experiment.dropped_entries(cfg, overrides))
         for note in cfg.scenario.edits:
             log.warning("lever edit: %s", note)
-        model, timings = experiment.simulate(cfg, progress=True)
-        t0 = time.perf_counter()
-        result = write_run(run_dir, model, cfg, timings)
-        timings["write"] = time.perf_counter() - t0
+        result, timings = experiment.run_to_dir(run_dir, cfg, progress=True, parallel_plots=not in_sweep)
     except Exception as e:
         if in_sweep:  # record it in the job's directory and let the sweep go on
             record_failure(run_dir, e)

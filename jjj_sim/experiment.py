@@ -414,25 +414,64 @@ def check_run_dir(args, config_name: str = "config") -> Path:
 
 
 # ---------------------------------------------------------------------------- run
-def simulate(cfg: DictConfig, progress=False):
+def simulate(cfg: DictConfig, progress=False, events_path=None):
     """Build and run the model for a prepared config; return (model, timings). ``progress``:
-    True logs a line per simulated year; a callable is called with the model after each year."""
+    True logs a line per simulated year; a callable is called with the model after each year.
+    ``events_path``: stream the event log to this Parquet file while the model runs (instead
+    of keeping it in memory)."""
+    from jjj_sim.events import ParquetEventWriter
     from jjj_sim.model import RelocationModel
+    from jjj_sim.timeline import last_quarter, quarter_end_date
 
     t0 = time.perf_counter()
-    model = RelocationModel(cfg, seed=cfg.seed)
-    t1 = time.perf_counter()
+    sink = None
+    if events_path is not None and cfg.run.record_events:
+        from jjj_sim.world import load_places, load_sectors
 
-    def report(m):
-        if progress and m.quarter % 4 == 3:
-            if callable(progress):
-                progress(m)
-            else:
-                log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+        sectors = load_sectors()
+        dates = [quarter_end_date(q) for q in range(last_quarter(int(cfg.run.end_year)) + 1)]
+        sink = ParquetEventWriter(events_path, load_places(sectors).ids, sectors.ids, dates)
+    try:
+        model = RelocationModel(cfg, seed=cfg.seed, event_sink=sink)
+        t1 = time.perf_counter()
 
-    model.run_model(progress=report)
+        def report(m):
+            if progress and m.quarter % 4 == 3:
+                if callable(progress):
+                    progress(m)
+                else:
+                    log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+
+        model.run_model(progress=report)
+        if sink is not None:
+            sink.close()
+            sink = None
+    finally:
+        if sink is not None:
+            sink.abort()
     t2 = time.perf_counter()
     return model, {"build": t1 - t0, "run": t2 - t1}
+
+
+def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, parallel_plots: bool = True):
+    """Simulate and write every output into ``run_dir``, all or nothing (outputs.staged): the
+    event log streams into the staging directory while the model runs, and the plots are drawn
+    by a process started before the run (``parallel_plots``; off in sweeps, where every core
+    already runs a job, else in this process). Returns (summary, timings)."""
+    from jjj_sim.outputs import PlotProcess, staged, write_run
+
+    plotter = PlotProcess() if cfg.run.plots and parallel_plots else None
+    try:
+        with staged(Path(run_dir), last="summary.json") as staging:
+            events = staging / "events.parquet" if cfg.run.record_events else None
+            model, timings = simulate(cfg, progress=progress, events_path=events)
+            t0 = time.perf_counter()
+            result = write_run(staging, model, cfg, timings, plotter)
+            timings["write"] = time.perf_counter() - t0
+    finally:
+        if plotter is not None:
+            plotter.stop()
+    return result, timings
 
 
 # ---------------------------------------------------------------------------- ensembles

@@ -135,7 +135,7 @@ class RelocationModel(mesa.Model):
         seed: seed of the model's numpy Generator (``self.rng``).
     """
 
-    def __init__(self, cfg, seed: int = 0):
+    def __init__(self, cfg, seed: int = 0, event_sink=None):
         super().__init__(rng=int(seed))
         # Each rule draws from its own stream, spawned from the seed (the initial population uses
         # Mesa's ``self.rng``): changing one rule's parameters leaves every other rule's random
@@ -168,7 +168,7 @@ class RelocationModel(mesa.Model):
         self.xiongan = self.places.index("xiongan", "places")
         self.place_asc = place_constants(self.params.choice, self.places.province, self.places.region == self.xiongan)
 
-        self.events = EventLog(enabled=bool(cfg.run.get("record_events", True)))
+        self.events = EventLog(enabled=bool(cfg.run.get("record_events", True)), sink=event_sink)
         self.cumulative = dict.fromkeys(indicators.CUMULATIVE_COUNTERS, 0)
         self.tech_contracts = 0
         self.tech_turnover_bn = 0.0
@@ -383,3 +383,4 @@ class RelocationModel(mesa.Model):
             self.step()
             if progress is not None:
                 progress(self)
+        self.events.flush()  # the last row group, when the log streams to a file

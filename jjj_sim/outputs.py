@@ -95,26 +95,89 @@ def summary(model, cfg) -> dict:
     }
 
 
-def write_run(run_dir: Path, model, cfg, timings: dict) -> dict:
-    with staged(Path(run_dir), last="summary.json") as staging:
-        result = summary(model, cfg)
-        indicators.long_table(model).to_parquet(staging / "indicators.parquet", index=False)
-        if cfg.run.record_events:
-            dates = [quarter_end_date(q) for q in range(model.last_quarter + 1)]
-            model.events.to_frame(model.places.ids, model.sectors.ids, dates).to_parquet(
-                staging / "events.parquet", index=False)
-        if cfg.run.plots:
+class PlotProcess:
+    """The run's plots drawn by a child process started before the run (spawned: a clean
+    interpreter, no fork of a process with threads): it imports matplotlib and loads the map
+    while the model runs on the other core, then draws from the summary.
+    ``render`` hands it the summary; ``wait`` returns when the plots are written (or raises)."""
+
+    def __init__(self):
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_plot_worker, args=(child,), daemon=True, name="jjj-sim-plots")
+        self._proc.start()
+        child.close()
+
+    def render(self, out: Path, result: dict) -> None:
+        self._conn.send((str(out), result))
+
+    def wait(self) -> None:
+        try:
+            error = self._conn.recv()
+        except EOFError:
+            error = f"the plotting process died (exit code {self._proc.exitcode})"
+        self._proc.join()
+        if error:
+            raise RuntimeError(f"plots: {error}")
+
+    def stop(self) -> None:
+        if self._proc.is_alive():
+            try:
+                self._conn.send(None)
+            except OSError:
+                pass
+            self._proc.join(timeout=2)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join()
+
+
+def _plot_worker(conn) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from jjj_sim import maps, plots
+
+    maps.load_boundaries()  # ready before the summary arrives
+    job = conn.recv()
+    if job is None:
+        return
+    try:
+        plots.write_plots(Path(job[0]), job[1])
+        conn.send("")
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the run
+        conn.send(f"{e.__class__.__name__}: {e}")
+
+
+def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | None = None) -> dict:
+    """Write a finished run's outputs into ``staging`` (the event log, if recorded, is already
+    there when it was streamed; else it is written here). ``summary.json`` is the caller's
+    ``staged(..., last="summary.json")`` mark of a complete run."""
+    result = summary(model, cfg)
+    if cfg.run.plots:
+        if plotter is not None:
+            plotter.render(staging / "plots", result)
+        else:
             from jjj_sim.plots import write_plots
 
             write_plots(staging / "plots", result)
-        (staging / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-        info = {
-            "seed": int(cfg.seed), "version": __version__, "scenario": cfg.scenario.name,
-            "command": sys.argv, "python": platform.python_version(), "mesa": mesa.__version__,
-            "numpy": np.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-            "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
-            "firm_rows": int(model.firms.n), "events": dict(model.events.counts),
-        }
-        (staging / "run_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-        (staging / "summary.json").write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
+    indicators.long_table(model).to_parquet(staging / "indicators.parquet", index=False)
+    if cfg.run.record_events and not (staging / "events.parquet").exists():
+        dates = [quarter_end_date(q) for q in range(model.last_quarter + 1)]
+        model.events.to_frame(model.places.ids, model.sectors.ids, dates).to_parquet(
+            staging / "events.parquet", index=False)
+    (staging / "config_resolved.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    if plotter is not None and cfg.run.plots:
+        plotter.wait()
+    info = {
+        "seed": int(cfg.seed), "version": __version__, "scenario": cfg.scenario.name,
+        "command": sys.argv, "python": platform.python_version(), "mesa": mesa.__version__,
+        "numpy": np.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
+        "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "firm_rows": int(model.firms.n), "events": dict(model.events.counts),
+    }
+    (staging / "run_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    (staging / "summary.json").write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
     return result
