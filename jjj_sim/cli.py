@@ -97,10 +97,7 @@ def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> 
     or be unwritable; then the job's config is checked (experiment.compose)."""
     from jjj_sim import experiment
 
-    experiment.check_run_dir(argv, config_name)
-    overrides = [a for a in argv if not a.lstrip("+~").startswith(("hydra.", "hydra/"))
-                 or a.startswith("hydra.searchpath=")]
-    cfg = experiment.compose(overrides, config_name)
+    cfg = experiment.compose(argv, config_name, run_dir=True)
     if extra_check is not None:
         extra_check(cfg)
 

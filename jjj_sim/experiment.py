@@ -375,14 +375,20 @@ def _schedule_entries(node) -> list[tuple[str, float]]:
 
 
 def compose(overrides=(), config_name: str = "config", *, name: str | None = None,
-            description: str | None = None) -> DictConfig:
+            description: str | None = None, run_dir: bool = False) -> DictConfig:
     """Compose a config from conf/ with overrides and check it (``config.prepare``): the one
     way every tool builds a config. ``name``/``description`` label the scenario (inline and
-    file scenarios). Bad input raises ConfigError naming the field."""
+    file scenarios). ``run_dir``: the overrides are a command line (hydra.* included) and the
+    run directory it resolves to is checked too (``check_run_dir``), from the same composition.
+    Bad input raises ConfigError naming the field."""
     from jjj_sim import config
 
     overrides = normalise_overrides(overrides)
-    cfg = _compose_raw(overrides, config_name)
+    cfg = _compose_raw(overrides, config_name, with_hydra=run_dir)
+    if run_dir:
+        _checked_run_dir(cfg, config_name)
+        with open_dict(cfg):
+            cfg.pop("hydra", None)
     notes = dropped_entries(cfg, overrides, config_name) if config_name == "config" else []
     if config_name != "config":
         return config.prepare(cfg, overrides, tool=True)
@@ -397,7 +403,10 @@ def check_run_dir(args, config_name: str = "config") -> Path:
     """The run directory Hydra will write to, resolved from the arguments however they give it
     (``hydra.run.dir=``, ``++hydra.run.dir=``, quoted, relative to the working directory), and
     checked: not a file, not a finished run (``summary.json``, for ``jjj-sim``), writable."""
-    cfg = _compose_raw(list(args), config_name, with_hydra=True)
+    return _checked_run_dir(_compose_raw(normalise_overrides(args), config_name, with_hydra=True), config_name)
+
+
+def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
     try:
         raw = OmegaConf.select(cfg, "hydra.run.dir")
     except Exception as e:  # an unresolvable interpolation in the directory
