@@ -96,59 +96,40 @@ def summary(model, cfg) -> dict:
 
 
 class PlotProcess:
-    """The run's plots drawn by a child process started before the run (spawned: a clean
-    interpreter, no fork of a process with threads): it imports matplotlib and loads the map
-    while the model runs on the other core, then draws from the summary.
-    ``render`` hands it the summary; ``wait`` returns when the plots are written (or raises)."""
+    """The run's plots drawn by a child process started before the run (``python -m
+    jjj_sim.plots``: a clean interpreter, whatever the caller's main module): it imports
+    matplotlib, loads the map and warms up while the model runs on the other core, then draws
+    from the summary. ``render`` hands it the summary; ``wait`` returns when the plots are
+    written (or raises with the child's last error line)."""
 
     def __init__(self):
-        import multiprocessing as mp
+        import subprocess
 
-        ctx = mp.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_plot_worker, args=(child,), daemon=True, name="jjj-sim-plots")
-        self._proc.start()
-        child.close()
+        self._proc = subprocess.Popen([sys.executable, "-m", "jjj_sim.plots"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def render(self, out: Path, result: dict) -> None:
-        self._conn.send((str(out), result))
+        try:
+            self._proc.stdin.write(json.dumps({"out": str(out), "summary": result}))
+            self._proc.stdin.close()
+        except BrokenPipeError:  # the child died: wait() reports why
+            pass
 
     def wait(self) -> None:
-        try:
-            error = self._conn.recv()
-        except EOFError:
-            error = f"the plotting process died (exit code {self._proc.exitcode})"
-        self._proc.join()
-        if error:
-            raise RuntimeError(f"plots: {error}")
+        err = self._proc.stderr.read()
+        if self._proc.wait() != 0:
+            lines = [x for x in err.strip().splitlines() if x.strip()]
+            raise RuntimeError(f"plots: {lines[-1] if lines else f'exit code {self._proc.returncode}'}")
 
     def stop(self) -> None:
-        if self._proc.is_alive():
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        for f in (self._proc.stdin, self._proc.stderr):
             try:
-                self._conn.send(None)
-            except OSError:
+                f.close()
+            except (OSError, ValueError):
                 pass
-            self._proc.join(timeout=2)
-            if self._proc.is_alive():
-                self._proc.terminate()
-                self._proc.join()
-
-
-def _plot_worker(conn) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from jjj_sim import maps, plots
-
-    maps.load_boundaries()  # ready before the summary arrives
-    job = conn.recv()
-    if job is None:
-        return
-    try:
-        plots.write_plots(Path(job[0]), job[1])
-        conn.send("")
-    except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the run
-        conn.send(f"{e.__class__.__name__}: {e}")
 
 
 def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | None = None) -> dict:

@@ -78,3 +78,37 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     plt.close(fig)
     paths.append(out / "map.png")
     return paths
+
+
+def _warm_up() -> None:
+    """Draw a throw-away figure: matplotlib's first drawing fills its font, text-layout and tick
+    caches (a few tenths of a second the real plots then do not pay)."""
+    import io
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([2014, 2035], [0, 1], marker="o")
+    ax.set_title("warm-up")
+    ax.set_ylabel("firms")
+    ax.set_xscale("symlog", linthresh=100)
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close(fig)
+
+
+def main() -> None:
+    """``python -m jjj_sim.plots``: the plotting process of a run (outputs.PlotProcess). Gets
+    ready while the model runs, then reads {"out": dir, "summary": {...}} from stdin."""
+    import json
+    import sys
+
+    from jjj_sim import maps
+
+    maps.load_boundaries()
+    _warm_up()
+    text = sys.stdin.read()
+    if text.strip():
+        job = json.loads(text)
+        write_plots(Path(job["out"]), job["summary"])
+
+
+if __name__ == "__main__":
+    main()

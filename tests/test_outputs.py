@@ -50,3 +50,17 @@ def test_a_joblib_sweep_writes_every_jobs_plots(tmp_path):
     for job in ("0", "1"):
         assert (tmp_path / "sw" / job / "plots" / "map.png").is_file()
         assert (tmp_path / "sw" / job / "summary.json").is_file()
+
+
+def test_the_plotting_process_reports_its_error(tmp_path):
+    import pytest
+
+    from jjj_sim.outputs import PlotProcess
+
+    p = PlotProcess()
+    try:
+        p.render(tmp_path / "plots", {"indicators": {}})  # no headline series: the child fails
+        with pytest.raises(RuntimeError, match=r"^plots: KeyError"):
+            p.wait()
+    finally:
+        p.stop()
