@@ -29,16 +29,16 @@ def _real(m, x) -> float:
 
 
 def _zgc(m, provinces) -> float:
-    sel = np.isin(m.places.province, provinces)
+    sel = m.places.province_masks[provinces].any(axis=0)
     return _real(m, m.tally.zgc_branches[sel].sum())
 
 
 def _legal(m, province) -> float:
-    return _real(m, m.tally.legal[m.places.province == province].sum())
+    return _real(m, m.tally.legal[m.places.province_masks[province]].sum())
 
 
 def _hightech_share(m) -> float:
-    other, high = m.tally.industrial_size[m.places.province == HEBEI].sum(axis=0)
+    other, high = m.tally.industrial_size[m.places.province_masks[HEBEI]].sum(axis=0)
     high = high * m.hightech_productivity
     return 100.0 * high / (high + other) if high + other > 0 else float("nan")
 
@@ -137,13 +137,14 @@ def quarterly(model) -> pd.DataFrame:
 
 def year_end(model) -> dict[str, dict[str, float]]:
     """{indicator: {year: value}} formed by each indicator's kind."""
-    q = quarterly(model)
-    years = np.array([year_of(k) for k in q.index])
+    years = np.array([year_of(k) for k in model.history.quarters])
+    collected = model.datacollector.model_vars  # {indicator: [value each quarter]}, as quarterly() tabulates it
     out = {}
     for name, (kind, *_rest) in INDICATORS.items():
         by_year = {}
+        column = np.asarray(collected[name], dtype=float)
         for y in sorted(set(years.tolist())):
-            vals = q[name].to_numpy()[years == y]
+            vals = column[years == y]
             by_year[str(y)] = float(vals.sum()) if kind == "flow" else float(vals[-1])
         out[name] = by_year
     return out

@@ -12,35 +12,26 @@ log in step with the table, so indicators are read off the tallies in O(places x
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from types import SimpleNamespace
 
 import mesa
 import numpy as np
-import yaml
 from omegaconf import OmegaConf
 
-from jjj_sim import indicators
+from jjj_sim import indicators, shared
 from jjj_sim.errors import ConfigError
 from jjj_sim.events import EventLog
-from jjj_sim.policy import Policy
 from jjj_sim.population import BRANCH, HIGHTECH, ZGC, FirmTable, draw_attributes, draw_lifetimes, synthesise
 from jjj_sim.rules import branching, closure, demography, hebei, relocation, technology
 from jjj_sim.rules.choice import build_context, place_constants
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, last_quarter
-from jjj_sim.world import BEIJING, HEBEI, PROVINCES, Geography, load_places, load_rail_links, load_sectors
+from jjj_sim.world import BEIJING, HEBEI, PROVINCES, load_rail_links  # noqa: F401 (load_rail_links: tests import it here)
 
 
 def _namespace(d):
     if isinstance(d, dict):
         return SimpleNamespace(**{k: _namespace(v) for k, v in d.items()})
     return d
-
-
-def load_inputs() -> dict:
-    """Reported inputs with their sources (jjj_sim/data/reported_inputs.yaml)."""
-    with resources.files("jjj_sim.data").joinpath("reported_inputs.yaml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
 
 
 @dataclass
@@ -63,21 +54,27 @@ class Tally:
                    np.zeros((n_places, n_sectors), np.int64), np.asarray(province))
 
     def update(self, place, sector, flags, origin, size, industrial, sign: int) -> None:
+        """Count the rows in (``sign`` +1) or out (-1)."""
         n_places, n_sectors = self.legal.shape
+
+        def count(total, counts):
+            (np.add if sign > 0 else np.subtract)(total, counts.reshape(total.shape), out=total)
+
         place = place.astype(np.int64)
         branch = (flags & BRANCH) != 0
+        hightech = (flags & HIGHTECH) != 0
         cell = place * n_sectors + sector
-        self.legal += sign * np.bincount(cell[~branch], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
-        self.branches += sign * np.bincount(cell[branch], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
-        zgc_branch = branch & ((flags & ZGC) != 0)
-        self.zgc_branches += sign * np.bincount(place[zgc_branch], minlength=n_places)
-        self.origin += sign * np.bincount(place * 3 + origin, minlength=n_places * 3).reshape(n_places, 3)
-        ind = industrial[sector]
-        ht = ((flags & HIGHTECH) != 0).astype(np.int64)
-        own_ht = ~branch & (ht == 1) & (origin == self.province[place])
-        self.hightech_own += sign * np.bincount(cell[own_ht], minlength=n_places * n_sectors).reshape(n_places, n_sectors)
-        self.industrial_size += sign * np.bincount(place[ind] * 2 + ht[ind], weights=size[ind],
-                                                   minlength=n_places * 2).reshape(n_places, 2)
+        # legal units [..., 0] and branches [..., 1] by place and sector, in one count
+        by_kind = np.bincount(cell * 2 + branch, minlength=n_places * n_sectors * 2).reshape(n_places, n_sectors, 2)
+        count(self.legal, by_kind[..., 0])
+        count(self.branches, by_kind[..., 1])
+        count(self.zgc_branches, np.bincount(place[branch & ((flags & ZGC) != 0)], minlength=n_places))
+        count(self.origin, np.bincount(place * 3 + origin, minlength=n_places * 3))
+        own_ht = ~branch & hightech & (origin == self.province[place])
+        count(self.hightech_own, np.bincount(cell[own_ht], minlength=n_places * n_sectors))
+        ind = np.flatnonzero(industrial[sector])  # row numbers: indexing with them is faster than with a mask
+        count(self.industrial_size,
+              np.bincount(place[ind] * 2 + hightech[ind], weights=size[ind], minlength=n_places * 2))
 
     @property
     def occupancy(self) -> np.ndarray:
@@ -103,7 +100,11 @@ class Park(mesa.Agent):
 
     @property
     def free_slots(self) -> float:
-        return max(0.0, self.slots - self.occupancy)
+        return self.free_slots_at(self.model.tally.occupancy)
+
+    def free_slots_at(self, occupancy: np.ndarray) -> float:
+        """Free slots given the rows per place (``Tally.occupancy``)."""
+        return max(0.0, self.slots - occupancy[self.place])
 
 
 class RegionalGovernment(mesa.Agent):
@@ -113,7 +114,7 @@ class RegionalGovernment(mesa.Agent):
         super().__init__(model)
         self.province = province
         self.name = PROVINCES[province]
-        self.own = model.places.province == province
+        self.own = np.flatnonzero(model.places.province == province)  # its places
 
     def step(self) -> None:
         full, st = self.model._full_policy, self.model.policy_state
@@ -154,12 +155,11 @@ class RelocationModel(mesa.Model):
         self.last_quarter = last_quarter(self.end_year)
         self.quarter = -1  # 2013 Q4: the initial stock
 
-        self.sectors = load_sectors()
-        self.places = load_places(self.sectors)
-        self.policy = Policy(cfg.policy, self.places, self.sectors)
-        self.geo = Geography(self.places, self.params.world, load_rail_links() + self.policy.extra_rail_links,
-                             self.last_quarter + 1)
-        self.inputs = load_inputs()
+        # built once per process and shared by every model built in it (read-only): jjj_sim/shared.py
+        self.sectors, self.places = shared.places()
+        self.policy = shared.policy(cfg.policy)
+        self.geo = shared.geography(self.params.world, self.policy.extra_rail_links, self.last_quarter + 1)
+        self.inputs = shared.load_inputs()
         counts = self.inputs["enterprise_counts_2018"]
         self.counts_2013 = {p: counts["value"][p] / (1 + counts["growth_since_2013"][p]) for p in PROVINCES}
         self.growth_2013_2018 = {p: np.log(1 + counts["growth_since_2013"][p]) / 5.0 for p in PROVINCES}
@@ -252,8 +252,9 @@ class RelocationModel(mesa.Model):
                           * np.maximum(0.0, 1.0 - c.matching_reduction * st.matching))
         free = np.full(len(self.places.ids), np.inf)
         capacity = np.zeros(len(self.places.ids))
+        occupancy = self.tally.occupancy
         for park in self.parks:
-            free[park.place] = park.free_slots
+            free[park.place] = park.free_slots_at(occupancy)
             capacity[park.place] = park.capacity_real
         counts_real = (self.tally.legal + self.tally.branches) / self.scale
         return build_context(c, self.geo.travel_time(quarter, st.rail_speedup, st.rail_link_speedups), self.geo.cost, counts_real,
@@ -349,11 +350,13 @@ class RelocationModel(mesa.Model):
         rows, exit_at = rows[due], exit_at[due]
         if len(rows) == 0:
             return
-        order = np.argsort(exit_at, kind="stable")
+        # group by quarter, rows in order within a quarter (a stable sort: quarters fit in 16 bits,
+        # for which numpy's stable sort is a radix sort)
+        order = np.argsort(exit_at.astype(np.int16), kind="stable")
         rows, exit_at = rows[order], exit_at[order]
-        quarters, starts = np.unique(exit_at, return_index=True)
-        for q, part in zip(quarters.tolist(), np.split(rows, starts[1:])):
-            self._exit_buckets.setdefault(q, []).append(part)
+        bounds = [0, *(np.flatnonzero(exit_at[1:] != exit_at[:-1]) + 1).tolist(), len(rows)]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            self._exit_buckets.setdefault(int(exit_at[start]), []).append(rows[start:end])
 
     def exits_due(self, quarter: int) -> np.ndarray:
         parts = self._exit_buckets.pop(quarter, [])

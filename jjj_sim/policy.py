@@ -194,6 +194,7 @@ class Policy:
             if np.any(sched.values >= 0.9):
                 raise ConfigError(f"{field}.schedule", "a share of in-train time saved must be below 0.9")
             self.rail_speedups.append((region, opens, sched))
+        self._states: dict[int, PolicyState] = {}  # quarter -> compiled state (``state``)
 
     def _region(self, value, field: str) -> str:
         i = self.places.index(str(value), field)
@@ -202,6 +203,17 @@ class Policy:
         return str(value)
 
     def state(self, quarter: int) -> PolicyState:
+        """Lever values in force in ``quarter``: compiled the first time it is asked for, then
+        shared (its arrays are read-only; ``PolicyState.blank`` gives writable ones)."""
+        st = self._states.get(quarter)
+        if st is None:
+            st = self._states[quarter] = self._compile_state(quarter)
+            for v in vars(st).values():
+                if isinstance(v, np.ndarray):
+                    v.flags.writeable = False
+        return st
+
+    def _compile_state(self, quarter: int) -> PolicyState:
         cp, cs, csched = self.closure
         npl, nsec, nsched = self.negative_list
         pp, _, psched = self.push

@@ -41,14 +41,14 @@ class FirmTable:
     """Columnar firm table. ``t.place`` etc. are views of the first ``t.n`` rows."""
 
     def __init__(self, capacity: int = 1024):
-        self.n = 0
         self._cols = {k: np.empty(max(capacity, 16), dtype=d) for k, d in COLUMNS.items()}
+        self._resize(0)
 
-    def __getattr__(self, name):
-        cols = self.__dict__.get("_cols")
-        if cols is not None and name in cols:
-            return cols[name][: self.n]
-        raise AttributeError(name)
+    def _resize(self, n: int) -> None:
+        """Set the number of rows and the column views (plain attributes: read in every rule)."""
+        self.n = n
+        for name, arr in self._cols.items():
+            setattr(self, name, arr[:n])
 
     def append(self, **values) -> np.ndarray:
         """Append rows given as equal-length arrays (every column); return their row ids."""
@@ -67,7 +67,7 @@ class FirmTable:
         for name, v in values.items():
             self._cols[name][self.n : need] = v
         rows = np.arange(self.n, need)
-        self.n = need
+        self._resize(need)
         return rows
 
     @property
@@ -80,12 +80,10 @@ def draw_attributes(rng: np.random.Generator, sector: np.ndarray, province: np.n
     """Flags and sizes for new firms of given sectors and provinces."""
     k = len(sector)
     u = rng.random((3, k))
-    flags = np.zeros(k, dtype=np.uint8)
     hightech = u[0] < sectors.hightech_prob[sector]
-    flags[hightech] |= HIGHTECH
-    flags[u[1] < sectors.polluting_prob[sector]] |= POLLUTING
+    polluting = u[1] < sectors.polluting_prob[sector]
     zgc = hightech & (province == BEIJING) & (u[2] < pop_cfg.zgc_share_of_beijing_hightech)
-    flags[zgc] |= ZGC
+    flags = (hightech * HIGHTECH) | (polluting * POLLUTING) | (zgc * ZGC)
     size = rng.lognormal(np.log(pop_cfg.size_median), pop_cfg.size_sigma, k).astype(np.float32)
     return flags, size
 

@@ -15,6 +15,7 @@ Data files (``jjj_sim/data/``), each row with its source:
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from importlib import resources
 
@@ -104,6 +105,13 @@ class Places:
     specialised: np.ndarray  # bool [P, S]: park specialisation
     region_weight: np.ndarray  # float [P]: share of its province's firms (regions only)
     n_regions: int
+
+    @functools.cached_property
+    def province_masks(self) -> np.ndarray:
+        """bool [3, P]: the places (regions and parks) of each province."""
+        masks = self.province[None, :] == np.arange(len(PROVINCES))[:, None]
+        masks.flags.writeable = False
+        return masks
 
     def index(self, place: str, field: str) -> int:
         try:
@@ -309,5 +317,6 @@ class Geography:
         if t is None:
             rail = self._rail_access + (1.0 - rail_speedup) * self.ride_hours(quarter, link_speedups)
             t = np.minimum(self._road, rail)
+            t.flags.writeable = False  # handed to every caller (and, shared, to every run in the process)
             self._cache[key] = t
         return t

@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim import indicators
 from jjj_sim.calibration.targets import Target, loss
-from jjj_sim.config import PARAM_RULES, check_value
+from jjj_sim.config import PARAM_RULES, POPULATION_RULES, check_value
 from jjj_sim.errors import ConfigError
 
 
@@ -66,7 +66,13 @@ def replication_seeds(seed: int, n: int) -> list[int]:
 
 
 class Simulator:
-    """Evaluates parameter sets on a fixed base config (scale, levers, other parameters)."""
+    """Evaluates parameter sets on a fixed base config (scale, levers, other parameters).
+
+    The base is composed once; each run sets only the free parameters (and the scale) on the
+    simulator's own copy of it, checks those values, and builds the model, whose parts that
+    depend on neither the parameters nor the seed are built once per process
+    (jjj_sim/shared.py). Not for use from several threads at once.
+    """
 
     def __init__(self, base_cfg: DictConfig, targets: list[Target], seeds: list[int], margin: float = 0.0):
         self.base = OmegaConf.to_container(base_cfg, resolve=True)
@@ -74,13 +80,29 @@ class Simulator:
         self.targets = targets
         self.seeds = list(seeds)
         self.margin = margin
+        self._cfg = OmegaConf.create(self.base)  # the config runs are built from (``config``)
+        self._set: dict[str, object] = {}  # dotted key -> its base value, for the keys ``config`` changed
 
     def config(self, params: dict[str, float], scale: float | None = None) -> DictConfig:
-        cfg = OmegaConf.create(self.base)
+        """The base config with ``params`` (dotted names under params) and ``scale`` set: the
+        simulator's own config object, valid until the next call (which puts back the base
+        values of the keys this one set)."""
+        cfg = self._cfg
+        for key, value in self._set.items():
+            OmegaConf.update(cfg, key, value, merge=False)
+        self._set = {}
+        changes = {}
         for name, value in params.items():
-            OmegaConf.update(cfg, f"params.{name}", float(value), merge=False)
+            if name not in PARAM_RULES:
+                raise ConfigError(f"params.{name}", "unknown parameter")
+            changes[f"params.{name}"] = float(value)
+            check_value(changes[f"params.{name}"], PARAM_RULES[name], f"params.{name}")
         if scale is not None:
-            cfg.population.scale = float(scale)
+            changes["population.scale"] = float(scale)
+            check_value(float(scale), POPULATION_RULES["scale"], "population.scale")
+        for key, value in changes.items():
+            self._set[key] = OmegaConf.select(cfg, key)
+            OmegaConf.update(cfg, key, value, merge=False)
         return cfg
 
     def values(self, params: dict[str, float], seed: int, scale: float | None = None) -> dict[str, float]:

@@ -42,9 +42,11 @@ park's region is closed to it (negative list, not allowed) does not move.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from jjj_sim.world import PROVINCES
 
 NONE = -1
 
@@ -62,6 +64,15 @@ class ChoiceContext:
     free_slots: np.ndarray  # float [P]: slots left this quarter (inf for regions); updated
     stay_bonus: float
     overflow: np.ndarray  # int [P]: choosers of a full park sent to its region (simulated firms); updated
+    # derived, laid out by chooser attribute so ``choose`` gathers one row per chooser:
+    by_sector: np.ndarray = field(init=False)  # float [S, P]: base, by sector
+    crossing: np.ndarray = field(init=False)  # float [origin province, P]: friction a chooser from there pays
+    settle: np.ndarray = field(init=False)  # bool [S, P]: open and not blocked, by sector
+
+    def __post_init__(self):
+        self.by_sector = np.ascontiguousarray(self.base.T)
+        self.crossing = self.friction[None, :] * (self.province[None, :] != np.arange(len(PROVINCES))[:, None])
+        self.settle = np.ascontiguousarray((self.open[:, None] & ~self.blocked).T)
 
 
 def location_quotient(counts_real: np.ndarray) -> np.ndarray:
@@ -106,7 +117,10 @@ def _gumbel(rng: np.random.Generator, shape) -> np.ndarray:
     u = rng.random(shape, dtype=np.float32)
     # guard: a uniform of exactly 0 would give an infinite draw
     np.maximum(u, np.finfo(np.float32).tiny, out=u)
-    return -np.log(-np.log(u))
+    np.log(u, out=u)  # -log(-log(u)), in place
+    np.negative(u, out=u)
+    np.log(u, out=u)
+    return np.negative(u, out=u)
 
 
 def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, origin: np.ndarray,
@@ -122,12 +136,12 @@ def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, ori
         return dest
     n_places = len(ctx.province)
     rows = np.arange(m)
-    util = ctx.base[:, sector].T - ctx.friction[None, :] * (ctx.province[None, :] != origin[:, None])
+    util = ctx.by_sector[sector] - ctx.crossing[origin]
     if stay is not None:
         util[rows, stay] += ctx.stay_bonus
-    avail = np.broadcast_to(allowed, (m, n_places)) & ctx.open[None, :] & ~ctx.blocked[:, sector].T
+    avail = allowed & ctx.settle[sector]
     keys = rng.random((m, n_places), dtype=np.float32)
-    keys[~avail] = 2.0
+    np.putmask(keys, ~avail, 2.0)
     if stay is not None:
         keys[rows, stay] = -1.0  # own place always sampled
     k = min(sample_size, n_places)
@@ -136,9 +150,10 @@ def choose(rng: np.random.Generator, ctx: ChoiceContext, sector: np.ndarray, ori
         sampled = (keys <= cut) & (keys < 2.0)
     else:
         sampled = keys < 2.0
-    u = np.where(sampled, util + _gumbel(rng, sampled.shape), -np.inf)
-    pick = np.argmax(u, axis=1)
-    has = np.isfinite(u[rows, pick])
+    util += _gumbel(rng, sampled.shape)  # the random utility of the sampled places, -inf elsewhere
+    np.putmask(util, ~sampled, -np.inf)
+    pick = np.argmax(util, axis=1)
+    has = np.isfinite(util[rows, pick])
     pending, pick = rows[has], pick[has]
     if stay is not None:
         at_home = pick == stay[pending]

@@ -47,7 +47,7 @@ def births(model) -> None:
     blocked = model.policy_state.blocked()
     legal = model.tally.legal.sum(axis=1)
     region_stock = np.bincount(places.region, weights=legal, minlength=len(places.ids))
-    new_place, new_sector = [], []
+    born_in, per_sector = [], []  # regions with births, and their births by sector
     for prov, name in enumerate(PROVINCES):
         n0, g0 = model.counts_2013[name], model.growth_2013_2018[name]
         years = q / 4.0
@@ -58,16 +58,18 @@ def births(model) -> None:
         w = region_stock[regions]
         if k == 0 or w.sum() <= 0:
             continue
-        for r, kr in zip(regions, rng.multinomial(k, w / w.sum())):
-            share = np.where(blocked[r], 0.0, sectors.share[prov])
-            if share.sum() <= 0:  # every sector on the negative list here: no births
+        share = np.where(blocked[regions], 0.0, sectors.share[prov])  # [regions, S]
+        total = share.sum(axis=1)
+        for r, kr, s, t in zip(regions.tolist(), rng.multinomial(k, w / w.sum()).tolist(), share, total):
+            if t <= 0:  # every sector on the negative list here: no births
                 continue
-            per_sector = rng.multinomial(kr, share / share.sum())
-            new_place.append(np.full(kr, r, dtype=np.int64))
-            new_sector.append(np.repeat(np.arange(len(sectors.ids)), per_sector))
-    if new_place:
-        place = np.concatenate(new_place)
-        model.add_firms(place=place, sector=np.concatenate(new_sector), flags=None,
+            born_in.append(r)
+            per_sector.append(rng.multinomial(kr, s / t))
+    if born_in:
+        counts = np.array(per_sector)  # [regions with births, S]
+        place = np.repeat(np.array(born_in, dtype=np.int64), counts.sum(axis=1))
+        sector = np.tile(np.arange(len(sectors.ids)), len(born_in)).repeat(counts.ravel())
+        model.add_firms(place=place, sector=sector, flags=None,
                         origin=places.province[place], parent=np.full(len(place), NO_PARENT), kind="entry", rng=rng)
 
 
