@@ -1,5 +1,6 @@
 """jjj-sim benchmark: cost of a run, how it grows with firms, the per-agent reference, and
-calibration throughput. Not part of the test suite.
+calibration throughput, and the ``jjj-sim`` command end to end by phase (cli_phases.py). Not
+part of the test suite.
 
     .venv/bin/python benchmarks/bench.py            # everything (about 3-4 minutes on 2 cores)
     .venv/bin/python benchmarks/bench.py --quick    # smaller, for a smoke check
@@ -128,6 +129,11 @@ def main() -> None:
     quick = args.quick
     res = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
            "date": time.strftime("%Y-%m-%d")}
+    print("the jjj-sim command end to end, every output, by phase ...", flush=True)
+    from cli_phases import cli_run
+
+    res["cli_2035"] = [cli_run(2035, 0.1 if quick else 1.0) for _ in range(1 if quick else 3)]
+    res["cli_2023"] = cli_run(2023, 0.1 if quick else 1.0)
     print("full-scale baseline 2014-2035 ...", flush=True)
     res["full_scale_2035"] = in_subprocess(0.1 if quick else 1.0, 2035)
     print("full-scale baseline 2014-2023 ...", flush=True)
@@ -152,6 +158,10 @@ def main() -> None:
 def print_table(res: dict) -> None:
     f = res["full_scale_2035"]
     print(f"\nmachine: {res['machine']['cpus']} cores, Python {res['machine']['python']}")
+    for r in [*res["cli_2035"], res["cli_2023"]]:
+        print(f"jjj-sim run.end_year={r['end_year']} scale {r['scale']:g}, every output: {r['wall_s']:.2f} s wall "
+              f"(start-up {r['startup_s']:.2f}, build {r['build_s']:.2f}, run {r['run_s']:.2f}, "
+              f"write {r['write_s']:.2f}), peak {r['peak_rss_mb']:.0f} MB, events.parquet {r['events_mb']:.1f} MB")
     print(f"{'run':34s}{'run s':>8s}{'total s':>9s}{'peak MB':>9s}{'firm-steps/s':>14s}{'us/firm-step':>14s}")
     rows = [("baseline 2014-2035 scale %g" % f["scale"], f),
             ("baseline 2014-2023 scale %g" % res["full_scale_2023"]["scale"], res["full_scale_2023"])]
