@@ -25,10 +25,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.resources import CONF_SEARCH, conf_path
+from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.sweep import record_failure
 
-CONF_DIR = conf_path()  # the shipped configs as a directory (for importers; see jjj_sim/resources.py)
 EXIT_BAD_INPUT = 2
 log = logging.getLogger("jjj_sim")
 _HYDRA_FILES = {".hydra", "cli.log", "jjj-sim.log"}

@@ -379,7 +379,7 @@ def compose(overrides=(), config_name: str = "config", *, name: str | None = Non
     """Compose a config from conf/ with overrides and check it (``config.prepare``): the one
     way every tool builds a config. ``name``/``description`` label the scenario (inline and
     file scenarios). ``run_dir``: the overrides are a command line (hydra.* included) and the
-    run directory it resolves to is checked too (``check_run_dir``), from the same composition.
+    run directory it resolves to is checked too (``_checked_run_dir``), from the same composition.
     Bad input raises ConfigError naming the field."""
     from jjj_sim import config
 
@@ -399,14 +399,11 @@ def compose(overrides=(), config_name: str = "config", *, name: str | None = Non
     return config.prepare(cfg, overrides, named=name is not None, notes=notes)
 
 
-def check_run_dir(args, config_name: str = "config") -> Path:
-    """The run directory Hydra will write to, resolved from the arguments however they give it
-    (``hydra.run.dir=``, ``++hydra.run.dir=``, quoted, relative to the working directory), and
-    checked: not a file, not a finished run (``summary.json``, for ``jjj-sim``), writable."""
-    return _checked_run_dir(_compose_raw(normalise_overrides(args), config_name, with_hydra=True), config_name)
-
-
 def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
+    """The run directory Hydra will write to (``hydra.run.dir`` of a composition with the
+    hydra node, however the command line gave it: ``++hydra.run.dir=``, quoted, relative to
+    the working directory), checked: not a file, not a finished run (``summary.json``, for
+    ``jjj-sim``), writable."""
     try:
         raw = OmegaConf.select(cfg, "hydra.run.dir")
     except Exception as e:  # an unresolvable interpolation in the directory

@@ -150,12 +150,14 @@ def year_end(model) -> dict[str, dict[str, float]]:
     return out
 
 
+def _year_ends(model) -> dict[int, int]:
+    """{year: index of its last recorded quarter in model.history}."""
+    return {year_of(k): i for i, k in enumerate(model.history.quarters)}
+
+
 def parks_year_end(model) -> dict:
     """{park id: {"name", "region", "capacity", FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
-    years = [year_of(k) for k in model.history.quarters]
-    last = {}
-    for i, y in enumerate(years):
-        last[y] = i
+    last = _year_ends(model)
     out = {}
     for j, p in enumerate(model.places.parks):
         pid = model.places.ids[p]
@@ -180,10 +182,7 @@ def regions_year_end(model) -> dict:
     from jjj_sim.world import PROVINCES
 
     places = model.places
-    years = [year_of(k) for k in model.history.quarters]
-    last = {}
-    for i, y in enumerate(years):
-        last[y] = i
+    last = _year_ends(model)
     out = {}
     for r in range(places.n_regions):
         inside = places.region == r
