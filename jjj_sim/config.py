@@ -119,7 +119,8 @@ def explicit_params(overrides) -> set[str]:
     return out
 
 
-TOP_KEYS = ("population", "params", "policy", "scenario", "seed", "params_file", "run")
+TOP_KEYS = ("population", "params", "policy", "scenario", "seed", "params_file", "params_draw", "posterior_file",
+            "run")
 RUN_KEYS = {"end_year": "year", "record_events": "bool", "plots": "bool"}
 
 
@@ -191,9 +192,18 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     if not named:
         cfg.scenario.name = run_label(cfg.scenario.name, overrides)
     cfg.scenario.edits = list(cfg.scenario.get("edits") or []) + edits
+    explicit = explicit_params(overrides)
     if cfg.get("params_file"):
-        explicit = explicit_params(overrides)
         for key, value in load_params_file(cfg.params_file).items():
+            if key not in explicit:
+                OmegaConf.update(cfg, f"params.{key}", value, merge=False)
+    if cfg.get("params_draw") is not None:  # a draw from the posterior over the params_file values
+        from jjj_sim import posterior
+
+        k = posterior.check_draw(cfg.params_draw)
+        if not cfg.get("posterior_file"):
+            raise ConfigError("posterior_file", "params_draw needs a posterior file")
+        for key, value in posterior.load(cfg.posterior_file).draw(k).items():
             if key not in explicit:
                 OmegaConf.update(cfg, f"params.{key}", value, merge=False)
     seed = cfg.get("seed")

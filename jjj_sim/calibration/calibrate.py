@@ -49,6 +49,8 @@ from jjj_sim.resources import CONF_SEARCH
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"
+SAMPLERS = ("multicore", "single", "dask")  # how the ABC-SMC stage evaluates its particles
+POSTERIOR_FILE = "posterior.parquet"
 
 
 # ---------------------------------------------------------------------------- settings
@@ -79,6 +81,18 @@ class Settings:
                     self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
         self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
         self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
+        self.abc_min_epsilon = float(c.abc.get("min_epsilon") or 0.0)
+        if not math.isfinite(self.abc_min_epsilon) or self.abc_min_epsilon < 0:
+            raise ConfigError("calibration.abc.min_epsilon", f"must be a number >= 0, got {c.abc.min_epsilon!r}")
+        ms = c.abc.get("max_simulations")
+        self.abc_max_simulations = math.inf if ms is None else _whole(ms, "calibration.abc.max_simulations", 1)
+        self.sampler = str(c.get("sampler") or "multicore")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError("calibration.sampler", f"expected one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        self.dask_address = c.get("dask_address")
+        if self.sampler == "dask" and not self.dask_address:
+            raise ConfigError("calibration.dask_address", "the dask sampler needs the scheduler's address "
+                              "(e.g. tcp://10.0.0.5:8786)")
         self.check_scale = float(c.check.scale)
         if not 0 < self.check_scale <= 10:
             raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
@@ -243,8 +257,20 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
 
         return loss(s.targets, x, s.margin)
 
-    sampler = pyabc.sampler.SingleCoreSampler() if s.workers == 1 else \
-        pyabc.sampler.MulticoreEvalParallelSampler(n_procs=s.workers)
+    client = None
+    if s.sampler == "dask":  # the particles on a Dask cluster (e.g. dask-jobqueue on SLURM)
+        from distributed import Client
+
+        try:
+            client = Client(s.dask_address, timeout=30)
+        except OSError as e:
+            raise ConfigError("calibration.dask_address", f"cannot reach the Dask scheduler at "
+                              f"{s.dask_address} ({e.__class__.__name__})") from None
+        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=4)
+    elif s.sampler == "single" or s.workers == 1:
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=s.workers)
     abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=s.abc_population,
                        sampler=sampler)
     db = run_dir / "abc.db"
@@ -259,9 +285,14 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
     if done == 0:
         db.unlink(missing_ok=True)
         abc.new(url, {t.id: t.value for t in s.targets})
-    if done < s.abc_generations:
-        log.info("abc-smc: %d of %d generations done", done, s.abc_generations)
-        abc.run(max_nr_populations=s.abc_generations - done)
+    try:
+        if done < s.abc_generations:
+            log.info("abc-smc: %d of %d generations done", done, s.abc_generations)
+            abc.run(max_nr_populations=s.abc_generations - done, minimum_epsilon=s.abc_min_epsilon,
+                    max_total_nr_simulations=s.abc_max_simulations)
+    finally:
+        if client is not None:
+            client.close()
     history = pyabc.History(url)
     df, w = history.get_distribution(m=0, t=history.max_t)
     df = df.rename(columns={_key(p.name): p.name for p in s.free})
@@ -271,11 +302,27 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
     pops = history.get_all_populations()
     pops = pops[pops["t"] >= 0]
     return df[[p.name for p in s.free]], np.asarray(w), {
+        "sampler": s.sampler,
         "generations": int(history.max_t + 1),
         "epsilons": [float(e) for e in pops["epsilon"]],
         "simulations": int(history.total_nr_simulations),
         "population_size": s.abc_population,
     }
+
+
+def write_posterior(path: Path, post, s: Settings, cfg: DictConfig) -> None:
+    """The last ABC-SMC generation as a portable table: one row per particle, a column per
+    free parameter (its dotted name under params) and ``weight`` (normalised to sum to 1); the
+    file's metadata (key ``jjj_sim``) records how it was made. jjj_sim/posterior.py reads it."""
+    from jjj_sim.posterior import write
+
+    df, w, meta = post
+    table = df.copy()
+    table["weight"] = w / w.sum()
+    write(path, table, {**meta, "version": __version__, "seed": s.seed,
+                        "population_scale": float(cfg.population.scale),
+                        "targets": [t.id for t in s.targets], "margin": s.margin,
+                        "free": {p.name: {"low": p.low, "high": p.high, "log": p.log} for p in s.free}})
 
 
 # ---------------------------------------------------------------------------- stage 3: check
@@ -467,6 +514,8 @@ def _app(cfg: DictConfig) -> None:
     rep = build_report(s, study, post, check, best, timings, cfg)
     rep["polish"] = polished
     write_plots(run_dir / "plots", rep, post)
+    if post is not None:
+        write_posterior(run_dir / POSTERIOR_FILE, post, s, cfg)
     write_fitted(run_dir / "fitted_params.yaml", best, rep)
     (run_dir / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")
     (run_dir / "fit_report.json").write_text(json.dumps(rep, indent=1), encoding="utf-8")
