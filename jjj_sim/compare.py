@@ -13,8 +13,16 @@ computed seed by seed (paired). For each indicator and year the report gives the
 difference with a 90% confidence interval for it (mean +- t(0.95, n-1) sd / sqrt(n)), and
 the 5-95% range of the per-seed differences: totals, provinces, the 18 regions and the 16
 parks (with capacity and fill). Writes into the output directory (all or nothing):
-runs.parquet (every run: scenario, seed, indicator, year, value), differences.csv,
+runs.parquet (every run: scenario, seed, draw, indicator, year, value), differences.csv,
 levels.csv, report.md, report.html (self-contained) and plots/.
+
+``uncertainty: posterior`` (with ``draws: K``; ``posterior_file:`` defaults to the committed
+calibration/fitted/baseline_posterior.parquet) adds parameter uncertainty: every scenario
+also runs draws 0..K-1 of the calibration's ABC posterior (jjj_sim/posterior.py), each on the
+same seeds, and posterior_differences.csv and the report give, beside the seed-only
+intervals at the fitted point, the 5-95% range of the paired differences over draws and
+seeds and the share of their variance that comes from the parameters
+(experiment.posterior_differences).
 """
 
 from __future__ import annotations
@@ -31,13 +39,15 @@ import pandas as pd
 
 from jjj_sim import __version__
 from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import (ScenarioSpec, load_experiment, paired_differences, run_rows, scenario_specs,
-                                summarise)
+from jjj_sim.experiment import (ScenarioSpec, load_experiment, paired_differences, posterior_differences, run_rows,
+                                scenario_specs, summarise)
 from jjj_sim.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
-EXPERIMENT_KEYS = ("scenarios", "seeds", "seed", "population_scale", "end_year", "overrides", "description")
+EXPERIMENT_KEYS = ("scenarios", "seeds", "seed", "population_scale", "end_year", "overrides", "description",
+                   "uncertainty", "draws", "posterior_file")
+UNCERTAINTY = ("seeds", "posterior")
 # ---------------------------------------------------------------------------- plots
 def _family(levels: pd.DataFrame, family: str, scenario: str, year: int) -> dict[str, float]:
     sel = levels[(levels.scenario == scenario) & (levels.year == year) & levels.indicator.str.startswith(family + ":")]
@@ -144,7 +154,33 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
 
 
 def _run_job(job: tuple) -> list[dict]:
-    return run_rows(*job)
+    spec, seed, common, draw = job
+    rows = run_rows(spec, seed, common if draw is None else [*common, f"params_draw={draw}"])
+    for r in rows:
+        r["draw"] = draw
+    return rows
+
+
+def _uncertainty(exp: dict, base_dir: Path | None) -> tuple[str, int, list[str]]:
+    """(kind, number of posterior draws, overrides naming the posterior file)."""
+    kind = exp.get("uncertainty", "seeds")
+    if kind not in UNCERTAINTY:
+        raise ConfigError("uncertainty", f"expected one of {', '.join(UNCERTAINTY)}, got {kind!r}")
+    for key in ("draws", "posterior_file"):
+        if kind == "seeds" and exp.get(key) is not None:
+            raise ConfigError(key, "only with uncertainty: posterior")
+    if kind == "seeds":
+        return kind, 0, []
+    draws = exp.get("draws", 20)
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
+        raise ConfigError("draws", f"expected a whole number >= 2 of posterior draws, got {draws!r}")
+    extra = []
+    if exp.get("posterior_file") is not None:
+        pf = Path(str(exp["posterior_file"])).expanduser()
+        if not pf.is_absolute() and base_dir is not None and (base_dir / pf).exists():
+            pf = base_dir / pf
+        extra.append(f"posterior_file={pf}")
+    return kind, draws, extra
 
 
 # ---------------------------------------------------------------------------- main
@@ -176,40 +212,65 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
     if len(specs) < 2:
         raise ConfigError("scenarios", "list at least two scenarios: the reference first, then the what-ifs")
     n_seeds, seed, scale, end_year, extra = _settings(exp)
+    kind, n_draws, posterior_args = _uncertainty(exp, base_dir)
     common = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
-              "run.plots=false", *extra]
+              "run.plots=false", *extra, *posterior_args]
     for s in specs:  # check every scenario's config before running anything
         s.compose(common)
+    if n_draws:  # and that the posterior file is there and readable
+        specs[0].compose([*common, "params_draw=0"])
     seeds = replication_seeds(seed, n_seeds)
-    jobs = [(s, sd, common) for s in specs for sd in seeds]
+    # the fitted point on every seed (seed-only intervals), then each posterior draw on the same seeds
+    jobs = [(s, sd, common, None) for s in specs for sd in seeds]
+    jobs += [(s, sd, common, k) for k in range(n_draws) for s in specs for sd in seeds]
     t0 = time.perf_counter()
     rows = []
+
+    def progress(i: int, job: tuple) -> None:
+        at = "the fitted point" if job[3] is None else f"posterior draw {job[3]}"
+        print(f"run {i + 1}/{len(jobs)}: {job[0].name} seed {job[1]}, {at}", file=sys.stderr, flush=True)
+
     if workers <= 1:
         for i, j in enumerate(jobs):
-            rows += run_rows(*j)
-            print(f"run {i + 1}/{len(jobs)}: {j[0].name} seed {j[1]}", file=sys.stderr, flush=True)
+            rows += _run_job(j)
+            progress(i, j)
     else:
         with ProcessPoolExecutor(workers) as ex:
             for i, r in enumerate(ex.map(_run_job, jobs)):
                 rows += r
-                print(f"run {i + 1}/{len(jobs)}: {jobs[i][0].name} seed {jobs[i][1]}", file=sys.stderr, flush=True)
+                progress(i, jobs[i])
     seconds = time.perf_counter() - t0
     names = [s.name for s in specs]
     runs = pd.DataFrame(rows)
-    levels = summarise(runs)
-    diffs = paired_differences(runs, reference=names[0])
+    runs["draw"] = runs["draw"].astype("Int64")  # missing: the fitted point
+    fitted = runs[runs["draw"].isna()]
+    levels = summarise(fitted)
+    diffs = paired_differences(fitted, reference=names[0])
+    post = posterior_differences(runs[runs["draw"].notna()], reference=names[0]) if n_draws else None
     meta = {"seeds": n_seeds, "seed_values": seeds, "scale": scale, "start": 2014, "end_year": end_year,
             "runs": len(jobs), "seconds": seconds, "version": __version__, "overrides": common,
+            "uncertainty_kind": kind, "draws": n_draws,
             "scenarios": [{"name": s.name, "description": s.description, "source": s.source,
                            "overrides": list(s.overrides)} for s in specs]}
+    if n_draws:
+        from jjj_sim.posterior import load
+
+        pf = next((o.split("=", 1)[1] for o in posterior_args), None) or specs[0].compose(common).posterior_file
+        p = load(pf)
+        meta["posterior"] = {"file": str(p.path), "particles": p.size,
+                             "draw_particles": [p.index(k) for k in range(n_draws)],
+                             **{k: p.meta.get(k) for k in ("generations", "epsilons", "simulations", "seed",
+                                                           "population_scale")}}
     with staged(out, last="report.md") as staging:
         runs.to_parquet(staging / "runs.parquet", index=False)
         diffs.to_csv(staging / "differences.csv", index=False)
         levels.to_csv(staging / "levels.csv", index=False)
+        if post is not None:
+            post.to_csv(staging / "posterior_differences.csv", index=False)
         images = make_plots(staging / "plots", levels, diffs, names, end_year)
         write_report(staging, levels=levels, diffs=diffs,
                      scenarios=[{"name": s.name, "description": s.description} for s in specs],
-                     images=images, meta=meta)
+                     images=images, meta=meta, posterior=post)
         (staging / "compare_info.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
 
@@ -221,6 +282,9 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, help="seeds per scenario (overrides the file)")
     ap.add_argument("--scale", type=float, help="population scale (overrides the file)")
     ap.add_argument("--end-year", type=int, help="last year (overrides the file)")
+    ap.add_argument("--uncertainty", choices=UNCERTAINTY,
+                    help="seeds: seed noise at the fitted point; posterior: also parameter draws (overrides the file)")
+    ap.add_argument("--draws", type=int, help="posterior draws with --uncertainty posterior (overrides the file)")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", help="output directory (default outputs/compare/<date>_<time>)")
     a = ap.parse_args(argv)
@@ -230,7 +294,8 @@ def main(argv=None) -> None:
         if a.scenarios:
             exp["scenarios"] = [s for s in a.scenarios.split(",") if s]
             base_dir = Path.cwd()
-        for key, val in (("seeds", a.seeds), ("population_scale", a.scale), ("end_year", a.end_year)):
+        for key, val in (("seeds", a.seeds), ("population_scale", a.scale), ("end_year", a.end_year),
+                         ("uncertainty", a.uncertainty), ("draws", a.draws)):
             if val is not None:
                 exp[key] = val
         with new_output_dir(a.out, "compare") as out:

@@ -551,6 +551,44 @@ def paired_differences(runs, reference: str = "baseline"):
     return pd.DataFrame(out)
 
 
+def posterior_differences(runs, reference: str = "baseline"):
+    """Parameter uncertainty: from runs made at posterior draws (a ``draw`` column; every
+    scenario runs each draw on the same seeds), per scenario, indicator and year, the paired
+    differences from the reference (same draw, same seed) pooled over draws and seeds:
+    n_draws, n_seeds, post_mean_diff, post_p05 and post_p95 (the 5-95% range of the
+    differences: parameters and seeds together), and param_share, the share of the
+    differences' variance that comes from the parameters. param_share is the law of total
+    variance with the between-draw part corrected for seed noise: between = var over draws of
+    the draw means - within / n_seeds (floored at 0), within = mean over draws of the variance
+    over seeds; param_share = between / (between + within)."""
+    import numpy as np
+    import pandas as pd
+
+    keys = ["draw", "seed", "indicator", "year"]
+    base = runs[runs["scenario"] == reference].set_index(keys)["value"]
+    others = runs[runs["scenario"] != reference]
+    if not len(others):
+        return pd.DataFrame()
+    d = others.set_index(["scenario", *keys])["value"].sub(base, fill_value=np.nan).dropna().rename("diff")
+    d = d.reset_index()
+    by = ["scenario", "indicator", "year"]
+    g = d.groupby(by, sort=False)["diff"]
+    out = pd.DataFrame({"post_mean_diff": g.mean(), "post_p05": g.quantile(0.05), "post_p95": g.quantile(0.95)})
+    per_draw = d.groupby([*by, "draw"], sort=False)["diff"].agg(["mean", "var", "count"]).reset_index()
+    gd = per_draw.groupby(by, sort=False)
+    n_seeds = gd["count"].min()
+    within = gd["var"].mean().fillna(0.0)
+    between = (gd["mean"].var() - within / n_seeds).clip(lower=0.0).fillna(0.0)
+    total = between + within
+    out["n_draws"] = gd["draw"].nunique()
+    out["n_seeds"] = n_seeds
+    out["param_share"] = (between / total).where(total > 0)
+    out = out.reset_index()
+    out["year"] = out["year"].astype(int)
+    return out[["scenario", "indicator", "year", "n_draws", "n_seeds", "post_mean_diff", "post_p05", "post_p95",
+                "param_share"]]
+
+
 def mean_summary(levels, scenario: str) -> dict:
     """A summary.json-like mapping of one scenario's means over seeds ({"indicators": {name:
     {year: v}}, "parks": {id: {field: {year: v}}}, "regions": ...}), for targets (Target.simulated)."""

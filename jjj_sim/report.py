@@ -155,6 +155,13 @@ def fmt_diff(mean, lo, hi, unit: str) -> str:
     return s + f" {NS_MARK}" if ci_contains_zero(lo, hi) else s
 
 
+def fmt_signed(x, unit: str) -> str:
+    """A difference without an interval: "+1,234", "+0.3 pp"."""
+    if _missing(x):
+        return "n/a"
+    return _num(x, _decimals(unit), signed=True) + (" pp" if unit in PERCENT_UNITS else "")
+
+
 def fmt_range(lo, hi, unit: str) -> str:
     """The 5-95% range of per-seed differences: "+900 to +1,600"."""
     if _missing(lo) or _missing(hi):
@@ -273,6 +280,39 @@ def _seed_range_table(data: _Data, ref: str, others: list[str], year: int) -> di
             cells.append(_cell(fmt_range(p05, p95, unit)))
         rows.append({"cells": cells})
     return _table(cols, rows, caption=f"Spread of the per-seed differences, end of {year}")
+
+
+def _posterior_table(data: _Data, post: pd.DataFrame | None, ref: str, others: list[str], year: int) -> dict | None:
+    """Headline differences with seed noise only (the fitted point) beside the posterior ensemble's
+    (parameters and seeds), and the share of the spread that comes from the parameters."""
+    if post is None or not len(post):
+        return None
+    idx = {(s, i, int(y)): r for s, i, y, r in zip(post["scenario"], post["indicator"], post["year"],
+                                                    post.itertuples(index=False))}
+    cols = [_col("Indicator", num=False), _col("Unit", num=False),
+            _col("difference [90% CI]", "seeds only (fitted point)"), _col("5-95% of runs", "seeds only (fitted point)"),
+            _col("mean difference", "posterior draws x seeds"), _col("5-95% of runs", "posterior draws x seeds"),
+            _col("share of variance from parameters", "posterior draws x seeds")]
+    rows = []
+    for s in others:
+        rows.append({"group": f"{s} minus {ref}, end of {year}"})
+        for ind in (i for i in HEADLINE if i in data.indicators):
+            title, unit = label(ind)
+            m, lo, hi, p05, p95 = data.diff(s, ind, year)
+            r = idx.get((s, ind, year))
+            share = "n/a" if r is None or _missing(r.param_share) else f"{100 * r.param_share:.0f}%"
+            rows.append({"cells": [
+                _cell(title, "text"), _cell(unit, "text"),
+                _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num"),
+                _cell(fmt_range(p05, p95, unit)),
+                _cell("n/a" if r is None else fmt_signed(r.post_mean_diff, unit)),
+                _cell("n/a" if r is None else fmt_range(r.post_p05, r.post_p95, unit)),
+                _cell(share)]})
+    n = post[["n_draws", "n_seeds"]].iloc[0]
+    return _table(cols, rows, caption=f"Parameter uncertainty: {int(n.n_draws)} posterior draws x {int(n.n_seeds)} seeds",
+                  notes=["A posterior difference pairs each scenario's run with the reference's run at the same "
+                         "draw and seed. Its 5-95% range covers parameters and seeds together; the share of "
+                         "variance from parameters is the between-draw variance (net of seed noise) over the total."])
 
 
 def _province_table(data: _Data, ref: str, others: list[str], years: list[int]) -> dict | None:
@@ -414,7 +454,7 @@ def _env(kind: str) -> Environment:
 
 
 def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
-                  images: dict[str, Path], meta: dict) -> dict:
+                  images: dict[str, Path], meta: dict, posterior: pd.DataFrame | None = None) -> dict:
     """Everything the templates show, already formatted (strings)."""
     if not scenarios:
         raise ValueError("scenarios: at least the reference scenario is needed")
@@ -445,6 +485,8 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
         "ns_legend": NS_LEGEND,
         "headline": _headline_tables(data, ref, others, years),
         "seed_ranges": _seed_range_table(data, ref, others, table_year) if others else None,
+        "posterior": _posterior_table(data, posterior, ref, others, table_year) if others else None,
+        "posterior_note": _posterior_note(meta),
         "provinces": _province_table(data, ref, others, years),
         "regions": _region_table(data, ref, others, table_year),
         "parks": parks,
@@ -455,8 +497,19 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
     }
 
 
+def _posterior_note(meta: dict) -> str:
+    p = meta.get("posterior")
+    if not p:
+        return ""
+    eps = p.get("epsilons") or []
+    return (f"Parameter draws: {meta.get('draws')} draws from the calibration's ABC-SMC posterior ({p['file']}: "
+            f"{p['particles']} particles of generation {p.get('generations', 'n/a')}"
+            + (f", acceptance threshold {eps[-1]:.3g}" if eps else "") + "), each draw a particle picked with "
+            "probability equal to its weight; every scenario runs every draw on the same seeds.")
+
+
 def write_report(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
-                 images: dict[str, Path], meta: dict) -> None:
+                 images: dict[str, Path], meta: dict, posterior: pd.DataFrame | None = None) -> None:
     """Write ``out/report.html`` (self-contained: images embedded as data URIs, inline style)
     and ``out/report.md`` (images linked relative to ``out``), with the same content.
 
@@ -467,7 +520,8 @@ def write_report(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenar
     seconds, version, overrides, optionally uncertainty (a note shown with the reading guide).
     """
     out = Path(out)
-    ctx = build_context(out, levels=levels, diffs=diffs, scenarios=scenarios, images=images, meta=meta)
+    ctx = build_context(out, levels=levels, diffs=diffs, scenarios=scenarios, images=images, meta=meta,
+                        posterior=posterior)
     html = _env("html").get_template("report.html.j2").render(**ctx)
     md = re.sub(r"\n{3,}", "\n\n", _env("md").get_template("report.md.j2").render(**ctx)).rstrip("\n") + "\n"
     out.mkdir(parents=True, exist_ok=True)
