@@ -81,6 +81,7 @@ def summary(model, cfg) -> dict:
     return {
         "scenario": cfg.scenario.name,
         "seed": int(cfg.seed),
+        "params_draw": None if cfg.get("params_draw") is None else int(cfg.params_draw),  # posterior draw, or the fitted point
         "version": __version__,
         "population_scale": float(cfg.population.scale),
         "years": [int(y) for y in next(iter(ind.values()))],

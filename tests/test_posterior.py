@@ -134,3 +134,25 @@ def test_compare_refuses_draws_without_posterior_uncertainty(tmp_path):
     r = compare(str(exp), "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "uncertainty" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_calibration_writes_its_last_abc_generation_as_the_posterior_file(tmp_path):
+    import pyabc
+
+    exe = Path(sys.executable).with_name("jjj-sim-calibrate")
+    run = tmp_path / "cal"
+    r = subprocess.run([str(exe), "population.scale=0.02", "calibration.budget=2", "calibration.replications=1",
+                        "calibration.polish=0", "calibration.abc.population_size=12", "calibration.abc.generations=2",
+                        "calibration.check.scale=0.02", "calibration.check.replications=2", "calibration.workers=1",
+                        f"hydra.run.dir={run}"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    p = posterior.load(run / "posterior.parquet")
+    h = pyabc.History(f"sqlite:///{run / 'abc.db'}")
+    df, w = h.get_distribution(m=0, t=h.max_t)
+    assert p.size == 12 == len(df)
+    assert p.weights == pytest.approx(w / w.sum())
+    # the log-scale parameters are stored on their own scale, inside their bounds
+    hz = p.values[:, p.names.index("relocation.base_quarterly_hazard")]
+    assert np.allclose(hz, np.exp(df["relocation__base_quarterly_hazard"].to_numpy()))
+    assert ((hz >= 1e-4) & (hz <= 1e-2)).all()
+    assert p.meta["generations"] == 2 and p.meta["population_scale"] == 0.02 and len(p.meta["epsilons"]) == 2
