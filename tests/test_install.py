@@ -27,7 +27,7 @@ NEEDED = {
     "jjj_sim": ["**/*.py", "data/*", "templates/*"],
     "conf": ["**/*"],                       # every config: a file here that is not shipped is an error
     "experiments": ["__init__.py", "**/*.yaml"],
-    "calibration": ["__init__.py", "targets.yaml", "record_after_2020.yaml", "fitted/**/*.yaml"],
+    "calibration": ["__init__.py", "targets.yaml", "record_after_2020.yaml", "fitted/**/*.yaml", "fitted/*.parquet"],
 }
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "outputs", "multirun", "build", "*.egg-info",
                                     "__pycache__", "*.pyc", ".pytest_cache")
