@@ -11,7 +11,25 @@ not pass for sensitivity. The report gives, per indicator, the *noise share*: th
 a point's mean that comes from the seeds (within-point variance / replications) over the
 variance of the point means across the sample. A noise share near 1 means the indices of that
 indicator are noise. Confidence intervals are SALib's bootstrap intervals (95%).
-Writes sensitivity.json, indices.csv, report.md and plots/ into the output directory.
+Writes sensitivity.json, indices.csv, samples.parquet, report.md and plots/ into the output
+directory.
+
+``samples.parquet`` holds every model run, one row each: ``sample`` (the row of SALib's sample
+matrix, 0..points-1, in SALib's order), ``replication`` (0..replications-1) and its ``seed``,
+one float column per parameter (its dotted name under ``params``, e.g.
+``closure.annual_pace``) and one float column per outcome (``INDICATOR@YEAR``, e.g.
+``beijing_closures_cum@2016``). Rows are sorted by sample, then replication. Its Parquet
+metadata (key ``jjj_sim``, JSON) records what SALib needs besides: ``method``, ``settings``
+(Morris ``levels``, Sobol ``n``; Sobol is sampled and analysed without second-order indices),
+``problem`` (names and bounds), ``outcomes``, ``seed`` (of the sample and of the bootstrap) and
+``seeds``. The indices are recomputed from the file alone by
+``analyse(*load_samples(path))`` or by hand::
+
+    df = pd.read_parquet("samples.parquet")
+    X = df.groupby("sample")[names].first().to_numpy()         # SALib's sample matrix
+    y = df.groupby("sample")["beijing_closures_cum@2016"].mean().to_numpy()   # mean over seeds
+    SALib.analyze.morris.analyze(problem, X, y, num_levels=levels)  # or sobol.analyze(problem, y,
+                                                                    #    calc_second_order=False)
 """
 
 from __future__ import annotations
@@ -113,6 +131,60 @@ def analyse(method: str, problem: dict, X: np.ndarray, Y: np.ndarray, settings: 
     return out
 
 
+SAMPLES_META_KEY = b"jjj_sim"
+
+
+def samples_table(names: list[str], X: np.ndarray, Y: np.ndarray, seeds: list[int],
+                  outcomes: list[str]) -> pd.DataFrame:
+    """One row per model run: sample, replication, seed, the parameters, the outcomes
+    (X [points, parameters], Y [points, replications, outcomes])."""
+    points, reps = Y.shape[0], Y.shape[1]
+    cols = {"sample": np.repeat(np.arange(points, dtype=np.int64), reps),
+            "replication": np.tile(np.arange(reps, dtype=np.int64), points),
+            "seed": np.tile(np.asarray(seeds, dtype=np.int64), points)}
+    for i, n in enumerate(names):
+        cols[n] = np.repeat(X[:, i].astype(float), reps)
+    for j, o in enumerate(outcomes):
+        cols[o] = Y[:, :, j].astype(float).ravel()
+    return pd.DataFrame(cols)
+
+
+def write_samples(path: Path, result: dict, X: np.ndarray, Y: np.ndarray, outcomes: list[str], seed: int) -> None:
+    """samples.parquet (module docstring), with what SALib needs in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {"method": result["method"], "settings": result["settings"], "problem": result["problem"],
+            "outcomes": outcomes, "seed": seed, "seeds": result["seeds"], "version": result["version"]}
+    t = pa.Table.from_pandas(samples_table(result["problem"]["names"], X, Y, result["seeds"], outcomes),
+                             preserve_index=False)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), SAMPLES_META_KEY: json.dumps(meta).encode()})
+    pq.write_table(t, path)
+
+
+def load_samples(path) -> tuple[str, dict, np.ndarray, np.ndarray, dict, int]:
+    """(method, problem, X, Y [points, replications, outcomes], settings, seed) from a
+    samples.parquet: the arguments of ``analyse``. Raises ValueError if the file is not one."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    raw = (t.schema.metadata or {}).get(SAMPLES_META_KEY)
+    if not raw:
+        raise ValueError(f"{path}: no jjj_sim metadata (not a jjj-sim-sensitivity samples file)")
+    meta = json.loads(raw)
+    df = t.to_pandas().sort_values(["sample", "replication"], kind="stable")
+    names, outcomes = meta["problem"]["names"], meta["outcomes"]
+    missing = [c for c in ("sample", "replication", "seed", *names, *outcomes) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}")
+    points, reps = df["sample"].nunique(), df["replication"].nunique()
+    if len(df) != points * reps:
+        raise ValueError(f"{path}: expected {points} samples x {reps} replications, got {len(df)} rows")
+    X = df.groupby("sample")[names].first().to_numpy(dtype=float)
+    Y = df[outcomes].to_numpy(dtype=float).reshape(points, reps, len(outcomes))
+    return meta["method"], meta["problem"], X, Y, meta["settings"], int(meta["seed"])
+
+
 EXPERIMENT_KEYS = ("method", "params", "indicators", "replications", "seed", "population_scale", "scenario",
                    "morris", "sobol", "overrides", "description")
 
@@ -164,7 +236,7 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
         rows = [{"indicator": ind, "parameter": p, **v, "noise_share": r["noise_share"]}
                 for ind, r in result["indicators"].items() for p, v in r.items() if isinstance(v, dict)]
         pd.DataFrame(rows).to_csv(staging / "indices.csv", index=False)
-        np.savez_compressed(staging / "samples.npz", X=X, Y=Y)
+        write_samples(staging / "samples.parquet", result, X, Y, [f"{n}@{y}" for n, y in outputs], seed)
         _plots(staging / "plots", result)
         (staging / "report.md").write_text(_report(result), encoding="utf-8")
     return result

@@ -215,3 +215,51 @@ def test_a_warm_start_is_tried_first(tmp_path):
     first = min(study.trials, key=lambda t: t.number).params
     assert first["closure.annual_pace"] == 444.0
     assert first["choice.asc_tianjin"] == 4.0  # the upper bound in conf/calibrate.yaml
+
+
+# ---------------------------------------------------------------------------------- credibility checks
+def checks(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "jjj_sim.calibration.checks", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_a_check_writes_outside_the_repository_by_default(tmp_path):
+    committed = {p.name: p.read_bytes() for p in (ROOT / "calibration" / "results").glob("*.json")}
+    r = checks("replications", "--scales", "0.01", "--seeds", "2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (path,) = (tmp_path / "outputs" / "checks" / "replications").glob("*/replications.json")
+    res = json.loads(path.read_text())
+    assert res["command"] == "python -m jjj_sim.calibration.checks replications --scales 0.01 --seeds 2"
+    assert set(res["by_scale"]["0.01"]["targets"]) >= {"T1", "T3"}
+    assert {p.name: p.read_bytes() for p in (ROOT / "calibration" / "results").glob("*.json")} == committed
+    out = tmp_path / "given" / "dir"
+    r = checks("replications", "--scales", "0.01", "--seeds", "2", "--tag", "x", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [p.name for p in out.iterdir()] == ["replications_x.json"]
+    assert json.loads((out / "replications_x.json").read_text())["command"].endswith(f"--out {out}")
+
+
+def test_a_bad_check_out_is_one_line_exit_2_before_running(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for out, says in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "cannot write into")):
+        r = checks("identification", "--out", str(out), cwd=tmp_path)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert r.stderr.startswith("jjj_sim.calibration.checks: error: --out: ") and says in r.stderr
+    r = checks("replications", "--params", "nope.yaml", "--out", str(tmp_path / "new" / "dir"), cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nope.yaml" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no directory left behind
+
+
+def test_check_results_are_written_all_or_nothing(tmp_path, monkeypatch):
+    from jjj_sim.calibration import checks as ch
+
+    monkeypatch.setattr(ch, "identification", lambda *a: {"elasticities": {}, "args": list(a)})
+    ch.main(["identification", "--reps", "1", "--step", "0.1", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "identification.json").read_text())
+    assert res["args"] == ["calibration/fitted/baseline.yaml", 0.1, 1, 0.1]
+    assert res["command"] == f"python -m jjj_sim.calibration.checks identification --reps 1 --step 0.1 --out {tmp_path}"
+    before = (tmp_path / "identification.json").read_text()
+    with pytest.raises(TypeError):
+        ch.write_result(tmp_path, "identification.json", {"x": object()})
+    assert [p.name for p in tmp_path.iterdir()] == ["identification.json"]  # no partial file, no temporary one
+    assert (tmp_path / "identification.json").read_text() == before

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.sensitivity import analyse, parse
+from jjj_sim.sensitivity import analyse, load_samples, parse, samples_table, write_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
@@ -42,8 +43,42 @@ def test_small_sensitivity_finds_the_driving_parameter(tmp_path, method, key):
     assert closures["closure.annual_pace"][key] > closures["branching.zgc_quarterly_hazard"][key]
     assert branches["branching.zgc_quarterly_hazard"][key] > branches["closure.annual_pace"][key]
     assert 0 <= closures["noise_share"] < 1
-    for name in ("report.md", "indices.csv", "samples.npz", f"plots/{method}.png"):
+    for name in ("report.md", "indices.csv", "samples.parquet", f"plots/{method}.png"):
         assert (out / name).exists(), name
+    assert not (out / "samples.npz").exists()
+    # samples.parquet: one labelled row per model run, enough to recompute the indices
+    df = pd.read_parquet(out / "samples.parquet")
+    names, outcomes = res["problem"]["names"], list(SMALL["indicators"])
+    assert sorted(names) == sorted(SMALL["params"])
+    assert list(df.columns) == ["sample", "replication", "seed", *names, *outcomes]
+    assert len(df) == res["points"] * 2 == res["simulations"]
+    assert list(df["sample"]) == [i for i in range(res["points"]) for _ in range(2)]
+    assert list(df["seed"]) == res["seeds"] * res["points"]
+    for n in names:
+        low, high = SMALL["params"][n]
+        assert df[n].dtype == "float64" and df[n].between(low, high).all()
+        assert (df.groupby("sample")[n].nunique() == 1).all()  # a sample's seeds share its parameters
+    assert (df["beijing_closures_cum@2016"] > 0).all()
+    again = analyse(*load_samples(out / "samples.parquet"))
+    assert again[0] == res["indicators"]["beijing_closures_cum@2016"]
+    assert again[1] == res["indicators"]["zgc_branches_tjhb@2016"]
+
+
+def test_samples_file_is_labelled_and_checked(tmp_path):
+    X = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    Y = np.arange(3 * 2 * 1, dtype=float).reshape(3, 2, 1)
+    df = samples_table(["a.x", "b.y"], X, Y, [7, 9], ["out@2016"])
+    assert list(df.columns) == ["sample", "replication", "seed", "a.x", "b.y", "out@2016"]
+    assert df.loc[3].to_dict() == {"sample": 1, "replication": 1, "seed": 9, "a.x": 2.0, "b.y": 20.0, "out@2016": 3.0}
+    result = {"method": "morris", "settings": {"levels": 4}, "version": "x", "seeds": [7, 9],
+              "problem": {"num_vars": 2, "names": ["a.x", "b.y"], "bounds": [[0, 5], [0, 50]]}}
+    write_samples(tmp_path / "s.parquet", result, X, Y, ["out@2016"], 11)
+    method, problem, X2, Y2, settings, seed = load_samples(tmp_path / "s.parquet")
+    assert (method, settings, seed) == ("morris", {"levels": 4}, 11)
+    assert np.array_equal(X2, X) and np.array_equal(Y2, Y) and problem == result["problem"]
+    pd.read_parquet(tmp_path / "s.parquet").rename(columns={"a.x": "x"}).to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(ValueError):  # pandas keeps no jjj_sim metadata: not a samples file
+        load_samples(tmp_path / "bad.parquet")
 
 
 def test_noise_share_measures_seed_variance():

@@ -1,4 +1,4 @@
-"""Credibility checks of the calibration (results go to calibration/results/*.json).
+"""Credibility checks of the calibration.
 
     python -m jjj_sim.calibration.checks identification   # which targets move which parameters
     python -m jjj_sim.calibration.checks replications     # is the number of seeds enough?
@@ -6,6 +6,15 @@
 
 All start from the fitted parameters (``--params``, default calibration/fitted/baseline.yaml)
 and the free parameters and bounds of conf/calibrate.yaml.
+
+Each check writes ``<check>.json`` (``<check>_<tag>.json`` with ``--tag``), with the command
+that made it, into ``--out DIR``; by default a new directory
+``outputs/checks/<check>/<date>_<time>`` under the working directory, never the repository's
+calibration/results/ (reproduce the committed results with ``--out calibration/results``, which
+replaces them). The file is written under a temporary name and renamed when complete. The
+recovery check's own work (synthetic targets, the calibration run) goes into the default
+directory, whatever ``--out`` says. A bad ``--out`` (a file, or a place that cannot be
+written) or a bad input is one line on stderr and exit code 2, before anything runs.
 """
 
 from __future__ import annotations
@@ -13,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +36,10 @@ from jjj_sim.calibration.simulator import Simulator, parse_free, replication_see
 from jjj_sim.calibration.targets import load_targets
 from jjj_sim.experiment import compose as compose_config
 from jjj_sim.config import resolve_path
-from jjj_sim.resources import project_root
+from jjj_sim.errors import ConfigError
 
-ROOT = project_root() or Path()  # the checkout; installed from a wheel: the working directory
-RESULTS = ROOT / "calibration" / "results"
+PROG = "jjj_sim.calibration.checks"
+CHECKS = ("identification", "replications", "recovery")
 
 
 def _setup(params_file: str, scale: float, seed: int = 2024):
@@ -111,7 +122,8 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
              population: int, out_dir: Path, start: str | None = None) -> dict:
     """Targets made by the model at known parameters (the fitted point, mean over seeds, as
     approx targets with 5% tolerance); the calibrator, started from the default bounds and a
-    different seed, should recover the parameters."""
+    different seed, should recover the parameters. The synthetic targets and the calibration
+    run are written into ``out_dir``."""
     cfg, targets, free, truth = _setup(params_file, scale)
     sim = Simulator(cfg, targets, replication_seeds(4242, seeds))
     runs = [sim.values(truth, s) for s in sim.seeds]
@@ -120,6 +132,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
         "value": float(np.mean([r[t.id] for r in runs])), "kind": "approx", "tolerance": 0.05,
         "source": "synthetic: jjj-sim at the known parameters", "date": "n/a",
         "quote": f"mean of {seeds} seeds at {truth}"} for t in targets]}
+    out_dir = Path(out_dir).absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
     tfile = out_dir / "synthetic_targets.yaml"
     tfile.write_text(yaml.safe_dump(synthetic, sort_keys=False), encoding="utf-8")
@@ -146,9 +159,55 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
             "posterior_correlation": rep.get("posterior", {}).get("correlation")}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description="Credibility checks of the calibration")
-    ap.add_argument("check", choices=("identification", "replications", "recovery"))
+def default_out(check: str) -> Path:
+    """outputs/checks/CHECK/<date>_<time> under the working directory."""
+    return Path("outputs") / "checks" / check / time.strftime("%Y-%m-%d_%H-%M-%S")
+
+
+def make_out(out: Path) -> list[Path]:
+    """Make the directory ``out`` (a ConfigError naming ``--out`` if it is a file or cannot be
+    made or written); returns the directories it made, outermost first (see ``unmake``)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("--out", f"{out} is a file, not a directory")
+    parent = next((p for p in [out, *out.absolute().parents] if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError("--out", f"cannot write into {parent if parent is not None else out}")
+    made = [p for p in reversed([out.absolute(), *out.absolute().parents]) if not p.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        unmake(made)
+        raise ConfigError("--out", f"cannot make {out} ({e.strerror or e})") from None
+    return made
+
+
+def unmake(made: list[Path]) -> None:
+    """Remove the directories ``make_out`` made, if they are still empty."""
+    for p in reversed(made):
+        try:
+            p.rmdir()
+        except OSError:
+            break
+
+
+def write_result(out: Path, name: str, result: dict) -> Path:
+    """Write ``result`` as ``out/name`` (all or nothing: a temporary file renamed into place)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    tmp = out / f".{name}.tmp-{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=PROG, description="Credibility checks of the calibration")
+    ap.add_argument("check", choices=CHECKS)
+    ap.add_argument("--out", help="directory for CHECK.json (default: a new outputs/checks/CHECK/<date>_<time>; "
+                                  "the committed results: --out calibration/results)")
     ap.add_argument("--params", default="calibration/fitted/baseline.yaml")
     ap.add_argument("--scale", type=float, default=0.1)
     ap.add_argument("--reps", type=int, default=5, help="identification: seeds per side")
@@ -160,19 +219,41 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=4, help="recovery: ABC generations")
     ap.add_argument("--population", type=int, default=100, help="recovery: ABC population")
     ap.add_argument("--start", help="recovery: a params file the calibrator starts from (calibration.start)")
-    ap.add_argument("--tag", default="", help="suffix of the results file name (results/CHECK_TAG.json)")
-    a = ap.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if a.check == "identification":
-        res = identification(a.params, a.scale, a.reps, a.step)
-    elif a.check == "replications":
-        res = replications(a.params, [float(s) for s in a.scales.split(",")], a.seeds)
-    else:
-        res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
-                       ROOT / "outputs" / f"recovery{('_' + a.tag) if a.tag else ''}", a.start)
-    res["command"] = " ".join(["python -m jjj_sim.calibration.checks", *sys.argv[1:]])
-    path = RESULTS / f"{a.check}{('_' + a.tag) if a.tag else ''}.json"
-    path.write_text(json.dumps(res, indent=1), encoding="utf-8")
+    ap.add_argument("--tag", default="", help="suffix of the results file name (CHECK_TAG.json)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    a = parser().parse_args(argv)
+    name = f"{a.check}{('_' + a.tag) if a.tag else ''}"
+    work = default_out(a.check)
+    made, done = [], False
+    try:
+        if "/" in a.tag or a.tag in (".", ".."):
+            raise ConfigError("--tag", f"must be a plain name, got {a.tag!r}")
+        out = Path(a.out).expanduser() if a.out else work
+        made = make_out(out)
+        if a.check == "identification":
+            res = identification(a.params, a.scale, a.reps, a.step)
+        elif a.check == "replications":
+            res = replications(a.params, [float(s) for s in a.scales.split(",")], a.seeds)
+        else:
+            made += [p for p in make_out(work) if p not in made]
+            res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
+                           work, a.start)
+        res["command"] = " ".join(["python -m jjj_sim.calibration.checks", *argv])
+        try:
+            path = write_result(out, f"{name}.json", res)
+        except OSError as e:  # the directory was checked before the check ran, but may have changed
+            raise ConfigError("--out", f"cannot write {out / (name + '.json')} ({e.strerror or e})") from None
+        done = True
+    except ConfigError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if not done:  # a failed or interrupted check leaves no empty directory behind
+            unmake(made)
     print(json.dumps(res, indent=1))
     print(f"written: {path}")
 
