@@ -128,7 +128,7 @@ def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
     out = tmp_path / "cal"
     r = calibrate(*SMALL, f"calibration.targets={bad}", f"hydra.run.dir={out}")
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == ["jjj-sim: error: targets.yaml:T1.indicator: unknown indicator 'nope'"]
+    assert r.stderr.strip().splitlines() == ["jjj-sim-calibrate: error: targets.yaml:T1.indicator: unknown indicator 'nope'"]
     assert not out.exists()
     r = calibrate(*SMALL, "calibration.budget=0", f"hydra.run.dir={out}")
     assert r.returncode == 2 and "calibration.budget" in r.stderr and not out.exists()

@@ -49,6 +49,7 @@ from jjj_sim.resources import CONF_SEARCH
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"
+PROG = "jjj-sim-calibrate"  # the command, in its error messages
 SAMPLERS = ("multicore", "single", "dask")  # how the ABC-SMC stage evaluates its particles
 POSTERIOR_FILE = "posterior.parquet"
 
@@ -234,6 +235,20 @@ def _key(name: str) -> str:
     return name.replace(".", "__")
 
 
+def connect_dask(address: str):
+    """A client of the Dask scheduler at ``address`` (calibration.dask_address), or a ConfigError
+    naming that field. It waits for Dask's connect timeout (distributed.comm.timeouts.connect,
+    30 s by default; e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)."""
+    import dask
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect"))
+    except (OSError, ValueError, TypeError) as e:
+        why = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise ConfigError("calibration.dask_address", f"cannot reach the Dask scheduler at {address}: {why}") from None
+
+
 def posterior(run_dir: Path, sim: Simulator, s: Settings):
     """ABC-SMC population of the last generation as (DataFrame of params, weights), or None."""
     if s.abc_generations == 0:
@@ -259,13 +274,7 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
 
     client = None
     if s.sampler == "dask":  # the particles on a Dask cluster (e.g. dask-jobqueue on SLURM)
-        from distributed import Client
-
-        try:
-            client = Client(s.dask_address, timeout=30)
-        except OSError as e:
-            raise ConfigError("calibration.dask_address", f"cannot reach the Dask scheduler at "
-                              f"{s.dask_address} ({e.__class__.__name__})") from None
+        client = connect_dask(s.dask_address)
         sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=4)
     elif s.sampler == "single" or s.workers == 1:
         sampler = pyabc.sampler.SingleCoreSampler()
@@ -494,8 +503,10 @@ def _app(cfg: DictConfig) -> None:
     try:
         cfg = config.prepare(cfg, HydraConfig.get().overrides.task, tool=True)
         s = Settings(cfg)
+        if s.sampler == "dask":  # the scheduler must answer now, not after the point estimate
+            connect_dask(s.dask_address).close()
     except ConfigError as e:
-        fail(str(e))
+        fail(str(e), PROG)
     sim = Simulator(cfg, s.targets, replication_seeds(s.seed, s.replications), s.margin)
     timings = {}
     t0 = time.perf_counter()
@@ -506,7 +517,10 @@ def _app(cfg: DictConfig) -> None:
     best, polished = polish(run_dir, sim, s, best, float(study.best_value))
     timings["polish"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    post = posterior(run_dir, sim, s)
+    try:
+        post = posterior(run_dir, sim, s)
+    except ConfigError as e:  # the Dask scheduler went away during the point estimate
+        fail(str(e), PROG)
     timings["posterior"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     check = check_fit(sim, s, best)
@@ -529,7 +543,7 @@ def main() -> None:
         try:
             precheck(argv, "calibrate", extra_check=Settings)
         except ConfigError as e:
-            fail(str(e))
+            fail(str(e), PROG)
     _app()
 
 
