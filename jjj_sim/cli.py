@@ -60,45 +60,91 @@ def _headline(result: dict) -> str:
 def _app(cfg: DictConfig) -> None:
     from jjj_sim import config, experiment
 
+    from jjj_sim.outputs import lock_dir, release_dir, write_error
+
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     in_sweep = hc.mode == RunMode.MULTIRUN
     try:
+        lock_dir(run_dir, "hydra.run.dir")  # taken already by main() for a single run
+    except ConfigError as e:
+        if in_sweep:  # another command is writing this job's directory: leave it alone
+            log.error("job %s not run: %s", hc.job.num, e)
+            return
+        fail(str(e))
+    try:
         overrides = list(hc.overrides.task)
         cfg = config.prepare(cfg, overrides, notes=experiment.dropped_entries(cfg, overrides))
         for note in cfg.scenario.edits:
             log.warning("lever edit: %s", note)
+        if in_sweep and _finished_same(run_dir, cfg):  # a rerun of the same sweep: keep the finished job
+            log.info("job %s already complete in %s: not run again", hc.job.num, run_dir)
+            return
         result, timings = experiment.run_to_dir(run_dir, cfg, progress=True, parallel_plots=not in_sweep)
     except Exception as e:
-        if in_sweep:  # record it in the job's directory and let the sweep go on
-            record_failure(run_dir, e)
+        if in_sweep:  # record it in the job's directory (not over a finished run) and let the sweep go on
+            if not (run_dir / "summary.json").exists():
+                try:
+                    record_failure(run_dir, e)
+                except OSError:
+                    pass
             log.error("job %s failed: %s", hc.job.num, _one_line(e))
             return
         if isinstance(e, ConfigError):
             _discard_if_empty(run_dir)
             fail(str(e))
+        if isinstance(e, OSError):  # disk full, read-only, ...: nothing was moved into place
+            print(f"jjj-sim: error: hydra.run.dir: {write_error(e, run_dir)}", file=sys.stderr)
+            sys.exit(1)
         raise
+    finally:
+        release_dir(run_dir)
     print(_headline(result))
     print(f"outputs: {run_dir}  (build {timings['build']:.1f} s, run {timings['run']:.1f} s, "
           f"write {timings['write']:.1f} s)")
 
 
+def _finished_same(run_dir: Path, cfg: DictConfig) -> bool:
+    """Whether ``run_dir`` holds a finished run of exactly this config (its resolved config
+    written beside its summary.json)."""
+    from omegaconf import OmegaConf
+
+    done = run_dir / "config_resolved.yaml"
+    if not (run_dir / "summary.json").is_file() or not done.is_file():
+        return False
+    if done.read_text(encoding="utf-8") == OmegaConf.to_yaml(cfg, resolve=True):
+        return True
+    raise ConfigError("hydra.sweep.dir", f"{run_dir} holds a finished run of another config; "
+                                         "choose another hydra.sweep.dir")
+
+
 def _discard_if_empty(run_dir: Path) -> None:
-    """Remove a run directory that holds only what Hydra wrote for this failed run."""
-    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES:
+    """Remove a run directory that holds only what Hydra wrote for this failed run (and its lock)."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES | {".lock"}:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> None:
+def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> Path:
     """Compose and check the config of a single run before Hydra makes its directory: the
     resolved run directory (however it was given) must not be a file, hold a finished run
-    or be unwritable; then the job's config is checked (experiment.compose)."""
+    or be unwritable; then the job's config is checked (experiment.compose), and the run
+    directory is locked for this process (outputs.lock_dir), so a second command pointed at
+    it is refused before Hydra writes anything there. Returns the run directory."""
     from jjj_sim import experiment
+    from jjj_sim.outputs import lock_dir, release_dir
 
-    cfg = experiment.compose(argv, config_name, run_dir=True)
+    cfg, run_dir = experiment.compose_run(argv, config_name)
     if extra_check is not None:
         extra_check(cfg)
+    existed = run_dir.exists()
+    lock_dir(run_dir, "hydra.run.dir")
+    if config_name == "config" and (run_dir / "summary.json").exists():  # finished while we checked
+        release_dir(run_dir)
+        if not existed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
+    return run_dir
 
 
 def pin_threads() -> None:

@@ -32,16 +32,15 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from jjj_sim import __version__
 from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import (ScenarioSpec, load_experiment, paired_differences, posterior_differences, run_rows,
-                                scenario_specs, summarise)
-from jjj_sim.outputs import new_output_dir, staged
+from jjj_sim.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
+                                run_jobs, run_rows, scenario_specs, summarise)
+from jjj_sim.outputs import new_output_dir, staged, write_error
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
@@ -153,12 +152,11 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     return images
 
 
-def _run_job(job: tuple) -> list[dict]:
+def _run_job(job: tuple) -> pd.DataFrame:
     spec, seed, common, draw = job
-    rows = run_rows(spec, seed, common if draw is None else [*common, f"params_draw={draw}"])
-    for r in rows:
-        r["draw"] = draw
-    return rows
+    runs = pd.DataFrame(run_rows(spec, seed, common if draw is None else [*common, f"params_draw={draw}"]))
+    runs["draw"] = pd.array([draw] * len(runs), dtype="Int64")  # missing: the fitted point
+    return runs
 
 
 def _uncertainty(exp: dict, base_dir: Path | None) -> tuple[str, int, list[str]]:
@@ -224,25 +222,17 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
     jobs = [(s, sd, common, None) for s in specs for sd in seeds]
     jobs += [(s, sd, common, k) for k in range(n_draws) for s in specs for sd in seeds]
     t0 = time.perf_counter()
-    frames = []  # one table per run, not all runs as dicts (735 runs: peak 2.7 GB as dicts, 1.7 GB as tables)
 
-    def progress(i: int, job: tuple) -> None:
+    def label(i: int, job: tuple) -> str:
         at = "the fitted point" if job[3] is None else f"posterior draw {job[3]}"
-        print(f"run {i + 1}/{len(jobs)}: {job[0].name} seed {job[1]}, {at}", file=sys.stderr, flush=True)
+        return f"{job[0].name} seed {job[1]}, {at}"
 
-    if workers <= 1:
-        for i, j in enumerate(jobs):
-            frames.append(pd.DataFrame(_run_job(j)))
-            progress(i, j)
-    else:
-        with ProcessPoolExecutor(workers) as ex:
-            for i, r in enumerate(ex.map(_run_job, jobs)):
-                frames.append(pd.DataFrame(r))
-                progress(i, jobs[i])
+    plan = {"version": __version__, "common": common, "seeds": seeds, "draws": n_draws,
+            "scenarios": [{"name": s.name, "source": s.source, "overrides": list(s.overrides)} for s in specs]}
+    frames = run_jobs(_run_job, jobs, workers, out / JOBS_DIR, plan, label)
     seconds = time.perf_counter() - t0
     names = [s.name for s in specs]
     runs = pd.concat(frames, ignore_index=True)
-    runs["draw"] = pd.array(runs["draw"].tolist(), dtype="Int64")  # missing: the fitted point
     fitted = runs[runs["draw"].isna()]
     levels = summarise(fitted)
     diffs = paired_differences(fitted, reference=names[0])
@@ -303,6 +293,9 @@ def main(argv=None) -> None:
     except ConfigError as err:
         print(f"jjj-sim-compare: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
+        print(f"jjj-sim-compare: error: --out: {write_error(err, Path(a.out or 'outputs'))}", file=sys.stderr)
+        sys.exit(1)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"outputs: {out} ({meta['runs']} runs, {meta['seconds']:.0f} s)")
 

@@ -41,7 +41,7 @@ from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec
 from jjj_sim.indicators import INDICATORS
-from jjj_sim.outputs import new_output_dir, staged
+from jjj_sim.outputs import new_output_dir, staged, write_error
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 
 TOOL = "jjj-sim-explore"
@@ -894,6 +894,9 @@ def main(argv=None) -> None:
     except ConfigError as err:
         print(f"{TOOL}: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except OSError as err:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
+        print(f"{TOOL}: error: --out: {write_error(err, Path(a.out or 'outputs'))}", file=sys.stderr)
+        sys.exit(1)
     except Exception as err:  # a failed simulation (EMA reports it as EMAError)
         if type(err).__name__ != "EMAError":
             raise

@@ -1,8 +1,12 @@
-"""Writing a run's outputs, all or nothing.
+"""Writing a run's outputs, all or nothing, one command per directory.
 
 Everything is written into ``RUN_DIR/.partial-<pid>`` first and moved into ``RUN_DIR`` only
 when complete, ``summary.json`` last: a run directory with a ``summary.json`` holds a
-finished run; a failed run leaves no output file behind.
+finished run; a failed run leaves no output file behind. A command holds the directory's
+lock (``lock_dir``: ``RUN_DIR/.lock``, an OS file lock through ``filelock``, released when the
+process ends however it ends) while it writes there, so a second command pointed at the same
+directory is refused, and a staging directory left by a killed process is removed by the
+next command that takes the lock.
 """
 
 from __future__ import annotations
@@ -24,6 +28,59 @@ from jjj_sim import __version__, indicators
 from jjj_sim.timeline import quarter_end_date
 
 
+LOCK_FILE = ".lock"
+STAGING_PREFIX = ".partial-"
+_HELD: dict[Path, object] = {}  # directory -> this process's lock on it (held until exit or release)
+
+
+def lock_dir(path: Path, field: str):
+    """Take ``path``'s lock for this process (creating the directory), or raise ConfigError
+    naming ``field`` if another process holds it. Taking it again in the same process is a
+    no-op. The lock lasts until ``release_dir`` or the end of the process (also when killed:
+    the OS drops it)."""
+    from filelock import FileLock, Timeout
+
+    from jjj_sim.errors import ConfigError
+
+    path = Path(path)
+    key = path.resolve()
+    if key in _HELD:
+        return _HELD[key]
+    path.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path / LOCK_FILE), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ConfigError(field, f"{path} is in use by another command; wait for it to finish or choose "
+                                 "another directory") from None
+    _HELD[key] = lock
+    return lock
+
+
+def release_dir(path: Path) -> None:
+    lock = _HELD.pop(Path(path).resolve(), None)
+    if lock is not None:
+        lock.release()
+
+
+def remove_stale_staging(out: Path, keep: Path | None = None) -> list[Path]:
+    """Remove staging directories (``.partial-*``) other than ``keep`` from ``out``: left by a
+    killed process (the caller holds ``out``'s lock, so no other process is writing them)."""
+    removed = []
+    if out.is_dir():
+        for p in out.iterdir():
+            if p.name.startswith(STAGING_PREFIX) and p != keep:
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+    return removed
+
+
+def write_error(e: OSError, where: Path) -> str:
+    """One line for an OSError met while writing into ``where`` (disk full, read-only, ...)."""
+    return f"cannot write into {where}: {e.strerror or e.__class__.__name__}" + \
+        (f" ({e.filename})" if e.filename else "")
+
+
 @contextmanager
 def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
     """The output directory of a tool run: ``given`` or outputs/TOOL/<date>_<time>. Refuses one
@@ -39,22 +96,30 @@ def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
     if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
         raise ConfigError("--out", f"cannot write into {parent}")
     existed = out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    lock_dir(out, "--out")
+    if (out / marker).exists():  # finished by another command between the check and the lock
+        release_dir(out)
+        raise ConfigError("--out", f"{out} already holds a finished run; choose another directory")
     try:
         yield out
     except BaseException:
-        if not existed and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
+        release_dir(out)
+        if out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_FILE}:  # nothing but the lock
+            if existed:
+                (out / LOCK_FILE).unlink(missing_ok=True)
+            else:
+                shutil.rmtree(out, ignore_errors=True)
         raise
+    release_dir(out)
 
 
 @contextmanager
 def staged(out: Path, last: str | None = None):
     """Write into a hidden staging directory; on success move everything into ``out`` (``last``
-    moved last, as the mark of a complete run); on failure leave nothing behind."""
-    staging = out / f".partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
+    moved last, as the mark of a complete run); on failure leave nothing behind. Staging
+    directories of killed processes are removed first (the caller holds ``out``'s lock)."""
+    staging = out / f"{STAGING_PREFIX}{os.getpid()}"
+    remove_stale_staging(out)
     staging.mkdir(parents=True)
     try:
         yield staging

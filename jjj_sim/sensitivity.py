@@ -39,18 +39,17 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.experiment import load_experiment, scenario_spec
+from jjj_sim.experiment import JOBS_DIR, load_experiment, run_jobs, scenario_spec
 from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
-from jjj_sim.outputs import new_output_dir, staged
+from jjj_sim.outputs import new_output_dir, staged, write_error
 
 
 def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
@@ -218,12 +217,10 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
     seeds = replication_seeds(seed, reps)
     jobs = [(x.tolist(), problem["names"], seeds, spec, overrides, outputs) for x in X]
     t0 = time.perf_counter()
-    Y = []
-    with ProcessPoolExecutor(max(1, workers)) as ex:
-        for i, r in enumerate(ex.map(_point, jobs)):
-            Y.append(r)
-            if (i + 1) % max(1, len(jobs) // 10) == 0 or i + 1 == len(jobs):
-                print(f"sample point {i + 1}/{len(jobs)}", file=sys.stderr, flush=True)
+    plan = {"version": __version__, "method": method, "settings": settings, "seed": seed, "seeds": seeds,
+            "problem": problem, "outputs": outputs, "scenario": spec.name, "source": spec.source,
+            "scenario_overrides": list(spec.overrides), "overrides": overrides}
+    Y = run_jobs(_point, jobs, workers, out / JOBS_DIR, plan, lambda i, job: f"sample point {i}")
     Y = np.array(Y)  # [points, replications, outputs]
     seconds = time.perf_counter() - t0
     idx = analyse(method, problem, X, Y, settings, seed)
@@ -316,6 +313,9 @@ def main(argv=None) -> None:
     except ConfigError as e:
         print(f"jjj-sim-sensitivity: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except OSError as e:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
+        print(f"jjj-sim-sensitivity: error: --out: {write_error(e, Path(a.out or 'outputs'))}", file=sys.stderr)
+        sys.exit(1)
     print(_report(res))
     print(f"outputs: {out}")
 

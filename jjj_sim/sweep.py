@@ -62,6 +62,7 @@ from omegaconf import DictConfig
 
 log = logging.getLogger("jjj_sim.sweep")
 FAILURE = "failure.json"
+SWEEP_PLAN = ".sweep.json"  # the sweep's command (config name and overrides), for resuming it
 DEFAULT_TARGETS = "calibration/targets.yaml"
 FILES = ("sweep_results.parquet", "sweep_summary.csv", "sweep_targets.parquet", "sweep_quarterly.parquet",
          "sweep_failures.csv")
@@ -366,10 +367,48 @@ class GatherResults(Callback):
         self.quarterly = quarterly if isinstance(quarterly, bool) else str(quarterly).lower() in ("1", "true", "yes")
         self.targets = targets
 
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        """Lock the sweep directory for this multirun, and refuse one that holds another sweep:
+        the same command again resumes (jobs already complete are not run again, cli._app)."""
+        import sys
+
+        from jjj_sim.errors import ConfigError
+        from jjj_sim.outputs import lock_dir, release_dir
+
         sweep_dir = Path(config.hydra.sweep.dir)
-        if not sweep_dir.is_dir():
-            return
+        plan = {"config_name": config.hydra.job.config_name, "overrides": [str(o) for o in config.hydra.overrides.task]}
+        try:
+            lock_dir(sweep_dir, "hydra.sweep.dir")
+            f = sweep_dir / SWEEP_PLAN
+            if f.is_file():
+                try:
+                    before = json.loads(f.read_text(encoding="utf-8"))
+                except ValueError:
+                    before = None
+                if before != plan:
+                    release_dir(sweep_dir)
+                    raise ConfigError("hydra.sweep.dir", f"{sweep_dir} holds another sweep "
+                                      f"({' '.join((before or {}).get('overrides', [])) or 'unreadable'}); "
+                                      "choose another directory, or rerun that sweep's command to resume it")
+            else:
+                tmp = sweep_dir / f".{SWEEP_PLAN}.tmp"
+                tmp.write_text(json.dumps(plan, indent=1), encoding="utf-8")
+                os.replace(tmp, f)
+        except ConfigError as e:  # one line, and Hydra launches nothing
+            print(f"jjj-sim: error: {e}", file=sys.stderr)
+            sys.exit(2)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from jjj_sim.outputs import release_dir
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            if sweep_dir.is_dir():
+                self._gather(sweep_dir)
+        finally:
+            release_dir(sweep_dir)
+
+    def _gather(self, sweep_dir: Path) -> None:
         from jjj_sim.errors import ConfigError
 
         try:
