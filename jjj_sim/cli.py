@@ -68,6 +68,8 @@ def _app(cfg: DictConfig) -> None:
     in_sweep = hc.mode == RunMode.MULTIRUN
     try:
         lock_dir(run_dir, "hydra.run.dir")  # taken already by main() for a single run
+        if not in_sweep and (run_dir / "summary.json").exists():  # (main() refuses it before Hydra writes)
+            raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
     except ConfigError as e:
         if in_sweep:  # another command is writing this job's directory: leave it alone
             log.error("job %s not run: %s", hc.job.num, e)
@@ -153,18 +155,77 @@ def pin_threads() -> None:
         os.environ.setdefault(var, "1")
 
 
+# Hydra's flags: those that only print (the command runs nothing), and those that take a value
+_INFO_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--resolve", "--package", "-p",
+               "--info", "-i", "--shell-completion", "-sc", "--experimental-rerun"}
+_VALUE_FLAGS = {"--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--cfg", "-c",
+                "--package", "-p", "--info", "-i", "--experimental-rerun"}
+
+
+def split_flags(argv: list[str]) -> tuple[dict[str, str | None], list[str]]:
+    """Hydra's flags ({flag: value or None}) and the overrides of a command line."""
+    flags, rest, i = {}, [], 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, value = a.partition("=")
+        if a.startswith("-") and (name in _VALUE_FLAGS or name in _INFO_FLAGS or a in ("-m", "--multirun", "-r", "--run")):
+            if eq:
+                flags[name] = value
+            elif name in _VALUE_FLAGS and name not in _INFO_FLAGS and i + 1 < len(argv):
+                flags[name] = argv[i + 1]
+                i += 1
+            else:
+                flags[name] = None
+        else:
+            rest.append(a)
+        i += 1
+    return flags, rest
+
+
+def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
+    """Before a multirun launches anything: each swept scenario, with the sweep's other fixed
+    overrides, must compose and check (an unknown scenario would otherwise abort the sweep
+    part way)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from jjj_sim import experiment
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([o for o in overrides])
+    except Exception as e:  # Hydra's OverrideParseException: a malformed override
+        raise ConfigError("overrides", _one_line(e)) from None
+    fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
+    scenarios = [None]
+    for o in parsed:
+        if o.key_or_group == "scenario" and o.is_sweep_override():
+            scenarios = [str(v) for v in o.sweep_string_iterator()]
+    for sc in scenarios:
+        experiment.compose(fixed + ([f"scenario={sc}"] if sc is not None else []), config_name)
+
+
 def main() -> None:
     from jjj_sim import experiment
 
     argv = sys.argv[1:]
-    if "-m" in argv or "--multirun" in argv:
+    flags, overrides = split_flags(argv)
+    multirun = "-m" in flags or "--multirun" in flags
+    if multirun:
         pin_threads()
     try:
         argv = experiment.expand_args(argv)  # scenario=path/to/file.yaml -> a config-group option
         sys.argv[1:] = argv
-        # Flags (--help, --cfg, -m/--multirun, ...) go straight to Hydra: each job checks its own config.
-        if not any(a.startswith("-") for a in argv):
-            precheck(argv)
+        flags, overrides = split_flags(argv)
+        name = flags.get("--config-name", flags.get("-cn")) or "config"
+        if name != "config":
+            raise ConfigError("--config-name", f"jjj-sim runs the config 'config', got {name!r}")
+        own_conf = any(f in flags for f in ("--config-path", "-cp", "--config-dir", "-cd"))
+        # Flags that only print go straight to Hydra; a run is checked (and its directory locked)
+        # before Hydra writes anything; a multirun's scenarios are checked before it launches.
+        if not own_conf and not _INFO_FLAGS & set(flags):
+            if multirun:
+                precheck_sweep(overrides)
+            else:
+                precheck(overrides)
     except ConfigError as e:
         fail(str(e))
     _app()

@@ -53,6 +53,12 @@ PARAM_RULES = {
 POPULATION_RULES = {"scale": "positive", "size_median": "positive", "size_sigma": "nonneg",
                     "zgc_share_of_beijing_hightech": "prob"}
 MAX_SCALE = 10.0  # 10x the real region (about 50 M rows by 2035): beyond a 24 GiB machine
+MIN_SCALE = 0.001  # about 1,300 simulated firms in 2014; below it parks and sectors are empty and shares 0/0
+# firm sizes (employees, lognormal): a median firm of 1 to 100,000 employees, and a log-sd of at
+# most 4 (a factor e^4 = 55 per sd; measured firm-size distributions are near 1-2.5, Axtell 2001):
+# beyond these the size weights overflow or vanish and the share indicators become 0/0
+MAX_SIZE_MEDIAN = 100_000
+MAX_SIZE_SIGMA = 4.0
 
 
 def _number(value, field: str) -> float:
@@ -97,15 +103,18 @@ def load_params_file(path) -> dict:
         raise ConfigError("params_file", f"no such file: {p}")
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ConfigError("params_file", f"{p} is not valid YAML ({e.__class__.__name__})") from None
     if not isinstance(data, dict):
         raise ConfigError("params_file", f"{p} must hold a mapping of parameter names to values")
     data = data.get("params", data)
+    if not isinstance(data, dict):
+        raise ConfigError("params_file:params", f"{p}: 'params' must be a mapping of parameter names to values")
     flat = dict(_leaves(data))
-    for key in flat:
+    for key, value in flat.items():
         if key not in PARAM_RULES:
             raise ConfigError(f"params_file:{key}", "unknown parameter")
+        check_value(value, PARAM_RULES[key], f"params_file:{key}")
     return flat
 
 
@@ -174,7 +183,14 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     """
     from jjj_sim.experiment import run_label
 
-    cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    except OmegaConfBaseException as e:  # e.g. an unset ${oc.env:VAR}
+        key = getattr(e, "full_key", None) or "config"
+        msg = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise ConfigError(str(key), f"cannot resolve: {msg}") from None
     for key in cfg:
         if key not in TOP_KEYS and not tool:
             raise ConfigError(str(key), f"not a config key (keys: {', '.join(TOP_KEYS)})")
@@ -225,8 +241,13 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
         if key not in cfg.population:
             raise ConfigError(f"population.{key}", "missing")
         check_value(cfg.population[key], rule, f"population.{key}")
-    if cfg.population.scale > MAX_SCALE:
-        raise ConfigError("population.scale", f"must be at most {MAX_SCALE}, got {cfg.population.scale}")
+    if not 1 <= cfg.population.size_median <= MAX_SIZE_MEDIAN:
+        raise ConfigError("population.size_median", f"must be from 1 to {MAX_SIZE_MEDIAN:,} employees, "
+                                                    f"got {cfg.population.size_median}")
+    if cfg.population.size_sigma > MAX_SIZE_SIGMA:
+        raise ConfigError("population.size_sigma", f"must be at most {MAX_SIZE_SIGMA}, got {cfg.population.size_sigma}")
+    if not MIN_SCALE <= cfg.population.scale <= MAX_SCALE:
+        raise ConfigError("population.scale", f"must be from {MIN_SCALE} to {MAX_SCALE}, got {cfg.population.scale}")
     # levers: compiling them checks places, sectors and dates
     from jjj_sim.policy import Policy
     from jjj_sim.world import load_places, load_sectors

@@ -198,6 +198,22 @@ class PlotProcess:
                 pass
 
 
+def strict_json(result: dict) -> str:
+    """summary.json's text: strict JSON. A value that is not a number (NaN, infinite) fails the
+    run with the indicator named, rather than writing NaN into the file."""
+    from jjj_sim.errors import ConfigError
+
+    try:
+        return json.dumps(result, indent=1, sort_keys=True, allow_nan=False)
+    except ValueError:
+        for name, series in result.get("indicators", {}).items():
+            bad = [y for y, v in series.items() if not np.isfinite(v)]
+            if bad:
+                raise ConfigError("population", f"the run gave no number for {name} in {', '.join(bad[:3])} "
+                                                "(too few firms for this indicator?)") from None
+        raise ConfigError("population", "the run gave a value that is not a number") from None
+
+
 def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | None = None) -> dict:
     """Write a finished run's outputs into ``staging`` (the event log, if recorded, is already
     there when it was streamed; else it is written here). ``summary.json`` is the caller's
@@ -226,5 +242,5 @@ def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | N
         "firm_rows": int(model.firms.n), "events": dict(model.events.counts),
     }
     (staging / "run_info.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
-    (staging / "summary.json").write_text(json.dumps(result, indent=1, sort_keys=True), encoding="utf-8")
+    (staging / "summary.json").write_text(strict_json(result), encoding="utf-8")
     return result

@@ -1,0 +1,113 @@
+"""Hostile input (issue 14): every way of pointing a command at a finished run is refused
+without touching it; bad values are one line naming the field, never a traceback or NaN."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jjj_sim.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SMALL = ["population.scale=0.02", "run.end_year=2016", "run.plots=false"]
+
+
+def jjj(*args, cwd=ROOT, prog="jjj-sim"):
+    return subprocess.run([str(BIN / prog), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def one_line(r, prog="jjj-sim", field=None, code=2):
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == code, r.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), r.stderr[-2000:]
+    if field is not None:
+        assert lines[0].startswith(f"{prog}: error: {field}"), lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("finished") / "run"
+    r = jjj(*SMALL, f"hydra.run.dir={d}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d
+
+
+def _snapshot(d: Path) -> dict:
+    return {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in d.rglob("*") if p.is_file() and p.suffix != ".log"}
+
+
+@pytest.mark.parametrize("args", [
+    lambda d: ["--config-name=config", *SMALL, f"hydra.run.dir={d}"],
+    lambda d: ["--config-name", "config", *SMALL, f"hydra.run.dir={d}"],
+    lambda d: ["--run", *SMALL, f"hydra.run.dir={d}"],
+    lambda d: [*SMALL, f"++hydra.run.dir={d}"],
+    lambda d: [*SMALL, f"hydra.run.dir='{d}'"],
+    lambda d: ["scenario=no_strategy", *SMALL, f"hydra.run.dir={d}"],  # another input: still refused
+    lambda d: ["population.scale=-1", f"hydra.run.dir={d}"],          # a refused input leaves .hydra/ alone
+], ids=["config-name=", "config-name", "run-flag", "++", "quoted", "other-scenario", "bad-input"])
+def test_a_finished_run_is_never_overwritten(finished, args):
+    before = _snapshot(finished)
+    r = jjj(*args(finished))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
+    assert _snapshot(finished) == before
+
+
+def test_a_finished_run_named_relative_to_the_working_directory_is_refused(finished):
+    before = _snapshot(finished)
+    r = jjj(*SMALL, "hydra.run.dir=run", cwd=finished.parent)
+    one_line(r, field="hydra.run.dir")
+    assert _snapshot(finished) == before
+
+
+def test_another_config_name_is_refused():
+    one_line(jjj("-cn", "calibrate", *SMALL), field="--config-name")
+
+
+def test_an_unknown_scenario_in_a_sweep_is_refused_before_anything_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    r = jjj("-m", *SMALL, "scenario=baseline,nope", f"hydra.sweep.dir={sweep}")
+    assert "unknown option 'nope'" in one_line(r, field="scenario")
+    assert not sweep.exists()
+
+
+@pytest.mark.parametrize("override, field", [
+    ("population.scale=1e-9", "population.scale"),
+    ("population.size_median=1e-300", "population.size_median"),
+    ("population.size_median=1e300", "population.size_median"),
+    ("population.size_sigma=500", "population.size_sigma"),
+])
+def test_inputs_that_would_give_nan_are_refused(tmp_path, override, field):
+    one_line(jjj(*SMALL, override, f"hydra.run.dir={tmp_path / 'r'}"), field=field)
+    assert not (tmp_path / "r").exists()
+
+
+def test_summary_json_is_strict():
+    from jjj_sim.outputs import strict_json
+
+    assert "NaN" not in strict_json({"indicators": {"a": {"2014": 1.0}}})
+    with pytest.raises(ConfigError) as e:
+        strict_json({"indicators": {"hebei_hightech_va_share": {"2014": math.nan}}})
+    assert "hebei_hightech_va_share" in str(e.value)
+
+
+@pytest.mark.parametrize("content, field", [
+    ("params: 5\n", "params_file:params"),
+    (b"\xfb\x00\x91binary", "params_file"),
+    ("choice.beta_park: lots\n", "params_file:choice.beta_park"),
+    ("params: {choice: {beta_park: [1, 2]}}\n", "params_file:choice.beta_park"),
+])
+def test_bad_params_files_are_one_line(tmp_path, content, field):
+    f = tmp_path / "p.yaml"
+    f.write_bytes(content if isinstance(content, bytes) else content.encode())
+    one_line(jjj(*SMALL, f"params_file={f}", f"hydra.run.dir={tmp_path / 'r'}"), field=field)
+
+
+def test_an_unset_environment_variable_is_one_line(tmp_path):
+    line = one_line(jjj(*SMALL, "seed=${oc.env:JJJ_SIM_SURELY_UNSET}", f"hydra.run.dir={tmp_path / 'r'}"))
+    assert "seed" in line and "JJJ_SIM_SURELY_UNSET" in line
