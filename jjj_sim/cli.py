@@ -127,12 +127,13 @@ def _discard_if_empty(run_dir: Path) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> Path:
+def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> tuple[DictConfig, Path]:
     """Compose and check the config of a single run before Hydra makes its directory: the
     resolved run directory (however it was given) must not be a file, hold a finished run
     or be unwritable; then the job's config is checked (experiment.compose), and the run
     directory is locked for this process (outputs.lock_dir), so a second command pointed at
-    it is refused before Hydra writes anything there. Returns the run directory."""
+    it is refused before Hydra writes anything there. Returns the checked config and the run
+    directory."""
     from jjj_sim import experiment
     from jjj_sim.outputs import lock_dir, release_dir
 
@@ -146,7 +147,7 @@ def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> 
         if not existed:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
-    return run_dir
+    return cfg, run_dir
 
 
 def pin_threads() -> None:

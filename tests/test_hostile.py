@@ -111,3 +111,83 @@ def test_bad_params_files_are_one_line(tmp_path, content, field):
 def test_an_unset_environment_variable_is_one_line(tmp_path):
     line = one_line(jjj(*SMALL, "seed=${oc.env:JJJ_SIM_SURELY_UNSET}", f"hydra.run.dir={tmp_path / 'r'}"))
     assert "seed" in line and "JJJ_SIM_SURELY_UNSET" in line
+
+
+# ---------------------------------------------------------------------------- jjj-sim-calibrate
+CAL = ["population.scale=0.02", "calibration.budget=2", "calibration.replications=1", "calibration.polish=0",
+       "calibration.abc.generations=0", "calibration.check.scale=0.02", "calibration.check.replications=2",
+       "calibration.workers=1"]
+
+
+def calibrate(*args):
+    return jjj(*CAL, *args, prog="jjj-sim-calibrate")
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("cal") / "run"
+    r = calibrate(f"hydra.run.dir={d}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    return d
+
+
+def test_a_calibration_resumes_only_with_its_own_settings(calibrated):
+    before = _snapshot(calibrated)
+    r = calibrate("calibration.budget=4", f"hydra.run.dir={calibrated}")
+    assert "calibration.budget" in one_line(r, "jjj-sim-calibrate", "hydra.run.dir")
+    assert _snapshot(calibrated) == before
+    r = calibrate("calibration.workers=2", f"hydra.run.dir={calibrated}")  # parallelism may change
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_a_torn_journal_line_does_not_block_the_resume(calibrated):
+    journal = calibrated / "optuna_journal.log"
+    good = journal.read_bytes()
+    journal.write_bytes(good + b'{"op_code": 4, "worker_id": "x", "trial_i')  # killed mid-write
+    r = calibrate(f"hydra.run.dir={calibrated}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = journal.read_bytes()
+    assert after.startswith(good) and b"trial_i" not in after[len(good):].split(b"\n")[0]
+
+
+def test_calibration_free_names_the_free_parameters(tmp_path):
+    import json
+
+    r = calibrate("calibration.free={closure.list_size: {low: 2000, high: 5000}}", f"hydra.run.dir={tmp_path / 'a'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert list(json.loads((tmp_path / "a" / "fit_report.json").read_text())["free"]) == ["closure.list_size"]
+    one_line(calibrate("calibration.free={}", f"hydra.run.dir={tmp_path / 'b'}"), "jjj-sim-calibrate",
+             "calibration.free")
+    r = calibrate("calibration.free.choice.beta_incentive={low: 0, high: 2}", f"hydra.run.dir={tmp_path / 'c'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "choice.beta_incentive" in json.loads((tmp_path / "c" / "fit_report.json").read_text())["free"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_killing_the_calibration_ends_its_workers(tmp_path):
+    import os
+    import signal
+    import time
+
+    d = tmp_path / "cal"
+    args = [str(BIN / "jjj-sim-calibrate"), "population.scale=0.02", "calibration.budget=400",
+            "calibration.replications=1", "calibration.polish=0", "calibration.abc.generations=0",
+            "calibration.workers=2", f"hydra.run.dir={d}"]
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.monotonic()
+        while not ((d / "optuna_journal.log").exists() and (d / "optuna_journal.log").stat().st_size > 0):
+            assert p.poll() is None and time.monotonic() - t0 < 60
+            time.sleep(0.05)
+        children = [int(x) for x in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+        assert len(children) == 2
+        os.kill(p.pid, signal.SIGKILL)  # the parent only
+        p.wait()
+        t0 = time.monotonic()
+        while any(Path(f"/proc/{c}").exists() and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"
+                  for c in children):
+            assert time.monotonic() - t0 < 10, "the workers outlived the calibration"
+            time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            p.kill()

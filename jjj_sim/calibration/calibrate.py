@@ -37,7 +37,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
@@ -45,6 +45,7 @@ from jjj_sim.calibration.targets import Target, load_targets
 from jjj_sim.cli import fail, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
+from jjj_sim.outputs import staged, write_error
 from jjj_sim.resources import CONF_SEARCH
 
 log = logging.getLogger("jjj_sim.calibrate")
@@ -107,6 +108,108 @@ def _whole(v, field: str, minimum: int) -> int:
     return v
 
 
+def with_free_override(cfg: DictConfig, overrides) -> DictConfig:
+    """``calibration.free={...}`` on the command line names the free parameters: it replaces
+    the default set (Hydra would merge the two dicts, so the defaults would still be fitted)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = [str(o) for o in overrides or () if str(o).split("=", 1)[0].lstrip("+~") == "calibration.free"]
+    if given:
+        try:
+            value = OverridesParser.create().parse_override(given[-1].lstrip("+~")).value()
+        except Exception as e:  # Hydra's OverrideParseException
+            raise ConfigError("calibration.free", (str(e).strip().splitlines() or ["cannot parse"])[0]) from None
+        with open_dict(cfg):
+            OmegaConf.update(cfg, "calibration.free", value if value else {}, merge=False)
+    return cfg
+
+
+def normalise_args(argv: list[str]) -> list[str]:
+    """``calibration.free.NAME={low: .., high: ..}`` adds or changes one free parameter (any
+    parameter of conf/params, not only the default set): passed to Hydra as ``++``."""
+    return [f"++{a}" if a.startswith("calibration.free.") and "=" in a else a for a in argv]
+
+
+PLAN_FILE = "calibration_plan.json"
+RESUMABLE = ("calibration.workers", "calibration.sampler", "calibration.dask_address")  # may change on resume
+
+
+def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
+    """A calibration resumes only with the settings it started with: its config (all but
+    RESUMABLE) and its targets file's content are kept in calibration_plan.json; a rerun into
+    the same directory with others is refused, naming the settings that differ."""
+    import hashlib
+
+    plan = OmegaConf.to_container(cfg, resolve=True)
+    for key in RESUMABLE:
+        section, name = key.split(".")
+        plan.get(section, {}).pop(name, None)
+    plan["targets_sha256"] = hashlib.sha256(resolve_path(cfg.calibration.targets, "calibration.targets")
+                                            .read_bytes()).hexdigest()
+    f = run_dir / PLAN_FILE
+    if f.is_file():
+        try:
+            before = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            before = {}
+        now, was = _flat(json.loads(json.dumps(plan))), _flat(before)
+        if now != was:
+            differ = sorted(k for k in set(now) | set(was) if now.get(k) != was.get(k))
+            differ = differ[:6] + (["..."] if len(differ) > 6 else [])
+            raise ConfigError("hydra.run.dir", f"{run_dir} holds a calibration with other settings (they differ in: "
+                                               f"{', '.join(differ)}); choose another directory to start a new one")
+        return
+    if not write:
+        return
+    tmp = f.with_name(f".{f.name}.tmp")
+    tmp.write_text(json.dumps(plan, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, f)
+
+
+def _flat(d, prefix: str = "") -> dict:
+    out = {}
+    for k, v in (d.items() if isinstance(d, dict) else ()):
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def repair_journal(path: Path) -> None:
+    """Drop a last line that a kill tore (no newline, or not JSON) from Optuna's journal, so
+    the calibration resumes from the trials before it instead of failing on every resume."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    keep = lines[:-1]  # complete lines; lines[-1] is what follows the last newline
+    while keep:
+        try:
+            json.loads(keep[-1])
+            break
+        except ValueError:
+            keep.pop()
+    fixed = b"".join(line + b"\n" for line in keep)
+    if fixed != data:
+        log.warning("optuna journal: dropped a torn last record (%d bytes)", len(data) - len(fixed))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(fixed)
+        os.replace(tmp, path)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker process ends when the calibration that forked it is killed."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
 # ---------------------------------------------------------------------------- stage 1: Optuna
 def _storage(run_dir: Path):
     from optuna.storages import JournalStorage
@@ -131,6 +234,7 @@ def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: 
     from optuna.trial import TrialState
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=min(10, trials))
     study = optuna.load_study(study_name=STUDY, storage=_storage(Path(run_dir)), sampler=sampler)
@@ -143,6 +247,7 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    repair_journal(run_dir / "optuna_journal.log")
     study = optuna.create_study(study_name=STUDY, storage=_storage(run_dir), direction="minimize",
                                 load_if_exists=True)
     done = len(study.get_trials(states=(TrialState.COMPLETE,)))
@@ -195,7 +300,7 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     workers = min(s.workers, s.replications)
     global _POLISH_SIM
     _POLISH_SIM = sim
-    pool = mp.get_context("fork").Pool(workers) if workers > 1 else None  # the seeds of a point in parallel
+    pool = mp.get_context("fork").Pool(workers, initializer=_die_with_parent) if workers > 1 else None  # a point's seeds
 
     def f(u):
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
@@ -501,8 +606,10 @@ def _app(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        cfg = config.prepare(cfg, HydraConfig.get().overrides.task, tool=True)
+        overrides = HydraConfig.get().overrides.task
+        cfg = config.prepare(with_free_override(cfg, overrides), overrides, tool=True)
         s = Settings(cfg)
+        check_plan(run_dir, cfg)
         if s.sampler == "dask":  # the scheduler must answer now, not after the point estimate
             connect_dask(s.dask_address).close()
     except ConfigError as e:
@@ -527,21 +634,28 @@ def _app(cfg: DictConfig) -> None:
     timings["check"] = time.perf_counter() - t0
     rep = build_report(s, study, post, check, best, timings, cfg)
     rep["polish"] = polished
-    write_plots(run_dir / "plots", rep, post)
-    if post is not None:
-        write_posterior(run_dir / POSTERIOR_FILE, post, s, cfg)
-    write_fitted(run_dir / "fitted_params.yaml", best, rep)
-    (run_dir / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")
-    (run_dir / "fit_report.json").write_text(json.dumps(rep, indent=1), encoding="utf-8")
+    try:
+        with staged(run_dir, last="fit_report.json") as st:  # the results all or nothing, the report last
+            write_plots(st / "plots", rep, post)
+            if post is not None:
+                write_posterior(st / POSTERIOR_FILE, post, s, cfg)
+            write_fitted(st / "fitted_params.yaml", best, rep)
+            (st / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")
+            (st / "fit_report.json").write_text(json.dumps(rep, indent=1, allow_nan=False), encoding="utf-8")
+    except OSError as e:
+        print(f"{PROG}: error: hydra.run.dir: {write_error(e, run_dir)}", file=sys.stderr)
+        sys.exit(1)
     print(report_markdown(rep))
     print(f"outputs: {run_dir}")
 
 
 def main() -> None:
-    argv = sys.argv[1:]
+    argv = normalise_args(sys.argv[1:])
+    sys.argv[1:] = argv
     if not any(a.startswith("-") for a in argv):
         try:
-            precheck(argv, "calibrate", extra_check=Settings)
+            cfg, run_dir = precheck(argv, "calibrate", extra_check=lambda cfg: Settings(with_free_override(cfg, argv)))
+            check_plan(run_dir, cfg, write=False)  # before Hydra rewrites anything in a resumed directory
         except ConfigError as e:
             fail(str(e), PROG)
     _app()

@@ -40,7 +40,7 @@ def parse_free(spec) -> list[FreeParam]:
     if not spec:
         raise ConfigError("calibration.free", "name at least one free parameter with its bounds")
     out = []
-    for name, b in dict(spec).items():
+    for name, b in _flat_free(dict(spec)).items():
         field = f"calibration.free.{name}"
         rule = PARAM_RULES.get(name)
         if rule is None:
@@ -57,6 +57,20 @@ def parse_free(spec) -> list[FreeParam]:
         if log and low <= 0:
             raise ConfigError(f"{field}.low", "must be > 0 on a log scale")
         out.append(FreeParam(name, low, high, log))
+    return out
+
+
+def _flat_free(spec: dict, prefix: str = "") -> dict:
+    """{dotted.name: bounds}: a name may be one key ("closure.list_size", as in
+    conf/calibrate.yaml) or nested keys ({closure: {list_size: ...}}, as a command-line
+    ``calibration.free.closure.list_size={low: .., high: ..}`` makes)."""
+    out = {}
+    for k, v in spec.items():
+        name = f"{prefix}{k}"
+        if hasattr(v, "get") and "low" not in v and "high" not in v and all(hasattr(x, "get") for x in v.values()) and v:
+            out.update(_flat_free(dict(v), name + "."))
+        else:
+            out[name] = v
     return out
 
 
