@@ -50,6 +50,7 @@ from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.outputs import new_output_dir, staged, write_error
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 
 
 def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
@@ -77,10 +78,47 @@ def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
             raise ConfigError(f"indicators:{item}", f"unknown indicator '{name}'")
         if not year.isdigit():
             raise ConfigError(f"indicators:{item}", "write INDICATOR@YEAR")
+        if not START_YEAR <= int(year) <= MAX_END_YEAR:
+            raise ConfigError(f"indicators:{item}", f"the year must be from {START_YEAR} to {MAX_END_YEAR}")
         outputs.append((name, int(year)))
     if not outputs:
         raise ConfigError("indicators", "name at least one INDICATOR@YEAR")
+    _check_settings(exp)
     return problem, outputs
+
+
+METHODS = ("morris", "sobol")
+
+
+def _whole(value, field: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(field, f"expected a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_settings(exp: dict) -> None:
+    """The experiment's settings other than params and indicators: types and ranges."""
+    method = exp.get("method", "morris")
+    if method not in METHODS:
+        raise ConfigError("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
+    _whole(exp.get("replications", 2), "replications", 1)
+    _whole(exp.get("seed", 2014), "seed", 0)
+    scale = exp.get("population_scale", 0.05)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise ConfigError("population_scale", f"expected a number, got {scale!r}")
+    for key, fields in (("morris", {"trajectories": 2, "levels": 2}), ("sobol", {"n": 2})):
+        sub = exp.get(key, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(key, f"expected a mapping of {', '.join(fields)}")
+        for k in sub:
+            if k not in fields:
+                raise ConfigError(f"{key}.{k}", f"unknown key (known: {', '.join(fields)})")
+        for k, minimum in fields.items():
+            if k in sub:
+                _whole(sub[k], f"{key}.{k}", minimum)
+    levels = exp.get("morris", {}).get("levels", 4)
+    if levels % 2:
+        raise ConfigError("morris.levels", f"must be even (SALib's Morris grid), got {levels}")
 
 
 def _point(job) -> list[list[float]]:
@@ -195,10 +233,8 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
     from jjj_sim.calibration.simulator import replication_seeds
 
     problem, outputs = parse(exp)
-    reps = int(exp.get("replications", 2))
-    if reps < 1:
-        raise ConfigError("replications", "must be >= 1")
-    seed = int(exp.get("seed", 2014))
+    reps = exp.get("replications", 2)
+    seed = exp.get("seed", 2014)
     spec = scenario_spec(exp.get("scenario", "baseline"), base_dir, "scenario")
     overrides = [f"population.scale={exp.get('population_scale', 0.05)}",
                  f"run.end_year={max(y for _, y in outputs)}",
@@ -302,12 +338,14 @@ def main(argv=None) -> None:
     try:
         e = load_experiment(a.experiment, EXPERIMENT_KEYS)
         exp = e.data
-        method = a.method or exp.get("method", "morris")
+        if a.method is not None:
+            exp["method"] = a.method
         if a.replications is not None:
             exp["replications"] = a.replications
         if a.scale is not None:
             exp["population_scale"] = a.scale
         parse(exp)
+        method = exp.get("method", "morris")
         with new_output_dir(a.out, "sensitivity") as out:
             res = run(exp, method, out, a.workers, e.base_dir)
     except ConfigError as e:

@@ -191,3 +191,36 @@ def test_killing_the_calibration_ends_its_workers(tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+@pytest.mark.parametrize("override, field", [
+    ("calibration.bound_margin=abc", "calibration.bound_margin"),
+    ("calibration.check.scale=x", "calibration.check.scale"),
+    ("calibration.abc.min_epsilon=y", "calibration.abc.min_epsilon"),
+    ("seed=abc", "seed"),
+])
+def test_non_numeric_calibration_settings_are_one_line(tmp_path, override, field):
+    one_line(calibrate(override, f"hydra.run.dir={tmp_path / 'c'}"), "jjj-sim-calibrate", field)
+    assert not (tmp_path / "c").exists()
+
+
+# ---------------------------------------------------------------------------- jjj-sim-sensitivity
+@pytest.mark.parametrize("extra, field", [
+    ({"method": "morriss"}, "method"),
+    ({"replications": 1.5}, "replications"),
+    ({"indicators": ["hebei_firms_attracted_cum@2010"]}, "indicators:hebei_firms_attracted_cum@2010"),
+    ({"morris": {"trajectories": "x"}}, "morris.trajectories"),
+    ({"morris": {"levels": 3}}, "morris.levels"),
+    ({"morris": {"trajectory": 4}}, "morris.trajectory"),
+    ({"morris": 5}, "morris"),
+    ({"seed": "abc"}, "seed"),
+    ({"population_scale": "big"}, "population_scale"),
+])
+def test_bad_sensitivity_settings_are_refused_before_any_run(tmp_path, extra, field):
+    import yaml
+
+    exp = {"params": {"choice.beta_park": [4.0, 7.0]}, "indicators": ["hebei_firms_attracted_cum@2020"], **extra}
+    f = tmp_path / "sa.yaml"
+    f.write_text(yaml.safe_dump(exp))
+    one_line(jjj(f, "--out", tmp_path / "out", prog="jjj-sim-sensitivity"), "jjj-sim-sensitivity", field)
+    assert not (tmp_path / "out").exists()

@@ -66,7 +66,7 @@ class Settings:
         self.budget = _whole(c.budget, "calibration.budget", 1)
         self.replications = _whole(c.replications, "calibration.replications", 1)
         self.workers = _whole(c.workers or os.cpu_count() or 1, "calibration.workers", 1)
-        self.margin = float(c.bound_margin)
+        self.margin = _real(c.bound_margin, "calibration.bound_margin")
         if not 0 <= self.margin < 1:
             raise ConfigError("calibration.bound_margin", f"must be in [0, 1), got {c.bound_margin}")
         self.trials = self.budget // self.replications
@@ -83,8 +83,8 @@ class Settings:
                     self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
         self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
         self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
-        self.abc_min_epsilon = float(c.abc.get("min_epsilon") or 0.0)
-        if not math.isfinite(self.abc_min_epsilon) or self.abc_min_epsilon < 0:
+        self.abc_min_epsilon = _real(c.abc.get("min_epsilon") or 0.0, "calibration.abc.min_epsilon")
+        if self.abc_min_epsilon < 0:
             raise ConfigError("calibration.abc.min_epsilon", f"must be a number >= 0, got {c.abc.min_epsilon!r}")
         ms = c.abc.get("max_simulations")
         self.abc_max_simulations = math.inf if ms is None else _whole(ms, "calibration.abc.max_simulations", 1)
@@ -95,11 +95,17 @@ class Settings:
         if self.sampler == "dask" and not self.dask_address:
             raise ConfigError("calibration.dask_address", "the dask sampler needs the scheduler's address "
                               "(e.g. tcp://10.0.0.5:8786)")
-        self.check_scale = float(c.check.scale)
+        self.check_scale = _real(c.check.scale, "calibration.check.scale")
         if not 0 < self.check_scale <= 10:
             raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
         self.check_replications = _whole(c.check.replications, "calibration.check.replications", 1)
         self.seed = int(cfg.seed)
+
+
+def _real(v, field: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ConfigError(field, f"expected a number, got {v!r}")
+    return float(v)
 
 
 def _whole(v, field: str, minimum: int) -> int:
