@@ -425,6 +425,13 @@ def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
         raise ConfigError("hydra.run.dir", f"{run_dir} is a file, not a directory")
     if config_name == "config" and (run_dir / "summary.json").exists():
         raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
+    if config_name == "config":
+        from jjj_sim.outputs import RUN_OUTPUTS, existing_outputs
+
+        clash = existing_outputs(run_dir, RUN_OUTPUTS)
+        if clash:
+            raise ConfigError("hydra.run.dir", f"{run_dir / clash[0]} exists and was not written by jjj-sim; "
+                                               "move it away or choose another directory")
     parent = next((p for p in [run_dir, *run_dir.resolve().parents] if p.exists()), None)
     if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
         raise ConfigError("hydra.run.dir", f"cannot write into {parent}")

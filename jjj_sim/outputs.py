@@ -30,6 +30,8 @@ from jjj_sim.timeline import quarter_end_date
 
 LOCK_FILE = ".lock"
 STAGING_PREFIX = ".partial-"
+INCOMING = ".incoming"  # the names being moved into place (removed when the move is done)
+RUN_OUTPUTS = ("summary.json", "indicators.parquet", "events.parquet", "plots", "config_resolved.yaml", "run_info.json")
 _HELD: dict[Path, object] = {}  # directory -> this process's lock on it (held until exit or release)
 
 
@@ -114,12 +116,15 @@ def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
 
 
 @contextmanager
-def staged(out: Path, last: str | None = None):
+def staged(out: Path, last: str | None = None, replace: bool = False):
     """Write into a hidden staging directory; on success move everything into ``out`` (``last``
     moved last, as the mark of a complete run); on failure leave nothing behind. Staging
-    directories of killed processes are removed first (the caller holds ``out``'s lock)."""
+    directories of killed processes are removed first (the caller holds ``out``'s lock). An
+    entry of ``out`` with the name of an output is never replaced (ConfigError, nothing moved),
+    unless ``replace`` (the caller's own earlier outputs) or left by an interrupted move."""
     staging = out / f"{STAGING_PREFIX}{os.getpid()}"
     remove_stale_staging(out)
+    remove_interrupted_move(out)
     staging.mkdir(parents=True)
     try:
         yield staging
@@ -127,13 +132,47 @@ def staged(out: Path, last: str | None = None):
         if last in names:
             names.remove(last)
             names.append(last)
+        clash = [n for n in names if (out / n).exists() or (out / n).is_symlink()]
+        if clash and replace:  # the caller's own earlier outputs (a calibration finishing again)
+            for n in clash:
+                p = out / n
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        elif clash:  # the user's own files: never replaced
+            from jjj_sim.errors import ConfigError
+
+            raise ConfigError("output directory", f"{out / clash[0]} exists and was not written by this run; "
+                                                  "move it away or choose another directory")
+        marker = out / INCOMING
+        marker.write_text("\n".join(names) + "\n", encoding="utf-8")  # ours, if a kill cuts the move short
         for name in names:
-            dst = out / name
-            if dst.is_dir():
-                shutil.rmtree(dst)
-            os.replace(staging / name, dst)
+            os.replace(staging / name, out / name)
+        marker.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_interrupted_move(out: Path) -> None:
+    """Remove what a move into ``out`` that a kill cut short had moved (listed in .incoming):
+    a run without its summary.json is not a run (the caller holds ``out``'s lock)."""
+    marker = out / INCOMING
+    if not marker.is_file():
+        return
+    for name in marker.read_text(encoding="utf-8").split():
+        p = out / name
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    marker.unlink()
+
+
+def existing_outputs(out: Path, names) -> list[str]:
+    """Which of ``names`` already exist in ``out`` other than as the leftovers of an
+    interrupted move (those are removed by the next run)."""
+    if not out.is_dir():
+        return []
+    ours = set((out / INCOMING).read_text(encoding="utf-8").split()) if (out / INCOMING).is_file() else set()
+    return [n for n in names if (out / n).exists() and n not in ours]
 
 
 def _round(x: float) -> float:

@@ -224,3 +224,41 @@ def test_bad_sensitivity_settings_are_refused_before_any_run(tmp_path, extra, fi
     f.write_text(yaml.safe_dump(exp))
     one_line(jjj(f, "--out", tmp_path / "out", prog="jjj-sim-sensitivity"), "jjj-sim-sensitivity", field)
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------- the user's own files
+def test_a_folder_with_the_users_plots_is_not_overwritten(tmp_path):
+    d = tmp_path / "mine"
+    (d / "plots").mkdir(parents=True)
+    (d / "plots" / "figure.png").write_bytes(b"my figure")
+    one_line(jjj(*SMALL, "run.plots=true", f"hydra.run.dir={d}"), field="hydra.run.dir")
+    assert (d / "plots" / "figure.png").read_bytes() == b"my figure"
+    assert sorted(p.name for p in d.iterdir()) == ["plots"]  # nothing else written there either
+
+
+def test_compare_never_replaces_the_users_files_and_resumes_once_they_are_moved(tmp_path):
+    d = tmp_path / "mine"
+    (d / "plots").mkdir(parents=True)
+    (d / "plots" / "figure.png").write_bytes(b"my figure")
+    args = ["--scenarios", "baseline,no_strategy", "--seeds", "2", "--scale", "0.02", "--end-year", "2016",
+            "--workers", "1", "--out", d]
+    r = jjj(*args, prog="jjj-sim-compare")
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("jjj-sim-compare: error:")
+    assert (d / "plots" / "figure.png").read_bytes() == b"my figure" and not (d / "report.md").exists()
+    (d / "plots").rename(tmp_path / "my_plots")
+    r = jjj(*args, prog="jjj-sim-compare")
+    assert r.returncode == 0 and "resuming: 4 of 4 jobs done before" in r.stderr, r.stderr[-2000:]
+
+
+def test_what_an_interrupted_move_left_is_removed_by_the_next_run(tmp_path):
+    from jjj_sim.outputs import INCOMING, existing_outputs, staged
+
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "indicators.parquet").write_bytes(b"half a run")
+    (tmp_path / INCOMING).write_text("indicators.parquet\nplots\nsummary.json\n")  # killed before summary.json
+    assert existing_outputs(tmp_path, ["plots", "indicators.parquet"]) == []
+    with staged(tmp_path, last="summary.json") as st:
+        (st / "indicators.parquet").write_bytes(b"a whole run")
+        (st / "summary.json").write_text("{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.parquet", "summary.json"]
+    assert (tmp_path / "indicators.parquet").read_bytes() == b"a whole run"

@@ -641,7 +641,7 @@ def _app(cfg: DictConfig) -> None:
     rep = build_report(s, study, post, check, best, timings, cfg)
     rep["polish"] = polished
     try:
-        with staged(run_dir, last="fit_report.json") as st:  # the results all or nothing, the report last
+        with staged(run_dir, last="fit_report.json", replace=True) as st:  # all or nothing, the report last
             write_plots(st / "plots", rep, post)
             if post is not None:
                 write_posterior(st / POSTERIOR_FILE, post, s, cfg)
