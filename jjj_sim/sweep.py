@@ -397,11 +397,28 @@ class GatherResults(Callback):
         except ConfigError as e:  # one line, and Hydra launches nothing
             print(f"jjj-sim: error: {e}", file=sys.stderr)
             sys.exit(2)
+        # Hydra skips on_multirun_end when the launcher raises (e.g. joblib's TerminatedWorkerError
+        # when a worker process dies): gather what finished anyway, at exit
+        import atexit
+
+        self._ended = False
+        atexit.register(self._gather_at_exit, sweep_dir)
+
+    def _gather_at_exit(self, sweep_dir: Path) -> None:
+        if self._ended or not sweep_dir.is_dir():
+            return
+        log.warning("the sweep stopped before its end (a worker process died?): gathering the jobs that "
+                    "finished; run the same command again to run the rest")
+        try:
+            self._gather(sweep_dir)
+        except Exception as e:  # at exit: say it, do not raise
+            log.error("gathering failed: %s", e)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from jjj_sim.outputs import release_dir
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        self._ended = True
         try:
             if sweep_dir.is_dir():
                 self._gather(sweep_dir)

@@ -223,3 +223,25 @@ def test_staging_is_removed_when_writing_fails(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         run_to_dir(tmp_path, cfg, progress=False)
     assert list(tmp_path.iterdir()) == []  # no summary.json, no staging, no partial file
+
+
+def test_a_dead_worker_does_not_lose_the_sweep(tmp_path):
+    """A joblib worker killed (as the OOM killer would): the jobs that finished are gathered
+    anyway, and the same command runs the rest."""
+    d = tmp_path / "sweep"
+    args = [BIN / "jjj-sim", "-m", "seed=1,2,3,4", "population.scale=0.6", "run.end_year=2035", "run.plots=false",
+            "run.record_events=false", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={d}"]
+    p = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not list(d.glob("*/.partial-*")):
+        assert p.poll() is None and time.monotonic() - t0 < 120
+        time.sleep(0.02)
+    workers = [int(x) for x in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+    os.kill(workers[-1], signal.SIGKILL)
+    p.communicate(timeout=300)
+    assert p.returncode != 0
+    summary = (d / "sweep_summary.csv").read_text()  # gathered at exit
+    assert "status" in summary and (d / "sweep_failures.csv").exists()
+    r = run(*args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(list(d.glob("*/summary.json"))) == 4 and "4 ok" in r.stdout + r.stderr
