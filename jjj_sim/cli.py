@@ -25,17 +25,12 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from jjj_sim.errors import ConfigError
+from jjj_sim.experiment import EXIT_BAD_INPUT, fail, precheck  # noqa: F401 (the entry points' helpers)
 from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.sweep import record_failure
 
-EXIT_BAD_INPUT = 2
 log = logging.getLogger("jjj_sim")
 _HYDRA_FILES = {".hydra", "cli.log", "jjj-sim.log"}
-
-
-def fail(message: str, prog: str = "jjj-sim") -> None:
-    print(f"{prog}: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
 
 
 def _one_line(e: Exception) -> str:
@@ -125,29 +120,6 @@ def _discard_if_empty(run_dir: Path) -> None:
     """Remove a run directory that holds only what Hydra wrote for this failed run (and its lock)."""
     if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES | {".lock"}:
         shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> tuple[DictConfig, Path]:
-    """Compose and check the config of a single run before Hydra makes its directory: the
-    resolved run directory (however it was given) must not be a file, hold a finished run
-    or be unwritable; then the job's config is checked (experiment.compose), and the run
-    directory is locked for this process (outputs.lock_dir), so a second command pointed at
-    it is refused before Hydra writes anything there. Returns the checked config and the run
-    directory."""
-    from jjj_sim import experiment
-    from jjj_sim.outputs import lock_dir, release_dir
-
-    cfg, run_dir = experiment.compose_run(argv, config_name)
-    if extra_check is not None:
-        extra_check(cfg)
-    existed = run_dir.exists()
-    lock_dir(run_dir, "hydra.run.dir")
-    if config_name == "config" and (run_dir / "summary.json").exists():  # finished while we checked
-        release_dir(run_dir)
-        if not existed:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
-    return cfg, run_dir
 
 
 def pin_threads() -> None:

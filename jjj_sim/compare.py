@@ -203,7 +203,7 @@ def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
 
 
 def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) -> dict:
-    from jjj_sim.calibration.simulator import replication_seeds
+    from jjj_sim.experiment import replication_seeds
     from jjj_sim.report import write_report
 
     specs: list[ScenarioSpec] = scenario_specs(exp.get("scenarios"), base_dir)

@@ -438,6 +438,47 @@ def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
     return run_dir
 
 
+# ---------------------------------------------------------------------------- entry points
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, prog: str = "jjj-sim") -> None:
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> tuple[DictConfig, Path]:
+    """Compose and check the config of a single run before Hydra makes its directory: the
+    resolved run directory (however it was given) must not be a file, hold a finished run
+    or be unwritable; then the job's config is checked (experiment.compose), and the run
+    directory is locked for this process (outputs.lock_dir), so a second command pointed at
+    it is refused before Hydra writes anything there. Returns the checked config and the run
+    directory."""
+    import shutil
+
+    from jjj_sim.outputs import lock_dir, release_dir
+
+    cfg, run_dir = compose_run(argv, config_name)
+    if extra_check is not None:
+        extra_check(cfg)
+    existed = run_dir.exists()
+    lock_dir(run_dir, "hydra.run.dir")
+    if config_name == "config" and (run_dir / "summary.json").exists():  # finished while we checked
+        release_dir(run_dir)
+        if not existed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
+    return cfg, run_dir
+
+
+def replication_seeds(seed: int, n: int) -> list[int]:
+    """n seeds spawned from one SeedSequence: the same for every parameter set and scenario
+    (common random numbers)."""
+    import numpy as np
+
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
 # ---------------------------------------------------------------------------- run
 def simulate(cfg: DictConfig, progress=False, events_path=None):
     """Build and run the model for a prepared config; return (model, timings). ``progress``:

@@ -308,7 +308,7 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     from omegaconf import OmegaConf
 
     from jjj_sim import posterior as post
-    from jjj_sim.calibration.simulator import replication_seeds
+    from jjj_sim.experiment import replication_seeds
     from jjj_sim.config import resolve_path
 
     outcomes_raw = exp.get("outcomes")

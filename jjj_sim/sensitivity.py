@@ -230,7 +230,7 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
     from SALib.sample import morris as morris_s
     from SALib.sample import sobol as sobol_s
 
-    from jjj_sim.calibration.simulator import replication_seeds
+    from jjj_sim.experiment import replication_seeds
 
     problem, outputs = parse(exp)
     reps = exp.get("replications", 2)

@@ -41,9 +41,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jjj_sim import __version__
-from jjj_sim.calibration.simulator import replication_seeds
+from jjj_sim.experiment import replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets, parse_entry, read_entries
-from jjj_sim.cli import EXIT_BAD_INPUT, precheck
+from jjj_sim.experiment import EXIT_BAD_INPUT, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
 from jjj_sim.resources import CONF_SEARCH

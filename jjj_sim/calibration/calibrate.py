@@ -42,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets
-from jjj_sim.cli import fail, precheck
+from jjj_sim.experiment import fail, precheck
 from jjj_sim.config import resolve_path
 from jjj_sim.errors import ConfigError
 from jjj_sim.outputs import staged, write_error

@@ -12,6 +12,7 @@ from jjj_sim import indicators
 from jjj_sim.calibration.targets import Target, loss
 from jjj_sim.config import PARAM_RULES, POPULATION_RULES, check_value
 from jjj_sim.errors import ConfigError
+from jjj_sim.experiment import replication_seeds  # noqa: F401 (the layer spawns seeds; re-exported for the calibration)
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,6 @@ def _flat_free(spec: dict, prefix: str = "") -> dict:
     return out
 
 
-def replication_seeds(seed: int, n: int) -> list[int]:
-    """n seeds spawned from one SeedSequence: the same for every parameter set (common random numbers)."""
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
 class Simulator:

@@ -305,7 +305,7 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
     """Simulate the what-if (``base`` with ``lever_overrides``) and the baseline on the same
     seeds; return levels, paired differences and figures. Raises ConfigError (bad input; the
     what-if's config is checked before anything runs) or Cancelled."""
-    from jjj_sim.calibration.simulator import replication_seeds
+    from jjj_sim.experiment import replication_seeds
     from jjj_sim.experiment import scenario_spec
 
     t0 = time.perf_counter()
