@@ -25,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import EXIT_BAD_INPUT, fail, precheck  # noqa: F401 (the entry points' helpers)
+from jjj_sim.experiment import fail, precheck
 from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.sweep import record_failure
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -436,6 +437,53 @@ def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
     if parent is not None and (not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK)):
         raise ConfigError("hydra.run.dir", f"cannot write into {parent}")
     return run_dir
+
+
+# ---------------------------------------------------------------------------- parameter ranges
+@dataclass(frozen=True)
+class ParamRange:
+    """A model parameter's range: calibration.free entries and sensitivity params (one type)."""
+
+    name: str  # dotted name under params
+    low: float
+    high: float
+    log: bool
+
+    def from_unit(self, u: float) -> float:
+        """The value at position u in [0, 1] between the bounds (clipped to them)."""
+        u = min(1.0, max(0.0, float(u)))
+        if self.log:
+            return math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+        return self.low + u * (self.high - self.low)
+
+    def to_unit(self, x: float) -> float:
+        """Position in [0, 1] of x between the bounds (log scale where ``log``)."""
+        if self.log:
+            return (math.log(x) - math.log(self.low)) / (math.log(self.high) - math.log(self.low))
+        return (x - self.low) / (self.high - self.low)
+
+
+def param_range(name: str, low, high, log: bool = False, field: str | None = None,
+                bounds_field: str | None = None) -> ParamRange:
+    """A checked ParamRange of a real-valued parameter (dotted name under params): known,
+    real-valued, low and high valid values of it, low < high, low > 0 on a log scale.
+    ``field`` names the entry in errors; ``bounds_field`` the bounds (default field.low/.high)."""
+    import math
+
+    from jjj_sim.config import PARAM_RULES, check_value
+
+    field = field or f"params.{name}"
+    rule = PARAM_RULES.get(name)
+    if rule is None or rule in ("posint", "provinces"):
+        raise ConfigError(field, "not a real-valued model parameter")
+    check_value(low, rule, bounds_field or f"{field}.low")
+    check_value(high, rule, bounds_field or f"{field}.high")
+    low, high = float(low), float(high)
+    if not low < high:
+        raise ConfigError(field, f"low ({low:g}) must be below high ({high:g})")
+    if log and low <= 0:
+        raise ConfigError(bounds_field or f"{field}.low", "must be > 0 on a log scale")
+    return ParamRange(name, low, high, log)
 
 
 # ---------------------------------------------------------------------------- entry points

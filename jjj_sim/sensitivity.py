@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.experiment import JOBS_DIR, load_experiment, run_jobs, scenario_spec
-from jjj_sim.config import PARAM_RULES, check_value
+from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec
+from jjj_sim.config import PARAM_RULES
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.outputs import new_output_dir, staged, write_error
@@ -60,17 +60,13 @@ def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
     problem = {"num_vars": len(params), "names": [], "bounds": []}
     for name, b in params.items():
         field = f"params.{name}"
-        rule = PARAM_RULES.get(name)
-        if rule is None or rule in ("posint", "provinces"):
+        if name not in PARAM_RULES:
             raise ConfigError(field, "not a real-valued model parameter")
         if not isinstance(b, (list, tuple)) or len(b) != 2:
             raise ConfigError(field, "bounds must be [low, high]")
-        for v in b:
-            check_value(v, rule, field)
-        if not b[0] < b[1]:
-            raise ConfigError(field, f"low ({b[0]}) must be below high ({b[1]})")
-        problem["names"].append(name)
-        problem["bounds"].append([float(b[0]), float(b[1])])
+        r = param_range(name, b[0], b[1], field=field, bounds_field=field)
+        problem["names"].append(r.name)
+        problem["bounds"].append([r.low, r.high])
     outputs = []
     for item in exp.get("indicators") or []:
         name, _, year = str(item).partition("@")
