@@ -39,8 +39,8 @@ import pandas as pd
 from jjj_sim import __version__
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
-                                run_jobs, run_rows, scenario_specs, summarise)
-from jjj_sim.outputs import new_output_dir, staged, write_error
+                                run_jobs, run_rows, scenario_specs, summarise, tool_errors)
+from jjj_sim.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
@@ -278,7 +278,7 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", help="output directory (default outputs/compare/<date>_<time>)")
     a = ap.parse_args(argv)
-    try:
+    with tool_errors("jjj-sim-compare", a.out):
         e = load_experiment(a.experiment, EXPERIMENT_KEYS)
         exp, base_dir = e.data, e.base_dir
         if a.scenarios:
@@ -290,12 +290,6 @@ def main(argv=None) -> None:
                 exp[key] = val
         with new_output_dir(a.out, "compare") as out:
             meta = compare(exp, out, a.workers, base_dir)
-    except ConfigError as err:
-        print(f"jjj-sim-compare: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as err:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
-        print(f"jjj-sim-compare: error: --out: {write_error(err, Path(a.out or 'outputs'))}", file=sys.stderr)
-        sys.exit(1)
     print((out / "report.md").read_text(encoding="utf-8"))
     print(f"outputs: {out} ({meta['runs']} runs, {meta['seconds']:.0f} s)")
 

@@ -28,6 +28,7 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -493,6 +494,22 @@ EXIT_BAD_INPUT = 2
 def fail(message: str, prog: str = "jjj-sim") -> None:
     print(f"{prog}: error: {message}", file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
+
+
+@contextmanager
+def tool_errors(prog: str, out: str | None = None):
+    """Around a tool's work (compare, sensitivity, explore): bad input is one line naming the
+    field, exit 2; a write that fails (disk full, read-only) one line naming ``--out``, exit 1
+    (the staging directory is gone by then and nothing was moved into place)."""
+    try:
+        yield
+    except ConfigError as e:
+        fail(str(e), prog)
+    except OSError as e:
+        from jjj_sim.outputs import write_error
+
+        print(f"{prog}: error: --out: {write_error(e, Path(out or 'outputs'))}", file=sys.stderr)
+        sys.exit(1)
 
 
 def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> tuple[DictConfig, Path]:

@@ -39,9 +39,9 @@ import pandas as pd
 from jjj_sim import __version__
 from jjj_sim.config import PARAM_RULES, check_value
 from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec
+from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec, tool_errors
 from jjj_sim.indicators import INDICATORS
-from jjj_sim.outputs import new_output_dir, staged, write_error
+from jjj_sim.outputs import new_output_dir, staged
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 
 TOOL = "jjj-sim-explore"
@@ -886,17 +886,12 @@ def main(argv=None) -> None:
                          "(default: as mpiexec gives); the sequential evaluator ignores it")
     a = ap.parse_args(argv)
     try:
-        check_evaluator(a.evaluator, a.workers)
-        e = load_experiment(a.experiment, EXPERIMENT_KEYS)
-        plan = parse(e.data, e.base_dir)
-        with new_output_dir(a.out, "explore") as out:
-            meta = run(plan, out, a.evaluator, a.workers)
-    except ConfigError as err:
-        print(f"{TOOL}: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as err:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
-        print(f"{TOOL}: error: --out: {write_error(err, Path(a.out or 'outputs'))}", file=sys.stderr)
-        sys.exit(1)
+        with tool_errors(TOOL, a.out):
+            check_evaluator(a.evaluator, a.workers)
+            e = load_experiment(a.experiment, EXPERIMENT_KEYS)
+            plan = parse(e.data, e.base_dir)
+            with new_output_dir(a.out, "explore") as out:
+                meta = run(plan, out, a.evaluator, a.workers)
     except Exception as err:  # a failed simulation (EMA reports it as EMAError)
         if type(err).__name__ != "EMAError":
             raise

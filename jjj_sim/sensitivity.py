@@ -45,11 +45,11 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec
+from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec, tool_errors
 from jjj_sim.config import PARAM_RULES
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
-from jjj_sim.outputs import new_output_dir, staged, write_error
+from jjj_sim.outputs import new_output_dir, staged
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 
 
@@ -331,7 +331,7 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out")
     a = ap.parse_args(argv)
-    try:
+    with tool_errors("jjj-sim-sensitivity", a.out):
         e = load_experiment(a.experiment, EXPERIMENT_KEYS)
         exp = e.data
         if a.method is not None:
@@ -344,12 +344,6 @@ def main(argv=None) -> None:
         method = exp.get("method", "morris")
         with new_output_dir(a.out, "sensitivity") as out:
             res = run(exp, method, out, a.workers, e.base_dir)
-    except ConfigError as e:
-        print(f"jjj-sim-sensitivity: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except OSError as e:  # disk full, read-only, ...: the staging directory is gone, nothing moved into place
-        print(f"jjj-sim-sensitivity: error: --out: {write_error(e, Path(a.out or 'outputs'))}", file=sys.stderr)
-        sys.exit(1)
     print(_report(res))
     print(f"outputs: {out}")
 
