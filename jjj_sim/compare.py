@@ -37,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from jjj_sim import __version__
+from jjj_sim.config import whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
                                 run_jobs, run_rows, scenario_specs, summarise, tool_errors)
@@ -184,11 +185,9 @@ def _uncertainty(exp: dict, base_dir: Path | None) -> tuple[str, int, list[str]]
 # ---------------------------------------------------------------------------- main
 def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
     n_seeds = exp.get("seeds", 10)
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 2:
-        raise ConfigError("seeds", f"expected a whole number >= 2, got {n_seeds!r}")
+    whole_number(n_seeds, "seeds", 2)
     seed = exp.get("seed", 2014)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError("seed", f"expected a whole number >= 0, got {seed!r}")
+    whole_number(seed, "seed", 0)
     scale = exp.get("population_scale", 0.1)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         raise ConfigError("population_scale", f"expected a number, got {scale!r}")

@@ -69,6 +69,13 @@ def _number(value, field: str) -> float:
     return float(value)
 
 
+def whole_number(value, field: str, minimum: int = 1) -> int:
+    """``value`` if it is a whole number >= ``minimum`` (not a bool), else a ConfigError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(field, f"expected a whole number >= {minimum}, got {value!r}")
+    return value
+
+
 def check_value(value, rule: str, field: str) -> None:
     if rule == "provinces":
         if isinstance(value, str) or not all(str(v) in PROVINCES for v in value):
@@ -87,11 +94,11 @@ def check_value(value, rule: str, field: str) -> None:
         raise ConfigError(field, f"must be > 0, got {value}")
 
 
-def _leaves(d, prefix=""):
+def leaves(d, prefix=""):
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            yield from _leaves(v, key + ".")
+            yield from leaves(v, key + ".")
         else:
             yield key, v
 
@@ -110,7 +117,7 @@ def load_params_file(path) -> dict:
     data = data.get("params", data)
     if not isinstance(data, dict):
         raise ConfigError("params_file:params", f"{p}: 'params' must be a mapping of parameter names to values")
-    flat = dict(_leaves(data))
+    flat = dict(leaves(data))
     for key, value in flat.items():
         if key not in PARAM_RULES:
             raise ConfigError(f"params_file:{key}", "unknown parameter")
@@ -229,7 +236,7 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     if isinstance(end, bool) or not isinstance(end, int) or not START_YEAR <= end <= MAX_END_YEAR:
         raise ConfigError("run.end_year", f"must be a year from {START_YEAR} to {MAX_END_YEAR}, got {end!r}")
     params = OmegaConf.to_container(cfg.params)
-    seen = dict(_leaves(params))
+    seen = dict(leaves(params))
     for key, rule in PARAM_RULES.items():
         if key not in seen:
             raise ConfigError(f"params.{key}", "missing")

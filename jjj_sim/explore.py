@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.config import PARAM_RULES, check_value
+from jjj_sim.config import PARAM_RULES, check_value, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec, tool_errors
 from jjj_sim.indicators import INDICATORS
@@ -143,11 +143,6 @@ def month_of(t: float) -> str:
     q = int(math.floor(round((float(t) - START_YEAR) * 4, 9)))
     return f"{START_YEAR + q // 4}-{1 + 3 * (q % 4):02d}"
 
-
-def _whole(value, field: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigError(field, f"expected a whole number >= {low}, got {value!r}")
-    return value
 
 
 def _fraction(value, field: str, low: float, high: float, closed_high: bool = False) -> float:
@@ -296,7 +291,7 @@ def _parse_uncertainties(data) -> tuple[dict, dict | None]:
     posterior = None
     if data.get("posterior") is not None:
         p = _mapping(data["posterior"], "uncertainties.posterior", POSTERIOR_KEYS)
-        draws = _whole(p.get("draws"), "uncertainties.posterior.draws")
+        draws = whole_number(p.get("draws"), "uncertainties.posterior.draws")
         posterior = {"draws": draws, "file": p.get("file")}
     if not params and posterior is None and data:
         raise ConfigError("uncertainties", "name params with [low, high] or posterior: {draws: K}")
@@ -325,8 +320,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
             raise ConfigError(f"outcomes[{i}]", f"{o.label} is after end_year ({end_year})")
     scale = exp.get("population_scale", 0.1)
     check_value(scale, "positive", "population_scale")
-    seed = _whole(exp.get("seed", 2014), "seed", 0)
-    reps = _whole(exp.get("replications", 1), "replications")
+    seed = whole_number(exp.get("seed", 2014), "seed", 0)
+    reps = whole_number(exp.get("replications", 1), "replications")
     extra = exp.get("overrides") or []
     if isinstance(extra, str) or not isinstance(extra, list):
         raise ConfigError("overrides", "expected a list of overrides such as ['params.choice.beta_incentive=1.0']")
@@ -352,8 +347,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     for key, s in (("sampler", sampler), ("lever_sampler", lever_sampler)):
         if s not in SAMPLERS:
             raise ConfigError(f"design.{key}", f"unknown sampler '{s}' (known: {', '.join(SAMPLERS)})")
-    n_scen = _whole(d.get("scenarios"), "design.scenarios") if (params or posterior) else 0
-    n_pol = _whole(d.get("policies"), "design.policies") if levers else 0
+    n_scen = whole_number(d.get("scenarios"), "design.scenarios") if (params or posterior) else 0
+    n_pol = whole_number(d.get("policies"), "design.policies") if levers else 0
     if not (params or posterior) and d.get("scenarios"):
         raise ConfigError("design.scenarios", "no uncertainties to sample: name some under uncertainties")
     if not levers and d.get("policies"):

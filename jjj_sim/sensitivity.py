@@ -46,7 +46,7 @@ import pandas as pd
 
 from jjj_sim import __version__
 from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec, tool_errors
-from jjj_sim.config import PARAM_RULES
+from jjj_sim.config import PARAM_RULES, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.outputs import new_output_dir, staged
@@ -86,19 +86,14 @@ def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
 METHODS = ("morris", "sobol")
 
 
-def _whole(value, field: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(field, f"expected a whole number >= {minimum}, got {value!r}")
-    return value
-
 
 def _check_settings(exp: dict) -> None:
     """The experiment's settings other than params and indicators: types and ranges."""
     method = exp.get("method", "morris")
     if method not in METHODS:
         raise ConfigError("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
-    _whole(exp.get("replications", 2), "replications", 1)
-    _whole(exp.get("seed", 2014), "seed", 0)
+    whole_number(exp.get("replications", 2), "replications", 1)
+    whole_number(exp.get("seed", 2014), "seed", 0)
     scale = exp.get("population_scale", 0.05)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         raise ConfigError("population_scale", f"expected a number, got {scale!r}")
@@ -111,7 +106,7 @@ def _check_settings(exp: dict) -> None:
                 raise ConfigError(f"{key}.{k}", f"unknown key (known: {', '.join(fields)})")
         for k, minimum in fields.items():
             if k in sub:
-                _whole(sub[k], f"{key}.{k}", minimum)
+                whole_number(sub[k], f"{key}.{k}", minimum)
     levels = exp.get("morris", {}).get("levels", 4)
     if levels % 2:
         raise ConfigError("morris.levels", f"must be even (SALib's Morris grid), got {levels}")

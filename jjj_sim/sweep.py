@@ -370,9 +370,8 @@ class GatherResults(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         """Lock the sweep directory for this multirun, and refuse one that holds another sweep:
         the same command again resumes (jobs already complete are not run again, cli._app)."""
-        import sys
-
         from jjj_sim.errors import ConfigError
+        from jjj_sim.experiment import fail
         from jjj_sim.outputs import lock_dir, release_dir
 
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -395,8 +394,7 @@ class GatherResults(Callback):
                 tmp.write_text(json.dumps(plan, indent=1), encoding="utf-8")
                 os.replace(tmp, f)
         except ConfigError as e:  # one line, and Hydra launches nothing
-            print(f"jjj-sim: error: {e}", file=sys.stderr)
-            sys.exit(2)
+            fail(str(e))
         # Hydra skips on_multirun_end when the launcher raises (e.g. joblib's TerminatedWorkerError
         # when a worker process dies): gather what finished anyway, at exit
         import atexit

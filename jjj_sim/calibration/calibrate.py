@@ -43,7 +43,7 @@ from jjj_sim import __version__
 from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets
 from jjj_sim.experiment import fail, precheck
-from jjj_sim.config import resolve_path
+from jjj_sim.config import leaves, resolve_path, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.outputs import staged, write_error
 from jjj_sim.resources import CONF_SEARCH
@@ -63,16 +63,16 @@ class Settings:
         c = cfg.calibration
         self.targets: list[Target] = load_targets(resolve_path(c.targets, "calibration.targets"))
         self.free: list[FreeParam] = parse_free(c.free)
-        self.budget = _whole(c.budget, "calibration.budget", 1)
-        self.replications = _whole(c.replications, "calibration.replications", 1)
-        self.workers = _whole(c.workers or os.cpu_count() or 1, "calibration.workers", 1)
+        self.budget = whole_number(c.budget, "calibration.budget", 1)
+        self.replications = whole_number(c.replications, "calibration.replications", 1)
+        self.workers = whole_number(c.workers or os.cpu_count() or 1, "calibration.workers", 1)
         self.margin = _real(c.bound_margin, "calibration.bound_margin")
         if not 0 <= self.margin < 1:
             raise ConfigError("calibration.bound_margin", f"must be in [0, 1), got {c.bound_margin}")
         self.trials = self.budget // self.replications
         if self.trials < 1:
             raise ConfigError("calibration.budget", "must be at least calibration.replications")
-        self.polish = _whole(c.get("polish", 0), "calibration.polish", 0)
+        self.polish = whole_number(c.get("polish", 0), "calibration.polish", 0)
         self.start: dict[str, float] = {}
         if c.get("start"):  # a params file whose values of the free parameters are tried first
             from jjj_sim.config import load_params_file
@@ -81,13 +81,13 @@ class Settings:
             for p in self.free:
                 if p.name in given:
                     self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
-        self.abc_population = _whole(c.abc.population_size, "calibration.abc.population_size", 2)
-        self.abc_generations = _whole(c.abc.generations, "calibration.abc.generations", 0)
+        self.abc_population = whole_number(c.abc.population_size, "calibration.abc.population_size", 2)
+        self.abc_generations = whole_number(c.abc.generations, "calibration.abc.generations", 0)
         self.abc_min_epsilon = _real(c.abc.get("min_epsilon") or 0.0, "calibration.abc.min_epsilon")
         if self.abc_min_epsilon < 0:
             raise ConfigError("calibration.abc.min_epsilon", f"must be a number >= 0, got {c.abc.min_epsilon!r}")
         ms = c.abc.get("max_simulations")
-        self.abc_max_simulations = math.inf if ms is None else _whole(ms, "calibration.abc.max_simulations", 1)
+        self.abc_max_simulations = math.inf if ms is None else whole_number(ms, "calibration.abc.max_simulations", 1)
         self.sampler = str(c.get("sampler") or "multicore")
         if self.sampler not in SAMPLERS:
             raise ConfigError("calibration.sampler", f"expected one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
@@ -98,7 +98,7 @@ class Settings:
         self.check_scale = _real(c.check.scale, "calibration.check.scale")
         if not 0 < self.check_scale <= 10:
             raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
-        self.check_replications = _whole(c.check.replications, "calibration.check.replications", 1)
+        self.check_replications = whole_number(c.check.replications, "calibration.check.replications", 1)
         self.seed = int(cfg.seed)
 
 
@@ -107,11 +107,6 @@ def _real(v, field: str) -> float:
         raise ConfigError(field, f"expected a number, got {v!r}")
     return float(v)
 
-
-def _whole(v, field: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ConfigError(field, f"expected a whole number >= {minimum}, got {v!r}")
-    return v
 
 
 def with_free_override(cfg: DictConfig, overrides) -> DictConfig:
@@ -158,9 +153,10 @@ def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
             before = json.loads(f.read_text(encoding="utf-8"))
         except ValueError:
             before = {}
-        now, was = _flat(json.loads(json.dumps(plan))), _flat(before)
-        if now != was:
-            differ = sorted(k for k in set(now) | set(was) if now.get(k) != was.get(k))
+        now = json.loads(json.dumps(plan))
+        if now != before:
+            now_flat, was_flat = dict(leaves(now)), dict(leaves(before))
+            differ = sorted(k for k in set(now_flat) | set(was_flat) if now_flat.get(k) != was_flat.get(k)) or ["..."]
             differ = differ[:6] + (["..."] if len(differ) > 6 else [])
             raise ConfigError("hydra.run.dir", f"{run_dir} holds a calibration with other settings (they differ in: "
                                                f"{', '.join(differ)}); choose another directory to start a new one")
@@ -171,15 +167,6 @@ def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
     tmp.write_text(json.dumps(plan, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, f)
 
-
-def _flat(d, prefix: str = "") -> dict:
-    out = {}
-    for k, v in (d.items() if isinstance(d, dict) else ()):
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def repair_journal(path: Path) -> None:
