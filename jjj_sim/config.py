@@ -35,21 +35,45 @@ PARAM_RULES = {
     "relocation.cost_elasticity": "real", "relocation.push_effect": "nonneg",
     "branching.zgc_quarterly_hazard": "prob", "branching.hightech_quarterly_hazard": "prob",
     "branching.other_quarterly_hazard": "prob", "branching.innovation_community_boost": "nonneg",
+    "branching.repeat_factor": "prob",
     "choice.sample_size": "posint", "choice.asc_tianjin": "real", "choice.asc_hebei": "real",
     "choice.asc_xiongan": "real",
     "choice.size_coefficient": "nonneg",
     "choice.beta_travel_time": "real", "choice.beta_cost": "real", "choice.beta_agglomeration": "real",
-    "choice.beta_specialisation": "real", "choice.beta_incentive": "real", "choice.beta_park": "real",
+    "choice.beta_specialisation": "real", "choice.beta_incentive": "real",
+    "choice.asc_park_science": "real", "choice.asc_park_industrial": "real",
     "choice.beta_border": "real", "choice.beta_stay": "real",
     "choice.friction_reduction": "prob", "choice.matching_reduction": "prob",
     "demography.exit_annual_rate": "prob", "demography.growth_half_life_years": "positive",
+    "demography.growth_half_life_low": "positive", "demography.growth_half_life_high": "positive",
+    "demography.negative_list_coverage": "prob", "demography.negative_list_deterrence_half_life_years": "positive",
     "technology.link_elasticity": "nonneg", "technology.basic_research_boost": "nonneg",
     "technology.innovation_community_boost": "nonneg", "technology.value_growth_annual": "real",
     "structure.hightech_excess_growth_annual": "nonneg",
-    "parks.capacity_scale": "nonneg",
+    "parks.capacity_scale": "nonneg", "parks.prior_sd": "nonneg",
     "world.circuity": "positive", "world.road_speed_kmh": "positive", "world.rail_speed_kmh": "positive",
     "world.rail_access_hours": "nonneg", "world.cost_decay_km": "positive", "world.tianjin_cost_ratio": "nonneg",
 }
+# Parameters named by a park: PREFIX + park id (parks.csv), each checked by its rule.
+PARK_PARAM_RULES = {"parks.asc_offset.": "real"}
+
+
+def param_rule(name: str) -> str | None:
+    """The check rule of parameter ``name`` (dotted, under params), or None if it is not one."""
+    if name in PARAM_RULES:
+        return PARAM_RULES[name]
+    for prefix, rule in PARK_PARAM_RULES.items():
+        if name.startswith(prefix) and name[len(prefix):] in park_ids():
+            return rule
+    return None
+
+
+def park_ids() -> tuple[str, ...]:
+    """The named parks' ids (parks.csv)."""
+    from jjj_sim.world import read_csv
+
+    return tuple(r["id"] for r in read_csv("parks.csv"))
+
 POPULATION_RULES = {"scale": "positive", "size_median": "positive", "size_sigma": "nonneg",
                     "zgc_share_of_beijing_hightech": "prob"}
 MAX_SCALE = 10.0  # 10x the real region (about 50 M rows by 2035): beyond a 24 GiB machine
@@ -119,9 +143,10 @@ def load_params_file(path) -> dict:
         raise ConfigError("params_file:params", f"{p}: 'params' must be a mapping of parameter names to values")
     flat = dict(leaves(data))
     for key, value in flat.items():
-        if key not in PARAM_RULES:
+        rule = param_rule(key)
+        if rule is None:
             raise ConfigError(f"params_file:{key}", "unknown parameter")
-        check_value(value, PARAM_RULES[key], f"params_file:{key}")
+        check_value(value, rule, f"params_file:{key}")
     return flat
 
 
@@ -226,7 +251,9 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
         k = posterior.check_draw(cfg.params_draw)
         if not cfg.get("posterior_file"):
             raise ConfigError("posterior_file", "params_draw needs a posterior file")
-        for key, value in posterior.load(cfg.posterior_file).draw(k).items():
+        post = posterior.load(cfg.posterior_file)
+        drawn = {**posterior.prior_draw(k, cfg.params, post.meta.get("seed", 0)), **post.draw(k)}
+        for key, value in drawn.items():
             if key not in explicit:
                 OmegaConf.update(cfg, f"params.{key}", value, merge=False)
     seed = cfg.get("seed")
@@ -242,8 +269,15 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
             raise ConfigError(f"params.{key}", "missing")
         check_value(seen[key], rule, f"params.{key}")
     for key in seen:
-        if key not in PARAM_RULES:
+        rule = param_rule(key)
+        if rule is None:
             raise ConfigError(f"params.{key}", "unknown parameter")
+        check_value(seen[key], rule, f"params.{key}")
+    d = cfg.params.demography
+    if not d.growth_half_life_low <= d.growth_half_life_years <= d.growth_half_life_high:
+        raise ConfigError("params.demography.growth_half_life_years",
+                          f"must lie in its stated range {d.growth_half_life_low}-{d.growth_half_life_high}, "
+                          f"got {d.growth_half_life_years}")
     for key, rule in POPULATION_RULES.items():
         if key not in cfg.population:
             raise ConfigError(f"population.{key}", "missing")

@@ -471,10 +471,10 @@ def param_range(name: str, low, high, log: bool = False, field: str | None = Non
     ``field`` names the entry in errors; ``bounds_field`` the bounds (default field.low/.high)."""
     import math
 
-    from jjj_sim.config import PARAM_RULES, check_value
+    from jjj_sim.config import check_value, param_rule
 
     field = field or f"params.{name}"
-    rule = PARAM_RULES.get(name)
+    rule = param_rule(name)
     if rule is None or rule in ("posint", "provinces"):
         raise ConfigError(field, "not a real-valued model parameter")
     check_value(low, rule, bounds_field or f"{field}.low")
@@ -615,7 +615,8 @@ REGION_FAMILIES = {"firms": "region_firms", "firms_from_outside": "region_firms_
 def result_rows(model, name: str, seed: int) -> list[dict]:
     """A finished model's year-end results as tidy rows (scenario, seed, indicator, year,
     value): every indicator, and per park and region its fields (``PARK_FAMILIES``,
-    ``REGION_FAMILIES``), the park's capacity and its fill in percent."""
+    ``REGION_FAMILIES``), and for a park with a hard capacity its capacity and its fill in
+    percent (a park without a physical limit, capacity None, has neither row)."""
     from jjj_sim import indicators
 
     rows = [{"scenario": name, "seed": seed, "indicator": ind, "year": int(y), "value": v}
@@ -625,6 +626,8 @@ def result_rows(model, name: str, seed: int) -> list[dict]:
             rows += [{"scenario": name, "seed": seed, "indicator": f"{family}:{pid}", "year": int(y), "value": v}
                      for y, v in park[fld].items()]
         cap = park["capacity"]
+        if cap is None or not math.isfinite(cap):  # no physical limit: no capacity, never full
+            continue
         rows += [{"scenario": name, "seed": seed, "indicator": f"park_fill_pct:{pid}", "year": int(y),
                   "value": 100.0 * v / cap if cap > 0 else float("nan")} for y, v in park["firms"].items()]
         rows += [{"scenario": name, "seed": seed, "indicator": f"park_capacity:{pid}", "year": int(y), "value": cap}
@@ -714,13 +717,15 @@ def posterior_differences(runs, reference: str = "baseline"):
                 "param_share"]]
 
 
-def mean_summary(levels, scenario: str) -> dict:
+def mean_summary(levels, scenario: str, stat: str = "mean") -> dict:
     """A summary.json-like mapping of one scenario's means over seeds ({"indicators": {name:
-    {year: v}}, "parks": {id: {field: {year: v}}}, "regions": ...}), for targets (Target.simulated)."""
+    {year: v}}, "parks": {id: {field: {year: v}}}, "regions": ...}), for targets (Target.simulated);
+    ``stat``: another column of the levels instead of the mean ("p05", "p95": the 5-95% range
+    over seeds)."""
     out = {"scenario": scenario, "indicators": {}, "parks": {}, "regions": {}}
     fams = {f: ("parks", fld) for fld, f in PARK_FAMILIES.items()}
     fams |= {f: ("regions", fld) for fld, f in REGION_FAMILIES.items()}
-    for ind, year, v in levels.loc[levels.scenario == scenario, ["indicator", "year", "mean"]].itertuples(index=False):
+    for ind, year, v in levels.loc[levels.scenario == scenario, ["indicator", "year", stat]].itertuples(index=False):
         family, sep, pid = str(ind).partition(":")
         if not sep:
             out["indicators"].setdefault(ind, {})[str(year)] = float(v)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.config import PARAM_RULES, check_value, whole_number
+from jjj_sim.config import check_value, param_rule, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec, tool_errors
 from jjj_sim.indicators import INDICATORS
@@ -279,7 +279,7 @@ def _parse_uncertainties(data) -> tuple[dict, dict | None]:
     for name, b in raw.items():
         f = f"uncertainties.params.{name}"
         name = str(name).removeprefix("params.")
-        rule = PARAM_RULES.get(name)
+        rule = param_rule(name)
         if rule is None or rule in ("posint", "provinces"):
             raise ConfigError(f, "not a real-valued model parameter (see conf/params/default.yaml)")
         lo, hi = _pair(b, f)

@@ -20,7 +20,7 @@ from jjj_sim.timeline import quarter_end_date, year_of
 from jjj_sim.world import BEIJING, HEBEI, TIANJIN
 
 CUMULATIVE_COUNTERS = ("hebei_attracted", "hebei_attracted_from_beijing", "beijing_closures", "beijing_campaign_exits",
-                       "closures",
+                       "closures", "registrations_refused",
                        "relocations", "relocations_out_of_beijing", "branches_opened")
 
 
@@ -90,6 +90,9 @@ INDICATORS: dict[str, tuple[str, str, str, Callable]] = {
                      lambda m: _real(m, m.cumulative["closures"])),
     "branches_opened_cum": ("cumulative", "branches", "Branches opened since 2014",
                             lambda m: _real(m, m.cumulative["branches_opened"])),
+    "registrations_refused_cum": (
+        "cumulative", "registrations", "Registrations refused under the negative list since 2014 (不予办理登记)",
+        lambda m: _real(m, m.cumulative["registrations_refused"])),
     "entries_cum": ("cumulative", "firms", "Births of legal units since 2014", lambda m: _real(m, m.events.counts["entry"])),
     "exits_cum": ("cumulative", "firms", "Ordinary exits since 2014", lambda m: _real(m, m.events.counts["exit"])),
 }
@@ -155,6 +158,12 @@ def _year_ends(model) -> dict[int, int]:
     return {year_of(k): i for i, k in enumerate(model.history.quarters)}
 
 
+def capacity_real(model, place: int) -> float | None:
+    """A park's hard capacity in real firms, or None where the record states no physical limit."""
+    cap = float(model.places.capacity[place])
+    return cap * model.params.parks.capacity_scale if np.isfinite(cap) else None
+
+
 def parks_year_end(model) -> dict:
     """{park id: {"name", "region", "capacity", FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
     last = _year_ends(model)
@@ -164,7 +173,9 @@ def parks_year_end(model) -> dict:
         out[pid] = {
             "name": model.places.names[p],
             "region": model.places.ids[model.places.region[p]],
-            "capacity": float(model.places.capacity[p] * model.params.parks.capacity_scale),
+            "type": model.places.park_type[p],
+            "capacity": capacity_real(model, p),  # None: no physical limit in the record
+            "pull_constant": float(model.place_asc[p]),  # its constant in the location choice (type + offset)
             **{f: {str(y): _real(model, model.history.park_fields[i][k, j]) for y, i in last.items()}
                for k, f in enumerate(PARK_FIELDS)},
         }

@@ -83,7 +83,8 @@ class Tally:
 
 
 class Park(mesa.Agent):
-    """A named park: a place with a limited number of firm slots."""
+    """A named park: a place, with a limited number of firm slots where the record states a
+    physical limit (parks.csv ``capacity``; infinite otherwise)."""
 
     def __init__(self, model: RelocationModel, place: int):
         super().__init__(model)
@@ -166,7 +167,8 @@ class RelocationModel(mesa.Model):
         origin_prov = [PROVINCES.index(p) for p in self.params.relocation.origin_provinces]
         self.origin_place_mask = np.isin(self.places.province, origin_prov)
         self.xiongan = self.places.index("xiongan", "places")
-        self.place_asc = place_constants(self.params.choice, self.places.province, self.places.region == self.xiongan)
+        self.place_asc = place_constants(self.params.choice, self.places, self.places.region == self.xiongan,
+                                         vars(self.params.parks.asc_offset))
 
         self.events = EventLog(enabled=bool(cfg.run.get("record_events", True)), sink=event_sink)
         self.cumulative = dict.fromkeys(indicators.CUMULATIVE_COUNTERS, 0)
@@ -212,17 +214,14 @@ class RelocationModel(mesa.Model):
         return int(1.1 * total * self.scale)
 
     def _initial_branches(self) -> None:
-        """The reported stock of ZGC branches in Tianjin and Hebei at the start."""
-        k = int(round(self.inputs["zgc_branches_tjhb_2014"]["value"] * self.scale))
+        """The reported stock of ZGC branches in Tianjin and Hebei at the start (end 2013), in
+        the cities: the parks the record counts opened or began counting after 2014."""
+        k = int(round(self.inputs["zgc_branches_tjhb_2013"]["value"] * self.scale))
         zgc = np.flatnonzero(((self.firms.flags & ZGC) != 0) & self.firms.alive)
         if k == 0 or len(zgc) == 0:
             return
         parents = self.rng.choice(zgc, size=k, replace=k > len(zgc))
-        self._initial = True
-        try:
-            branching.open_branches(self, np.sort(parents))
-        finally:
-            self._initial = False
+        branching.open_branches(self, np.sort(parents), initial=True)
 
     def _calibrate_hightech_productivity(self) -> float:
         """Value added per employee of high-tech relative to other industrial firms, set so
@@ -251,21 +250,20 @@ class RelocationModel(mesa.Model):
         friction_scale = (max(0.0, 1.0 - c.friction_reduction * st.business_environment)
                           * np.maximum(0.0, 1.0 - c.matching_reduction * st.matching))
         free = np.full(len(self.places.ids), np.inf)
-        capacity = np.zeros(len(self.places.ids))
         occupancy = self.tally.occupancy
         for park in self.parks:
             free[park.place] = park.free_slots_at(occupancy)
-            capacity[park.place] = park.capacity_real
         counts_real = (self.tally.legal + self.tally.branches) / self.scale
         return build_context(c, self.geo.travel_time(quarter, st.rail_speedup, st.rail_link_speedups), self.geo.cost, counts_real,
                              self.places.specialised, st.incentive, self.places.is_park, self.places.province,
-                             self.places.region, capacity, friction_scale, self.places.opens <= quarter,
+                             self.places.region, friction_scale, self.places.opens <= quarter,
                              st.blocked(), free, self.place_asc)
 
     # ------------------------------------------------------------------ table mutations
-    def add_firms(self, place, sector, flags, origin, parent, kind: str, rng=None) -> np.ndarray:
+    def add_firms(self, place, sector, flags, origin, parent, kind: str, rng=None, initial: bool = False) -> np.ndarray:
         """Append firms (births or branches); ``flags`` None draws them; attributes and lifetimes
-        are drawn from ``rng`` (the calling rule's stream; default Mesa's). Returns the rows."""
+        are drawn from ``rng`` (the calling rule's stream; default Mesa's). ``initial``: rows of
+        the starting stock (born before 2014, not counted as events). Returns the rows."""
         rng = self.rng if rng is None else rng
         k = len(place)
         if k == 0:
@@ -274,14 +272,16 @@ class RelocationModel(mesa.Model):
         sector = np.asarray(sector, dtype=np.int64)
         drawn, size = draw_attributes(rng, sector, self.places.province[place], self.sectors, self.population_cfg)
         flags = drawn if flags is None else np.asarray(flags, dtype=np.uint8)
-        born = -1 if getattr(self, "_initial", False) else self.quarter
+        born = -1 if initial else self.quarter
         exit_at = draw_lifetimes(rng, k, born, self._exit_q)
         origin = np.asarray(origin, dtype=np.int8)
         rows = self.firms.append(place=place, sector=sector, flags=flags, size=size, origin=origin,
                                  parent=np.asarray(parent, dtype=np.int32), born=np.full(k, born, np.int32),
-                                 exit_at=exit_at, alive=np.ones(k, dtype=bool))
+                                 exit_at=exit_at, alive=np.ones(k, dtype=bool), branches=np.zeros(k, np.int16))
         self.tally.update(place, sector, flags, origin, size, self.sectors.industrial, +1)
         self._schedule_exits(rows, exit_at)
+        if kind == "branch":
+            np.add.at(self.firms.branches, np.asarray(parent, np.int64), 1)
         if born >= 0:
             if kind == "branch":
                 self._count_arrivals(origin, place)

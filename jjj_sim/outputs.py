@@ -197,7 +197,21 @@ def summary(model, cfg) -> dict:
         "regions": {rid: {k: ({y: _round(v) for y, v in x.items()} if k in indicators.REGION_FIELDS else x)
                           for k, x in r.items()}
                     for rid, r in indicators.regions_year_end(model).items()},
+        "firm_stock": firm_stock_basis(cfg),
     }
+
+
+def firm_stock_basis(cfg) -> dict:
+    """How the legal units grow after 2018 in this run (rules/demography.py): a scenario
+    assumption with a stated range, at its central value, a posterior draw's value, or set."""
+    d = cfg.params.demography
+    if cfg.get("params_draw") is not None:
+        how = f"drawn log-uniform from the stated range (posterior draw {int(cfg.params_draw)})"
+    else:
+        how = "as configured (central value 2 years unless set)"
+    return {"basis": "scenario assumption: no published 2019-2020 count was found to fit it",
+            "growth_half_life_years": float(d.growth_half_life_years),
+            "range": [float(d.growth_half_life_low), float(d.growth_half_life_high)], "value": how}
 
 
 class PlotProcess:

@@ -34,6 +34,7 @@ COLUMNS = {
     "born": np.int32,  # quarter of birth (-1 for the initial stock)
     "exit_at": np.int32,  # quarter of the scheduled ordinary exit
     "alive": np.bool_,
+    "branches": np.int16,  # branches this firm has opened (the branching hazard falls with it)
 }
 
 
@@ -122,5 +123,6 @@ def synthesise(rng: np.random.Generator, places: Places, sectors: Sectors, count
         place=place, sector=sector, flags=flags, size=size, origin=province.astype(np.int8),
         parent=np.full(k, NO_PARENT, dtype=np.int32), born=np.full(k, -1, dtype=np.int32),
         exit_at=draw_lifetimes(rng, k, -1, exit_q), alive=np.ones(k, dtype=bool),
+        branches=np.zeros(k, dtype=np.int16),
     )
     return table

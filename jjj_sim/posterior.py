@@ -62,9 +62,26 @@ class Posterior:
         return {n: float(v) for n, v in zip(self.names, row)}
 
 
+def prior_draw(k: int, params, seed: int) -> dict[str, float]:
+    """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
+    {dotted parameter name under params: value}; ``params`` is the run's params config."""
+    from jjj_sim.world import read_csv
+
+    rng = np.random.default_rng([int(seed), int(k), 1])
+    out = {}
+    for row in read_csv("parks.csv"):
+        offset = rng.normal(0.0, float(params.parks.prior_sd))  # drawn for every park: draws stay aligned
+        if row["record"].startswith("none"):
+            out[f"parks.asc_offset.{row['id']}"] = float(offset)
+    d = params.demography
+    lo, hi = np.log(float(d.growth_half_life_low)), np.log(float(d.growth_half_life_high))
+    out["demography.growth_half_life_years"] = float(np.exp(rng.uniform(lo, hi)))
+    return out
+
+
 def load(path, field: str = "posterior_file") -> Posterior:
     """Read and check a posterior file; a ConfigError naming ``field`` if it is not one."""
-    from jjj_sim.config import PARAM_RULES, resolve_path
+    from jjj_sim.config import param_rule, resolve_path
 
     p = resolve_path(path, field)
     if not p.is_file():
@@ -87,7 +104,7 @@ def load(path, field: str = "posterior_file") -> Posterior:
     if not names:
         raise ConfigError(field, f"{p} has no parameter columns")
     for n in names:
-        if n not in PARAM_RULES:
+        if param_rule(n) is None:
             raise ConfigError(field, f"{p}: column {n!r} is not a parameter")
     try:
         values = df[names].to_numpy(dtype=float)

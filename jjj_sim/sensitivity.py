@@ -46,7 +46,7 @@ import pandas as pd
 
 from jjj_sim import __version__
 from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec, tool_errors
-from jjj_sim.config import PARAM_RULES, whole_number
+from jjj_sim.config import param_rule, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.outputs import new_output_dir, staged
@@ -60,7 +60,7 @@ def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
     problem = {"num_vars": len(params), "names": [], "bounds": []}
     for name, b in params.items():
         field = f"params.{name}"
-        if name not in PARAM_RULES:
+        if param_rule(name) is None:
             raise ConfigError(field, "not a real-valued model parameter")
         if not isinstance(b, (list, tuple)) or len(b) != 2:
             raise ConfigError(field, "bounds must be [low, high]")

@@ -25,6 +25,10 @@ from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import quarter_of
 
 PROVINCES = ("beijing", "tianjin", "hebei")
+# Park types (parks.csv ``type``), each with its own constant in the location choice
+# (choice.asc_park_science, choice.asc_park_industrial): science and technology parks built
+# with Zhongguancun or as high-tech parks, and industrial or sector parks.
+PARK_TYPES = ("science", "industrial")
 BEIJING, TIANJIN, HEBEI = 0, 1, 2
 NEVER = 10**6  # quarter index meaning "never" (for places that do not open)
 
@@ -34,7 +38,7 @@ _TIANJIN_REF = "tianjin_central"
 _EARTH_RADIUS_KM = 6371.0
 
 
-def _read_csv(name: str) -> list[dict[str, str]]:
+def read_csv(name: str) -> list[dict[str, str]]:
     with resources.files("jjj_sim.data").joinpath(name).open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
@@ -76,7 +80,7 @@ class Sectors:
 
 
 def load_sectors() -> Sectors:
-    rows = _read_csv("sectors.csv")
+    rows = read_csv("sectors.csv")
     share = np.array([[float(r[f"share_{p}"]) for r in rows] for p in PROVINCES])
     if not np.allclose(share.sum(axis=1), 1.0, atol=1e-9):
         raise ConfigError("sectors.csv", "sector shares of a province do not sum to 1")
@@ -101,7 +105,9 @@ class Places:
     lat: np.ndarray
     lon: np.ndarray
     opens: np.ndarray  # int [P]: first quarter the place takes firms (negative: before 2014)
-    capacity: np.ndarray  # float [P]: firm slots in real firms (inf for regions)
+    capacity: np.ndarray  # float [P]: firm slots in real firms (inf for regions and for parks with no physical limit)
+    park_type: tuple[str, ...]  # a park's type (PARK_TYPES; "" for regions): the constant of its pull
+    counted: np.ndarray  # bool [P]: a park whose pull the record fits (parks.csv ``record``); the others get a prior
     specialised: np.ndarray  # bool [P, S]: park specialisation
     region_weight: np.ndarray  # float [P]: share of its province's firms (regions only)
     n_regions: int
@@ -148,12 +154,25 @@ class Places:
         return m
 
 
+def _park_capacity(text: str, field: str) -> float:
+    """A park's hard capacity in real firms: blank (no physical limit is reported) is infinite."""
+    if not text.strip():
+        return np.inf
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(field, f"expected a number of firms or blank, got {text!r}") from None
+    if not value > 0:
+        raise ConfigError(field, f"must be > 0 or blank, got {text!r}")
+    return value
+
+
 def load_places(sectors: Sectors) -> Places:
-    regions = _read_csv("regions.csv")
-    parks = _read_csv("parks.csv")
-    weights = {r["region"]: float(r["weight"]) for r in _read_csv("region_weights.csv")}
+    regions = read_csv("regions.csv")
+    parks = read_csv("parks.csv")
+    weights = {r["region"]: float(r["weight"]) for r in read_csv("region_weights.csv")}
     region_ids = [r["id"] for r in regions]
-    ids, names, is_park, region, province, lat, lon, opens, capacity = ([] for _ in range(9))
+    ids, names, is_park, region, province, lat, lon, opens, capacity, ptype, counted = ([] for _ in range(11))
     spec = []
     for i, r in enumerate(regions):
         ids.append(r["id"])
@@ -165,6 +184,8 @@ def load_places(sectors: Sectors) -> Places:
         lon.append(float(r["lon"]))
         opens.append(quarter_of(r["opens"], f"regions.csv:{r['id']}.opens") if r["opens"] else -1)
         capacity.append(np.inf)
+        ptype.append("")
+        counted.append(False)
         spec.append(np.zeros(len(sectors.ids), dtype=bool))
     for p in parks:
         field = f"parks.csv:{p['id']}"
@@ -180,7 +201,11 @@ def load_places(sectors: Sectors) -> Places:
         lon.append(float(p["lon"]))
         own = quarter_of(p["opens"], f"{field}.opens") if p["opens"] else -1
         opens.append(max(own, opens[ri]))  # a park cannot open before its region exists
-        capacity.append(float(p["capacity"]))
+        capacity.append(_park_capacity(p["capacity"], f"{field}.capacity"))
+        if p["type"] not in PARK_TYPES:
+            raise ConfigError(f"{field}.type", f"unknown park type '{p['type']}' (known: {', '.join(PARK_TYPES)})")
+        ptype.append(p["type"])
+        counted.append(not p["record"].startswith("none"))
         spec.append(sectors.mask(p["sectors"].split(";"), f"{field}.sectors"))
     province_arr = np.array(province)
     w = np.array([weights.get(i, 0.0) if k < len(regions) else 0.0 for k, i in enumerate(ids)])
@@ -197,6 +222,8 @@ def load_places(sectors: Sectors) -> Places:
         lon=np.array(lon),
         opens=np.array(opens),
         capacity=np.array(capacity),
+        park_type=tuple(ptype),
+        counted=np.array(counted),
         specialised=np.array(spec),
         region_weight=w,
         n_regions=len(regions),
@@ -230,7 +257,7 @@ def rail_hours(value, field: str) -> float | None:
 def load_rail_links() -> list[RailLink]:
     """Every dated fast rail link to Beijing (a region may have several)."""
     out = []
-    for r in _read_csv("rail_links.csv"):
+    for r in read_csv("rail_links.csv"):
         field = f"rail_links.csv:{r['region']}.{r['opens']}"
         out.append(RailLink(r["region"], r["opens"], r.get("via", "") or "", rail_hours(r.get("hours"), f"{field}.hours")))
     return out

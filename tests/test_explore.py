@@ -117,7 +117,7 @@ def test_posterior_draws_and_replications(tmp_path):
                           "weight": [0.2, 0.3, 0.5]})
     posterior.write(tmp_path / "post.parquet", table, {"seed": 3})
     exp = {**TINY, "replications": 2, "design": {"scenarios": 2, "policies": 2},
-           "uncertainties": {"params": {"choice.beta_park": [4.0, 8.0]}, "posterior": {"draws": 3, "file": "post.parquet"}},
+           "uncertainties": {"params": {"choice.asc_park_science": [4.0, 8.0]}, "posterior": {"draws": 3, "file": "post.parquet"}},
            "prim": None}
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(exp))
     out = tmp_path / "out"

@@ -151,7 +151,7 @@ def test_a_killed_comparison_resumes_without_recomputing_finished_runs(tmp_path)
 
 def test_a_killed_sensitivity_analysis_resumes(tmp_path):
     exp = tmp_path / "sa.yaml"
-    exp.write_text("method: morris\nparams:\n  choice.beta_park: [4.0, 7.0]\n  choice.asc_xiongan: [1.0, 4.0]\n"
+    exp.write_text("method: morris\nparams:\n  choice.asc_park_science: [4.0, 7.0]\n  choice.asc_xiongan: [1.0, 4.0]\n"
                    "indicators: [hebei_firms_attracted_cum@2022]\nreplications: 1\npopulation_scale: 0.05\n"
                    "morris: {trajectories: 3, levels: 4}\n")
     args = [BIN / "jjj-sim-sensitivity", exp, "--workers", "1"]

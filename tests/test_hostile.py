@@ -99,8 +99,8 @@ def test_summary_json_is_strict():
 @pytest.mark.parametrize("content, field", [
     ("params: 5\n", "params_file:params"),
     (b"\xfb\x00\x91binary", "params_file"),
-    ("choice.beta_park: lots\n", "params_file:choice.beta_park"),
-    ("params: {choice: {beta_park: [1, 2]}}\n", "params_file:choice.beta_park"),
+    ("choice.asc_park_science: lots\n", "params_file:choice.asc_park_science"),
+    ("params: {choice: {asc_park_science: [1, 2]}}\n", "params_file:choice.asc_park_science"),
 ])
 def test_bad_params_files_are_one_line(tmp_path, content, field):
     f = tmp_path / "p.yaml"
@@ -219,7 +219,7 @@ def test_non_numeric_calibration_settings_are_one_line(tmp_path, override, field
 def test_bad_sensitivity_settings_are_refused_before_any_run(tmp_path, extra, field):
     import yaml
 
-    exp = {"params": {"choice.beta_park": [4.0, 7.0]}, "indicators": ["hebei_firms_attracted_cum@2020"], **extra}
+    exp = {"params": {"choice.asc_park_science": [4.0, 7.0]}, "indicators": ["hebei_firms_attracted_cum@2020"], **extra}
     f = tmp_path / "sa.yaml"
     f.write_text(yaml.safe_dump(exp))
     one_line(jjj(f, "--out", tmp_path / "out", prog="jjj-sim-sensitivity"), "jjj-sim-sensitivity", field)

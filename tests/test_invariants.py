@@ -63,13 +63,16 @@ def test_tallies_match_the_table(small_run):
 
 
 def test_park_capacities_hold_every_quarter():
-    """With slots scarce (5% of the default) parks fill up but never overflow."""
-    cfg_over = ("population.scale=0.05", "params.parks.capacity_scale=0.05", "run.end_year=2020")
+    """With slots scarce (Xiong'an ZGC's 56 at twice its pull) the park fills up but never
+    overflows; parks without a physical limit in the record have no slots limit."""
+    cfg_over = ("population.scale=0.05", "params.choice.asc_park_science=10", "run.end_year=2020")
     from conftest import make_cfg
     from jjj_sim.model import RelocationModel
 
     m = RelocationModel(make_cfg(*cfg_over), seed=11)
     slots = np.array([p.slots for p in m.parks])
+    limited = {m.places.ids[p.place] for p in m.parks if np.isfinite(p.slots)}
+    assert limited == {"xiongan_zgc"}
     full_seen = False
     while m.running and m.quarter < m.last_quarter:
         m.step()
@@ -170,9 +173,14 @@ def test_growth_trajectory_halves_after_census():
 
 def test_initial_conditions(small_run):
     m = small_run
-    # ZGC branches start from the reported 1,532 (in real units, rounded at this scale)
-    initial_branches = np.sum(((m.firms.flags & BRANCH) != 0) & (m.firms.born < 0))
-    assert initial_branches / m.scale == pytest.approx(1532, abs=1 / m.scale)
+    # ZGC branches start from the reported 3,500 of 2013 (in real units, rounded at this scale),
+    # in the cities: no park is counted before 2014
+    start = ((m.firms.flags & BRANCH) != 0) & (m.firms.born < 0)
+    assert np.sum(start) / m.scale == pytest.approx(3500, abs=1 / m.scale)
+    assert not m.places.is_park[m.firms.place[start]].any()
+    # every starting branch counts on its parent (the branching hazard falls with it)
+    parents = m.firms.parent[start]
+    assert np.all(m.firms.branches[np.unique(parents)] >= np.bincount(parents)[np.unique(parents)])
     assert m.hightech_productivity > 0
 
 

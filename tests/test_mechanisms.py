@@ -100,7 +100,7 @@ def test_hebei_upgrading_touches_only_hebei_own_industrial_firms():
 
 def test_full_parks_overflow_into_their_region_and_say_so():
     m = run_model("population.scale=0.05", "run.end_year=2019", "params.parks.capacity_scale=0.05",
-                  "params.choice.beta_park=6", seed=2)
+                  "params.choice.asc_park_science=10", seed=2)
     parks = parks_year_end(m)
     over = {pid: p["overflow_to_region"]["2019"] for pid, p in parks.items()}
     assert sum(over.values()) > 0
@@ -133,7 +133,7 @@ def test_contract_count_follows_links_and_value_its_own_trend():
     m2 = RelocationModel(make_cfg("population.scale=0.05", "params.technology.link_elasticity=1.0"), seed=1)
     m2.quarter = 0
     links = technology.links_real(m2)
-    assert technology.expected_per_year(m2) == pytest.approx(3176 * links / 1532)
+    assert technology.expected_per_year(m2) == pytest.approx(3176 * links / 3500)
     # cumulative indicators add up the flows
     run = run_model("population.scale=0.02", "run.end_year=2020", seed=2)
     ye = year_end(run)

@@ -39,13 +39,13 @@ def test_draws_follow_the_weights_and_are_stable(tmp_path):
 
 
 def test_params_draw_sets_the_drawn_parameters_over_the_fitted_point(tmp_path):
-    f = _write(tmp_path / "p.parquet", [{"choice.asc_xiongan": 1.5, "choice.beta_park": 2.0},
-                                        {"choice.asc_xiongan": 9.0, "choice.beta_park": -1.0}], [0.5, 0.5])
+    f = _write(tmp_path / "p.parquet", [{"choice.asc_xiongan": 1.5, "choice.asc_park_science": 2.0},
+                                        {"choice.asc_xiongan": 9.0, "choice.asc_park_science": -1.0}], [0.5, 0.5])
     p = posterior.load(f)
     for k in range(3):
         cfg = make_cfg(f"params_draw={k}", f"posterior_file={f}")
         assert cfg.params.choice.asc_xiongan == p.draw(k)["choice.asc_xiongan"]
-        assert cfg.params.choice.beta_park == p.draw(k)["choice.beta_park"]
+        assert cfg.params.choice.asc_park_science == p.draw(k)["choice.asc_park_science"]
         # parameters the posterior does not hold keep the fitted values
         assert cfg.params.closure.list_size == pytest.approx(FITTED["closure.list_size"])
     # the command line still wins over the draw

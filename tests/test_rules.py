@@ -101,7 +101,7 @@ def test_size_term_makes_shares_invariant_to_splitting_a_place():
 
     c = SimpleNamespace(asc_tianjin=0.5, asc_hebei=-0.2, size_coefficient=1.0, beta_travel_time=-0.8,
                         beta_cost=-1.5, beta_agglomeration=0.4, beta_specialisation=1.0, beta_incentive=0.8,
-                        beta_park=0.3, beta_border=0.0, beta_stay=0.0)
+                        beta_border=0.0, beta_stay=0.0)
     counts = np.array([[60_000.0, 40_000.0], [20_000.0, 80_000.0], [50_000.0, 50_000.0]])
     prov = np.array([0, 1, 2])
 
@@ -110,7 +110,7 @@ def test_size_term_makes_shares_invariant_to_splitting_a_place():
         z = np.zeros(n)
         return build_context(c, travel_time=np.ones(n), cost=np.full(n, 0.5), counts_real=counts,
                              specialised=np.zeros(counts.shape), incentive=np.zeros(counts.shape),
-                             is_park=np.zeros(n, bool), province=prov, region=np.arange(n), capacity=z,
+                             is_park=np.zeros(n, bool), province=prov, region=np.arange(n),
                              friction_scale=np.ones(n), open_mask=np.ones(n, bool),
                              blocked=np.zeros(counts.shape, bool), free_slots=np.full(n, np.inf),
                              asc=np.array([0.0, 0.5, -0.2])[prov])

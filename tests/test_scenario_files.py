@@ -61,7 +61,7 @@ def test_replacing_a_schedule_whole_says_what_was_dropped():
 def test_an_edited_run_is_not_called_baseline_unless_renamed():
     assert experiment.compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]"]).scenario.name \
         == "baseline+edited"
-    assert experiment.compose(["params.choice.beta_park=5"]).scenario.name == "baseline"
+    assert experiment.compose(["params.choice.asc_park_science=5"]).scenario.name == "baseline"
     named = experiment.compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]", "scenario.name=fast"])
     assert named.scenario.name == "fast"
 
@@ -157,7 +157,7 @@ def test_scenario_file_from_another_folder_runs_end_to_end(tmp_path):
 @pytest.mark.parametrize("content, field", [
     (None, "scenario"),  # missing file
     ("policy: [1, 2\n", "scenario"),  # malformed YAML
-    ("params:\n  choice: {beta_park: 3}\n", "bad.yaml:params"),  # not a scenario key
+    ("params:\n  choice: {asc_park_science: 3}\n", "bad.yaml:params"),  # not a scenario key
     ("scenario: {name: 'two words'}\n", "bad.yaml:scenario.name"),
     ("defaults:\n  - override /policy: nothing\n", "bad.yaml:defaults"),
     ("policy:\n  incentives:\n    xiongan: {places: [atlantis]}\n", "policy.incentives.xiongan.places"),

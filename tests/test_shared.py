@@ -59,9 +59,9 @@ def _simulator(seeds):
 
 def test_the_simulator_puts_back_what_a_run_changed():
     sim = _simulator([11, 12])
-    point = {"closure.annual_pace": 600.0, "choice.beta_park": 1.0}
+    point = {"closure.annual_pace": 600.0, "choice.asc_park_science": 1.0}
     first = sim.evaluate(point)
-    sim.values({"world.cost_decay_km": 80.0, "choice.beta_park": 4.0}, 3, scale=0.02)
+    sim.values({"world.cost_decay_km": 80.0, "choice.asc_park_science": 4.0}, 3, scale=0.02)
     cfg = sim.config({})
     assert cfg.params.world.cost_decay_km == sim.base["params"]["world"]["cost_decay_km"]
     assert cfg.population.scale == sim.base["population"]["scale"]

@@ -7,7 +7,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim import indicators
 from jjj_sim.calibration.targets import Target, loss
-from jjj_sim.config import PARAM_RULES, POPULATION_RULES, check_value
+from jjj_sim.config import POPULATION_RULES, check_value, param_rule
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import ParamRange, param_range, replication_seeds  # noqa: F401 (the layer's; re-exported)
 
@@ -23,7 +23,7 @@ def parse_free(spec) -> list[FreeParam]:
     out = []
     for name, b in _flat_free(dict(spec)).items():
         field = f"calibration.free.{name}"
-        if name not in PARAM_RULES:
+        if param_rule(name) is None:
             raise ConfigError(field, "unknown parameter")
         if not hasattr(b, "get") or "low" not in b or "high" not in b:
             raise ConfigError(field, "needs 'low' and 'high'")
@@ -75,10 +75,10 @@ class Simulator:
         self._set = {}
         changes = {}
         for name, value in params.items():
-            if name not in PARAM_RULES:
+            if param_rule(name) is None:
                 raise ConfigError(f"params.{name}", "unknown parameter")
             changes[f"params.{name}"] = float(value)
-            check_value(changes[f"params.{name}"], PARAM_RULES[name], f"params.{name}")
+            check_value(changes[f"params.{name}"], param_rule(name), f"params.{name}")
         if scale is not None:
             changes["population.scale"] = float(scale)
             check_value(float(scale), POPULATION_RULES["scale"], "population.scale")

@@ -9,6 +9,9 @@ list under ``targets:``. Each entry has ``id``, ``year``, ``kind``, ``tolerance`
     park: PARK_ID  +  field: firms | firms_from_beijing | firms_from_bjtj
                                                  a park's firms (summary.json["parks"])
     ratio: [NUMERATOR, DENOMINATOR]              a share: one indicator over another, same year
+Optional ``since: YEAR`` (a cumulative indicator only): the value at ``year`` minus the value at
+``since``, e.g. the 2015-2017 total is ``year: 2017, since: 2014``. ``weight: 0`` makes a target
+a check: reported and judged met or not, but not fitted.
 
 Distance of one simulated value s to a target with reported value r, kind and tolerance t
 (scale-free: relative to r, in units of the tolerance):
@@ -41,7 +44,7 @@ KINDS = ("approx", "at_least", "at_most", "range")
 PARK_FIELDS = ("firms", "firms_from_beijing", "firms_from_bjtj")
 MEASURES = ("indicator", "park", "ratio")
 REQUIRED = ("id", "year", "kind", "tolerance", "source", "date", "quote")
-KNOWN_KEYS = frozenset(REQUIRED + MEASURES + ("field", "value", "low", "high", "weight", "what"))
+KNOWN_KEYS = frozenset(REQUIRED + MEASURES + ("field", "value", "low", "high", "weight", "what", "since"))
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Target:
     park: str | None = None  # with field
     field: str | None = None
     ratio: tuple[str, str] | None = None  # (numerator, denominator) indicators
+    since: int | None = None  # cumulative indicators: the value at year minus the value at since
 
     # ------------------------------------------------------------------ what it measures
     @property
@@ -112,9 +116,10 @@ class Target:
         a ratio whose denominator is 0 is nan."""
         values = self.series_values(result)
         year = str(self.year)
-        if year not in values:
-            raise KeyError(f"no value of {self.series} for {year}")
-        return float(values[year])
+        for y in (year, str(self.since)) if self.since is not None else (year,):
+            if y not in values:
+                raise KeyError(f"no value of {self.series} for {y}")
+        return float(values[year]) - (float(values[str(self.since)]) if self.since is not None else 0.0)
 
     # ------------------------------------------------------------------ distance
     def distance(self, simulated: float, margin: float = 0.0) -> float:
@@ -222,7 +227,15 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
     tolerance = _positive(e, "tolerance", where)
     if tolerance >= 1:
         raise ConfigError(f"{where}.tolerance", f"is relative and must be below 1, got {e['tolerance']}")
-    weight = _positive(e, "weight", where, default=1.0)
+    weight = e.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise ConfigError(f"{where}.weight", f"must be a number >= 0 (0: a check, not fitted), got {weight!r}")
+    since = e.get("since")
+    if since is not None:
+        if indicator is None or INDICATORS[indicator][0] != "cumulative":
+            raise ConfigError(f"{where}.since", "only with a cumulative indicator")
+        if isinstance(since, bool) or not isinstance(since, int) or not START_YEAR <= since < year:
+            raise ConfigError(f"{where}.since", f"must be a year from {START_YEAR} to {year - 1}, got {since!r}")
     low = high = None
     if kind == "range":
         for f in ("low", "high"):
@@ -245,8 +258,9 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
             raise ConfigError(f"{where}.value", "missing")
         value = _positive(e, "value", where)
     return Target(id=str(e["id"]), indicator=indicator, year=year, value=value, kind=kind, tolerance=tolerance,
-                  source=str(e["source"]), date=str(e["date"]), quote=str(e["quote"]), weight=weight,
-                  what=str(e.get("what") or ""), low=low, high=high, park=park, field=field, ratio=ratio)
+                  source=str(e["source"]), date=str(e["date"]), quote=str(e["quote"]), weight=float(weight),
+                  what=str(e.get("what") or ""), low=low, high=high, park=park, field=field, ratio=ratio,
+                  since=since)
 
 
 def read_entries(path, key: str, field: str) -> tuple[str, list]:
@@ -290,6 +304,8 @@ def load_targets(path, end_year: int = MAX_END_YEAR, field: str = "calibration.t
             raise ConfigError(f"{where}.id", "duplicate id")
         seen.add(t.id)
         out.append(t)
+    if not any(t.weight > 0 for t in out):
+        raise ConfigError(f"{name}:targets", "every target has weight 0: nothing to fit or judge against")
     return out
 
 

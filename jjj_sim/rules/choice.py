@@ -3,25 +3,30 @@
 Utility of place p for a firm of sector s from province o (all terms are parameters in
 ``conf/params``, ``choice``):
 
-    U = asc[province[p]] + size_coefficient * log(size[p])
+    U = asc[p] + size_coefficient * log(size[p])
         + b_tt * hours_to_Beijing[p] + b_cost * cost[p] + b_agg * log(LQ[p, s])
-        + b_spec * specialised[p, s] + b_inc * incentive[p, s] + b_park * is_park[p]
+        + b_spec * specialised[p, s] + b_inc * incentive[p, s]
         - friction[p] * (province[p] != o)            (+ b_stay at the firm's own place)
     friction[p] = b_border * max(0, 1 - friction_reduction * business_environment)
                            * max(0, 1 - matching_reduction * matching[p])
 
-- ``asc``: alternative-specific constants by province (Beijing 0; ``asc_tianjin``, fitted to
+- ``asc``: alternative-specific constants. By province (Beijing 0; ``asc_tianjin``, fitted to
   the Tianjin/Hebei split of ZGC branches, target T7; ``asc_hebei``, fixed at 0, since the record
-  identifies only the two constants' difference), plus
-  ``asc_xiongan`` for the places of Xiong'an New Area (fitted to T9): the new area opens
-  with no firm stock to give it a size, and the central guidance of state-owned firms'
-  subsidiaries to it is not otherwise in the model.
+  identifies only the two constants' difference), plus ``asc_xiongan`` for the places of
+  Xiong'an New Area (fitted to T9): the new area opens with no firm stock to give it a size,
+  and the central guidance of state-owned firms' subsidiaries to it is not otherwise in the
+  model. A park adds the constant of its type (``asc_park_science``, ``asc_park_industrial``;
+  ``world.PARK_TYPES``) and its own offset (``parks.asc_offset.ID``, 0 unless set: posterior
+  draws give each park without a count in the record an offset from the prior
+  ``N(0, parks.prior_sd)``, jjj_sim/posterior.py).
 - Size term (UrbanSim's size variables; Ben-Akiva and Lerman 1985, ch. 9 on aggregating
-  elemental alternatives): a place stands for many elemental sites, so log(size) enters with
-  coefficient 1 (``size_coefficient``, fixed): splitting a place in two halves leaves every
+  elemental alternatives): a region stands for many elemental sites, so log(size) enters with
+  coefficient 1 (``size_coefficient``, fixed): splitting a region in two halves leaves every
   other place's probability unchanged, so the number of places a province has does not decide
   its share. Size of a region = its firms (legal units and branches, real-firm units, at least
-  1); of a park = its slots (``parks.csv`` capacity times ``parks.capacity_scale``).
+  1). A park has no size term: its pull is its constant, fitted to the park counts of the record
+  (calibration/targets.yaml, P targets), so exp(asc_park_TYPE) reads as the number of a region's
+  firms a park of the type is worth as a destination. The region absorbs the rest.
 - Agglomeration is intensive, so it does not double-count size: LQ[p, s] = the sector's share
   among the place's firms over its share in the whole region (smoothed by one firm; 1 in an
   empty place).
@@ -32,8 +37,10 @@ the utility does not depend on the scale. Each chooser sees a uniform random sam
 in UrbanSim's sampled-alternative MNL (its own place, when staying is an option, is always
 one of the ``sample_size``), and picks the best by adding Gumbel noise.
 
-Capacity: a park draws choosers whether or not it has free slots (its incentives and
-specialisation are what they come for). When more firms choose a park than it has free slots,
+Capacity: only a park whose record states a physical limit has one (parks.csv ``capacity``;
+Xiong'an ZGC's phase one); the others take every chooser. A park draws choosers whether or
+not it has free slots (its incentives and specialisation are what they come for). When more
+firms choose a park than it has free slots,
 a random subset of the size of the free slots is accepted (the lottery of UrbanSim's
 choicemodels) and the others settle in the park's region instead: the overflow, counted per
 park (``ChoiceContext.overflow``) and reported as ``overflow_to_region``. A chooser whose
@@ -85,17 +92,21 @@ def location_quotient(counts_real: np.ndarray) -> np.ndarray:
     return share / np.maximum(regional[None, :], 1e-12)
 
 
-def place_constants(params, province: np.ndarray, in_xiongan: np.ndarray) -> np.ndarray:
-    """[P] alternative-specific constants: by province, plus Xiong'an's."""
-    return np.array([0.0, params.asc_tianjin, params.asc_hebei])[province] + params.asc_xiongan * in_xiongan
+def place_constants(params, places, in_xiongan: np.ndarray, offsets) -> np.ndarray:
+    """[P] alternative-specific constants: by province, plus Xiong'an's, plus a park's type
+    constant and its own offset (``offsets``: park id -> offset; absent parks 0)."""
+    asc = np.array([0.0, params.asc_tianjin, params.asc_hebei])[places.province] + params.asc_xiongan * in_xiongan
+    for p in places.parks:
+        asc[p] += getattr(params, f"asc_park_{places.park_type[p]}") + float(offsets.get(places.ids[p], 0.0))
+    return asc
 
 
 def build_context(params, travel_time, cost, counts_real, specialised, incentive, is_park,
-                  province, region, capacity, friction_scale, open_mask, blocked, free_slots,
+                  province, region, friction_scale, open_mask, blocked, free_slots,
                   asc) -> ChoiceContext:
     c = params
     place_firms = counts_real.sum(axis=1)
-    size = np.where(is_park, capacity, np.maximum(place_firms, 1.0))
+    size = np.where(is_park, 1.0, np.maximum(place_firms, 1.0))  # a park's pull is its constant
     lq = location_quotient(counts_real)
     base = (
         (asc + c.size_coefficient * np.log(np.maximum(size, 1.0)))[:, None]
@@ -104,7 +115,6 @@ def build_context(params, travel_time, cost, counts_real, specialised, incentive
         + c.beta_agglomeration * np.log(lq)
         + c.beta_specialisation * specialised
         + c.beta_incentive * incentive
-        + c.beta_park * is_park[:, None]
     )
     return ChoiceContext(base=base, province=province, region=region,
                          friction=c.beta_border * friction_scale, open=open_mask, blocked=blocked,

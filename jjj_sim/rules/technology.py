@@ -7,8 +7,8 @@ Hebei ("Beijing R&D + Tianjin-Hebei manufacturing"); the links the model follows
 branches of Zhongguancun firms there, Z(t) (real units). Expected contracts per year:
     C(t) = C0 * (Z(t) / Z0) ** link_elasticity
              * (1 + basic_research_boost * basic_research(t) + innovation_community_boost * innovation_community(t))
-with C0 = 3,176 contracts in 2013 (People's Daily Online, 23 Apr 2024) and Z0 = the 1,532
-ZGC branches reported for 2014 (the links at the start). ``link_elasticity`` below 1 says
+with C0 = 3,176 contracts in 2013 (People's Daily Online, 23 Apr 2024) and Z0 = the 3,500
+ZGC branches reported for 2013 (the links at the start; reported_inputs.yaml). ``link_elasticity`` below 1 says
 that new links add contracts less than proportionally (most new branches are production,
 not R&D, sites); it is fitted to the 2014-2020 count (target T8). Contracts in a quarter are
 Poisson(C(t) / 4).
@@ -32,7 +32,7 @@ def links_real(model) -> float:
 def expected_per_year(model) -> float:
     p, st = model.params.technology, model.policy_state
     c0 = model.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]["count"]
-    z0 = model.inputs["zgc_branches_tjhb_2014"]["value"]
+    z0 = model.inputs["zgc_branches_tjhb_2013"]["value"]
     boost = 1.0 + p.basic_research_boost * st.basic_research + p.innovation_community_boost * st.innovation_community
     return c0 * (max(links_real(model), 0.0) / z0) ** p.link_elasticity * boost
 
