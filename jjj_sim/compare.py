@@ -11,8 +11,9 @@ The first is the reference. Every scenario runs on the same seeds (common random
 seeds spawned from one SeedSequence), so a scenario's difference from the reference is
 computed seed by seed (paired). For each indicator and year the report gives the mean paired
 difference with a 90% confidence interval for it (mean +- t(0.95, n-1) sd / sqrt(n)), and
-the 5-95% range of the per-seed differences: totals, provinces, the 18 regions and the 16
-parks (with capacity and fill). Writes into the output directory (all or nothing):
+the 5-95% range of the per-seed differences: totals, provinces, the 18 regions and the
+parks (with capacity and fill where the record states a physical limit), and the parks' record
+beside the model (jjj_sim/data/park_record.csv). Writes into the output directory (all or nothing):
 runs.parquet (every run: scenario, seed, draw, indicator, year, value), differences.csv,
 levels.csv, report.md, report.html (self-contained) and plots/.
 
@@ -67,6 +68,7 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     import matplotlib.pyplot as plt
 
     from jjj_sim.maps import map_figure
+    from jjj_sim.report import map_fill
     from jjj_sim.report import plot_label as label
 
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +80,8 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     fig = map_figure(_family(levels, "region_firms_from_outside", ref, year), _family(levels, "park_firms", ref, year),
                      diverging=False, value_label="firms from other provinces (mean over seeds)",
                      park_label="firms in the park", title=title,
-                     park_fill={k: v / 100.0 for k, v in _family(levels, "park_fill_pct", ref, year).items()},
+                     park_fill=map_fill(_family(levels, "park_fill_pct", ref, year),
+                                        _family(levels, "park_overflow_to_region", ref, year)),
                      path=out / "map.png")
     plt.close(fig)
     images[title] = out / "map.png"
@@ -87,7 +90,8 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
         fig = map_figure(_family_diff(diffs, "region_firms", s, year), _family(levels, "park_firms", s, year),
                          diverging=True, value_label=f"difference in firms located there ({s} - {ref})",
                          park_label=f"firms in the park ({s})", title=title,
-                         park_fill={k: v / 100.0 for k, v in _family(levels, "park_fill_pct", s, year).items()},
+                         park_fill=map_fill(_family(levels, "park_fill_pct", s, year),
+                                            _family(levels, "park_overflow_to_region", s, year)),
                          path=out / f"map_diff_{i}.png")
         plt.close(fig)
         images[title] = out / f"map_diff_{i}.png"
@@ -137,19 +141,24 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     places = load_places(load_sectors())
     pname = {places.ids[i]: places.names[i] for i in places.parks}
     firms = pd.DataFrame({s: _family(levels, "park_firms", s, year) for s in names})
-    cap = pd.Series(_family(levels, "park_capacity", ref, year))
+    # capacity markers only where the record states a physical limit (no park_capacity rows otherwise)
     firms = firms.sort_values(ref)
+    cap = pd.Series(_family(levels, "park_capacity", ref, year), dtype=float).reindex(firms.index)
+    limited = [i for i, c in enumerate(cap) if pd.notna(c) and c < float("inf")]
     fig, ax = plt.subplots(figsize=(11, 8))
     firms.rename(index=pname).plot.barh(ax=ax, width=0.8)
-    ax.scatter(cap[firms.index], range(len(firms)), marker="|", s=300, color="k", zorder=3, label="capacity")
+    if limited:
+        ax.scatter(cap.iloc[limited], limited, marker="|", s=300, color="k", zorder=3,
+                   label="capacity (parks with a physical limit)")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlabel(f"firms in the park at end of {year}, mean over seeds (symmetric log scale)")
-    ax.set_title("Firms per park against capacity (a full park sends further choosers to its region)")
+    ax.set_title("Firms per park; capacity where the record states a physical limit\n"
+                 "(a full park sends further choosers to its region; the others have no limit)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "parks.png", dpi=100)
     plt.close(fig)
-    images["Parks: firms against capacity"] = out / "parks.png"
+    images["Parks: firms, and capacity where there is a physical limit"] = out / "parks.png"
     return images
 
 

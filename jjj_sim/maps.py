@@ -43,6 +43,8 @@ SHORT_REGION_NAMES = {
 
 NO_DATA_COLOUR = "#d4d4d4"
 DEFAULT_PARK_COLOUR = "#ffffff"
+NO_LIMIT_COLOUR = DEFAULT_PARK_COLOUR  # park_fill: a park without a physical limit has no fill
+NO_LIMIT_LABEL = "no capacity limit"
 # park_fill bins: share of capacity used
 FILL_BINS = (
     (0.0, 0.5, "#fff1dc", "under half full"),
@@ -343,7 +345,9 @@ def draw_map(
     value_label: the colourbar label (say the units). park_label: title of the park size legend.
     park_unit: word after the size legend's reference values (e.g. "firms" -> "1,000 firms").
     park_fill: park id -> share of capacity used (0-1, more than 1 if over-full): marker colour
-        in four bins (legend "Share of park capacity used").
+        in four bins (legend "Share of park capacity used"). A park without a physical limit
+        (``places.capacity`` infinite) has no fill: white, "no capacity limit" in the legend;
+        any other park left out (or NaN) is grey.
     vmin, vmax: colour limits (default: the data's; diverging: +-max |value|, or +-max(|vmin|, |vmax|)).
     title: the axes title.
     key: draw the key (park names, size and fill legends) to the right of ``ax``; False for
@@ -445,8 +449,10 @@ def draw_map(
     else:
         pv, top = None, None
         sizes = np.full(len(park_ids), 40.0)
+    unlimited = [not np.isfinite(places.capacity[i]) for i in park_idx]
     if park_fill is not None:
-        pfaces = [_fill_colour(park_fill.get(p, np.nan)) for p in park_ids]
+        pfaces = [NO_LIMIT_COLOUR if free and not np.isfinite(park_fill.get(p, np.nan)) else
+                  _fill_colour(park_fill.get(p, np.nan)) for p, free in zip(park_ids, unlimited)]
     else:
         pfaces = [DEFAULT_PARK_COLOUR] * len(park_ids)
     order = np.argsort(-sizes, kind="stable")  # big markers below small ones
@@ -507,6 +513,11 @@ def draw_map(
             da = DrawingArea(12, 12, 0, 0)
             da.add_artist(Circle((6, 6), 5, fc=colour, ec="#1a1a1a", lw=0.8))
             rows.append(HPacker(children=[da, TextArea(label, textprops={"fontsize": fs + 0.4})],
+                                sep=5, align="center"))
+        if any(c == NO_LIMIT_COLOUR for c in pfaces):
+            da = DrawingArea(12, 12, 0, 0)
+            da.add_artist(Circle((6, 6), 5, fc=NO_LIMIT_COLOUR, ec="#1a1a1a", lw=0.8))
+            rows.append(HPacker(children=[da, TextArea(NO_LIMIT_LABEL, textprops={"fontsize": fs + 0.4})],
                                 sep=5, align="center"))
         sections.append(VPacker(children=[TextArea("Share of park capacity used", textprops=bold)]
                                 + rows, sep=2, align="left"))

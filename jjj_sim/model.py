@@ -91,7 +91,8 @@ class Park(mesa.Agent):
         self.place = place
         self.park_id = model.places.ids[place]
         # slots in simulated firms: real slots times the population scale
-        self.capacity_real = float(model.places.capacity[place] * model.params.parks.capacity_scale)
+        cap = float(model.places.capacity[place])  # infinite: no physical limit in the record (any scale)
+        self.capacity_real = cap * model.params.parks.capacity_scale if np.isfinite(cap) else np.inf
         self.slots = np.floor(self.capacity_real * model.scale)
         self.overflow = 0  # simulated choosers sent to the park's region because it was full
 

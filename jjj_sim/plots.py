@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -9,10 +10,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from jjj_sim.report import map_fill  # noqa: E402
 from jjj_sim.report import plot_label as label  # noqa: E402
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan")
+
+
+def _has_limit(capacity) -> bool:
+    """A park capacity that is a physical limit (None or inf in summary.json: no limit)."""
+    return capacity is not None and math.isfinite(float(capacity))
 
 
 def write_plots(out: Path, summary: dict) -> list[Path]:
@@ -52,13 +59,16 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     fig, ax = plt.subplots(figsize=(8, 6.5))
     ax.barh(ids, [parks[k]["firms"][last] for k in ids], color="tab:blue", alpha=0.45, label="all firms in the park")
     ax.barh(ids, [parks[k]["firms_from_beijing"][last] for k in ids], color="tab:blue", label="of which from Beijing")
-    ax.scatter([parks[k]["capacity"] for k in ids], ids, marker="|", s=200, color="k", label="capacity (slots)")
+    limited = [k for k in ids if _has_limit(parks[k].get("capacity"))]
+    if limited:  # only parks with a physical limit in the record have a capacity
+        ax.scatter([parks[k]["capacity"] for k in limited], limited, marker="|", s=200, color="k",
+                   label="capacity (slots), where there is a physical limit")
     over = [parks[k]["overflow_to_region"][last] for k in ids]
     if any(over):
         ax.scatter(over, ids, marker="x", color="tab:red", label="sent to the region when full (cumulative)")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlabel(f"firms at end of {last} (symmetric log scale)")
-    ax.set_title("Firms per park against capacity")
+    ax.set_title("Firms per park, and capacity where the record states a physical limit")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     paths.append(out / "parks.png")
@@ -72,8 +82,10 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
                      {k: parks[k]["firms"][last] for k in parks}, diverging=False,
                      value_label="firms from other provinces", park_label="firms in the park",
                      title=f"Firms attracted from other provinces, end of {last} (scenario {summary['scenario']})",
-                     park_fill={k: parks[k]["firms"][last] / parks[k]["capacity"] if parks[k]["capacity"] > 0 else 0.0
-                                for k in parks},
+                     park_fill=map_fill({k: 100.0 * parks[k]["firms"][last] / parks[k]["capacity"]
+                                         if parks[k]["capacity"] > 0 else 0.0
+                                         for k in parks if _has_limit(parks[k].get("capacity"))},
+                                        {k: parks[k]["overflow_to_region"][last] for k in parks}),
                      path=out / "map.png")
     plt.close(fig)
     paths.append(out / "map.png")

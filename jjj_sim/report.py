@@ -38,6 +38,8 @@ NS_MARK = "\u2020"  # dagger: the 90% CI of the difference contains 0
 NS_LEGEND = (f"{NS_MARK} the 90% confidence interval of the difference includes 0: "
              "not distinguishable from no difference with these seeds.")
 FULL_WORD = "full"
+NO_LIMIT = "no limit"  # capacity of a park without a physical limit in the record
+NO_FILL = "\u2014"  # its fill: none (an em dash)
 
 # Descriptions in INDICATORS that only make sense after the row above them.
 _TITLE_OVERRIDES = {
@@ -239,14 +241,50 @@ class _Data:
         return _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num")
 
 
-def _is_full(fill: float) -> bool:
-    return not _missing(fill) and fill >= 100.0 - 1e-9
+def has_limit(capacity) -> bool:
+    """Whether a park capacity is a hard limit (a finite number; None, NaN or inf: no limit)."""
+    return not _missing(capacity) and math.isfinite(float(capacity))
 
 
-def _fill_cell(fill: float) -> dict:
-    if _is_full(fill):
-        return _cell(f"{fmt_value(fill, 'percent')} ({FULL_WORD})", "num full")
-    return _cell(fmt_value(fill, "percent"))
+def fmt_capacity(capacity) -> str:
+    """A park's capacity: whole slots, or NO_LIMIT where the record states no physical limit."""
+    return fmt_value(capacity, "slots") if has_limit(capacity) else NO_LIMIT
+
+
+def is_full(fill, overflow=None) -> bool:
+    """A park is full (at some point up to the year) when its firms reach its capacity (mean
+    over seeds at or above 100%) or when it has sent choosers to its region (overflow > 0: it
+    was full when they chose it; at a small population scale its slots in simulated firms,
+    floor(capacity x scale), can hold fewer real firms than the capacity, so a full park can
+    show under 100%)."""
+    return ((not _missing(fill) and float(fill) >= 100.0 - 1e-9)
+            or (not _missing(overflow) and float(overflow) > 0.0))
+
+
+def map_fill(fill_pct: dict[str, float], overflow: dict[str, float] | None = None) -> dict[str, float]:
+    """park id -> share of capacity used, for a map's ``park_fill``: fill % / 100, and at least 1
+    (full) where the park sent choosers to its region (``is_full``). Only parks with a fill (a
+    physical limit) are in it."""
+    overflow = overflow or {}
+    out = {}
+    for k, v in fill_pct.items():
+        share = float(v) / 100.0
+        out[k] = 1.0 if is_full(None, overflow.get(k)) and not share >= 1.0 else share
+    return out
+
+
+def fmt_fill(fill, limited: bool = True, full: bool | None = None) -> str:
+    """A park's fill in percent of its capacity, "(full)" added when full; NO_FILL for a park
+    without a physical limit."""
+    if not limited:
+        return NO_FILL
+    full = is_full(fill) if full is None else full
+    return fmt_value(fill, "percent") + (f" ({FULL_WORD})" if full else "")
+
+
+def _fill_cell(fill: float, limited: bool = True, full: bool | None = None) -> dict:
+    full = is_full(fill) if full is None else full
+    return _cell(fmt_fill(fill, limited, full), "num full" if limited and full else "num")
 
 
 # ---------------------------------------------------------------------------- sections
@@ -360,14 +398,19 @@ def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict |
                                       "firms attracted: of which from another province)")
 
 
+def _park_capacity(data: _Data, scenario: str, pid: str, year: int) -> float:
+    """The park's capacity in a scenario: its ``park_capacity`` level, else the package data's
+    (inf: no physical limit)."""
+    cap = data.level(scenario, f"park_capacity:{pid}", year)
+    return _places()[pid]["capacity"] if _missing(cap) else cap
+
+
 def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
     fill = data.level(scenario, f"park_fill_pct:{pid}", year)
     if _missing(fill):
         firms = data.level(scenario, f"park_firms:{pid}", year)
-        cap = data.level(scenario, f"park_capacity:{pid}", year)
-        if _missing(cap) and scenario == data.ref:
-            cap = _places()[pid]["capacity"]
-        if not _missing(firms) and not _missing(cap) and cap > 0:
+        cap = _park_capacity(data, scenario, pid, year)
+        if not _missing(firms) and has_limit(cap) and cap > 0:
             fill = 100.0 * firms / cap
     return fill
 
@@ -392,24 +435,120 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
             continue
         rows.append({"group": prov})
         for pid in mine:
-            cap = data.level(ref, f"park_capacity:{pid}", year)
-            if _missing(cap):
-                cap = places[pid]["capacity"]
-            fills = {s: _park_fill(data, s, pid, year) for s in [ref, *others]}
+            cap = _park_capacity(data, ref, pid, year)
+            scen = [ref, *others]
+            limited = {s: has_limit(_park_capacity(data, s, pid, year)) for s in scen}
+            fills = {s: _park_fill(data, s, pid, year) for s in scen}
+            overflow = {s: data.level(s, f"park_overflow_to_region:{pid}", year) for s in scen}
+            fulls = {s: is_full(fills[s] if limited[s] else None, overflow[s]) for s in scen}
             name = places[pid]["name"]
-            fill_known |= any(not _missing(f) for f in fills.values())
-            if any(_is_full(f) for f in fills.values()):
+            fill_known |= any(limited[s] and not _missing(fills[s]) for s in scen)
+            if any(fulls.values()):
                 full.append(name)
             cells = [_cell(name, "text"), _cell(_place_name(places[pid]["region"]), "text"),
-                     _cell(fmt_value(cap, "slots")), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
-                     _fill_cell(fills[ref]), data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
+                     _cell(fmt_capacity(cap)), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
+                     _fill_cell(fills[ref], limited[ref], fulls[ref]),
+                     data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
                      data.value_cell(ref, f"park_overflow_to_region:{pid}", year, "firms")]
             for s in others:
-                cells += [data.diff_cell(s, f"park_firms_from_bjtj:{pid}", year, "firms"), _fill_cell(fills[s])]
+                cells += [data.diff_cell(s, f"park_firms_from_bjtj:{pid}", year, "firms"),
+                          _fill_cell(fills[s], limited[s], fulls[s])]
             rows.append({"cells": cells})
-    notes = [f"{FULL_WORD}: the park's firms reached its capacity (mean over seeds at or above 100%); "
-             "firms that would have chosen it settle in the park's region instead (overflow)."]
+    notes = [f"{FULL_WORD}: the park reached its capacity by the end of {year}: it sent choosers to its region "
+             "(overflow above 0: firms that would have chosen it settled in the park's region instead) or its "
+             "firms are at or above capacity (mean over seeds). At a small population scale the park holds "
+             "floor(capacity x scale) simulated firms, so a full park can show under 100%.",
+             f"{NO_LIMIT}: the record states no physical limit for the park, so it has no capacity and is never "
+             f"full (fill {NO_FILL})."]
     return _table(cols, rows, caption=f"Parks, end of {year}", notes=notes), full, fill_known
+
+
+# ---------------------------------------------------------------------------- the park record
+FIELD_WORDS = {"firms": "firms in the park (all origins)", "firms_from_beijing": "firms from Beijing",
+               "firms_from_bjtj": "firms from Beijing or Tianjin"}
+_SOURCE_PATH = r"(?:shared|reference|docs)/[\w./-]*\.md"
+
+
+def source_text(source: str) -> str:
+    """A park figure's source as text: references to notes outside the project (a
+    ``shared/reference/*.md`` path) are left out, keeping what they cite."""
+    s = re.sub(rf"\s*\(\s*{_SOURCE_PATH}\s*\)", "", str(source))
+    s = re.sub(rf"{_SOURCE_PATH}\s*\(([^()]*)\)", r"\1", s)
+    s = re.sub(rf";?\s*{_SOURCE_PATH}", "", s)
+    return re.sub(r"\s{2,}", " ", s).strip(" ;")
+
+
+def within_text(row: dict, end_year: int | None) -> str:
+    """yes / no for a simulated value, "run ends before YEAR" past the run's end, else n/a."""
+    if row["within"] is not None:
+        return "yes" if row["within"] else "no"
+    if end_year is not None and int(row["year"]) > int(end_year):
+        return f"run ends before {row['year']}"
+    return "n/a"
+
+
+def park_record(mean: dict, end_year: int | None, low: dict | None = None, high: dict | None = None) -> list[dict]:
+    """The record beside the model, ready to show: ``park_record.rows`` of ``mean`` (a
+    summary.json-shaped ``parks`` mapping: one run, or the means over runs) with each column as
+    text, and the raw values. ``low``/``high``: the same mapping for the 5th and 95th
+    percentiles over seeds (the "90% of seeds" column; empty without them). ``end_year``: the
+    run's last year (figures after it: "run ends before YEAR")."""
+    from jjj_sim import park_record as record
+
+    places = _places()
+    figures = {f.id: f for f in record.load()}
+    out = []
+    for r in record.rows(mean):
+        f = figures[r["id"]]
+        lo = f.simulated((low or {}).get(f.park, {})) if low is not None else None
+        hi = f.simulated((high or {}).get(f.park, {})) if high is not None else None
+        name = places[r["park"]]["name"] if r["park"] in places else r["name"]
+        out.append({**r, "name": name, "p05": lo, "p95": hi,
+                    "text": {"park": name, "reported": r["reported"], "definition": r["definition"],
+                             "as_of": r["as_of"], "measure": f"{FIELD_WORDS[r['field']]}, end of {r['year']}",
+                             "range": f"{fmt_value(r['low'], 'firms')}\u2013{fmt_value(r['high'], 'firms')}",
+                             "simulated": fmt_value(r["simulated"], "firms") if r["simulated"] is not None
+                             else ("\u2014" if within_text(r, end_year).startswith("run ends") else "n/a"),
+                             "seeds": (f"{fmt_value(lo, 'firms')}\u2013{fmt_value(hi, 'firms')}"
+                                       if lo is not None and hi is not None else ""),
+                             "within": within_text(r, end_year), "use": r["use"],
+                             "source": source_text(r["source"])}})
+    return out
+
+
+RECORD_NOTES = [
+    "A reported figure counts something else than the model's park rows (registered firms with local founders, "
+    "projects, firms signed): each row says which model field it is compared with at the end of which year, and "
+    "the range of that field the figure supports (its mapping is in jjj_sim/data/park_record.csv). "
+    "Use: target ID, fitted by the calibration (calibration/targets.yaml holds the same range); reference, "
+    "before 2021 and not fitted; check after 2020, released after the fitted period and not tuned to.",
+]
+
+
+def _record_table(levels: pd.DataFrame, ref: str, end_year: int) -> dict | None:
+    """The record beside the model for the reference scenario: means and 5-95% over seeds."""
+    from jjj_sim.experiment import mean_summary
+
+    if not len(levels) or not levels.indicator.astype(str).str.startswith("park_").any():
+        return None
+    stats = [c for c in ("p05", "p95") if c in levels.columns]
+    mean = mean_summary(levels, ref)["parks"]
+    lo = mean_summary(levels, ref, "p05")["parks"] if len(stats) == 2 else None
+    hi = mean_summary(levels, ref, "p95")["parks"] if len(stats) == 2 else None
+    cols = [_col("Park", num=False), _col("reported figure", num=False), _col("definition", num=False),
+            _col("as of", num=False), _col("model field & year", num=False), _col("range the figure supports"),
+            _col(f"simulated (mean, {ref})"), _col("90% of seeds"), _col("within range", num=False),
+            _col("use", num=False), _col("source", num=False)]
+    rows = []
+    for r in park_record(mean, end_year, lo, hi):
+        t = r["text"]
+        cls = {"yes": "text within", "no": "text outside"}.get(t["within"], "text")
+        rows.append({"cells": [_cell(t["park"], "text"), _cell(t["reported"], "text"),
+                               _cell(t["definition"], "text"), _cell(t["as_of"], "text"),
+                               _cell(t["measure"], "text"), _cell(t["range"]), _cell(t["simulated"]),
+                               _cell(t["seeds"] or "n/a"), _cell(t["within"], cls), _cell(t["use"], "text"),
+                               _cell(t["source"], "text small")]})
+    return _table(cols, rows, caption="Parks: the record beside the model", notes=RECORD_NOTES)
 
 
 def _image(title: str, path: Path, out: Path) -> dict:
@@ -477,6 +616,7 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
         "uncertainty": str(meta.get("uncertainty") or meta.get("uncertainty_note") or ""),
     }
     parks, full_parks, fill_known = _park_table(data, ref, others, table_year)
+    record = _record_table(levels, ref, max(data.years) if data.years else end)
     return {
         "title": "Scenario comparison",
         "run": run,
@@ -491,6 +631,7 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
         "regions": _region_table(data, ref, others, table_year),
         "parks": parks,
         "full_parks": full_parks,
+        "park_record": record,
         "fill_known": fill_known,
         "table_year": table_year,
         "images": [_image(t, p, out) for t, p in images.items()],

@@ -14,6 +14,11 @@ latest figure year; or, with ``runs``, the given finished run directories are sc
 the runs; ``met`` is judged on the mean; ``in_band`` says whether the reported value (for a
 range: some part of it) lies in the 5-95% band.
 
+validation.json ("park_record") and validation.md ("Parks: the record beside the model")
+also hold every reported park figure of jjj_sim/data/park_record.csv, its definition and date,
+the model field and year it is compared with and the range it supports, beside the simulated
+mean and 5-95% band over the runs and whether the mean lies in the range.
+
 Writes into the run directory, all or nothing (``validation.json`` last):
 ``validation.json``, ``validation.md``, ``plots/<series>.png`` (the simulated mean and band
 over every year of the run, the reported figures as points) and, when the model ran,
@@ -262,6 +267,8 @@ def report_markdown(rep: dict) -> str:
                      f"({_fmt(f['p05'])}-{_fmt(f['p95'])}) | {'yes' if f['met'] else 'NO'} | "
                      f"{'yes' if f['in_band'] else 'no'} | {f['source']} ({f['date']}) |")
     lines += ["", f"{rep['met']} of {rep['total']} figures met (judged on the mean over runs)."]
+    if rep.get("park_record"):
+        lines += park_record_markdown(rep["park_record"], len(rep["seeds"] or rep["runs"] or []))
     return "\n".join(lines) + "\n"
 
 
@@ -334,6 +341,75 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
     return paths
 
 
+# ---------------------------------------------------------------------------- the park record
+def _park_stat(results: list[dict], fn) -> dict:
+    """A summary.json-shaped ``parks`` mapping of ``fn`` (mean, a percentile) over the runs'
+    values of each park, field and year (those every run has)."""
+    from jjj_sim.park_record import FIELDS
+
+    out: dict = {}
+    parks = set.intersection(*(set(r.get("parks") or {}) for r in results)) if results else set()
+    for pid in sorted(parks):
+        entries = [r["parks"][pid] for r in results]
+        out[pid] = {"name": entries[0].get("name", pid)}
+        for f in FIELDS:
+            series = [e.get(f) or {} for e in entries]
+            years = set.intersection(*(set(x) for x in series))
+            out[pid][f] = {y: float(fn(np.array([x[y] for x in series], dtype=float))) for y in years}
+    return out
+
+
+def _run_end(results: list[dict]) -> int | None:
+    """The last year every run reached (from its "years", else its indicators' or parks' years)."""
+    ends = []
+    for r in results:
+        years = [int(y) for y in r.get("years") or []]
+        if not years:
+            for series in (*(r.get("indicators") or {}).values(),
+                           *(v for p in (r.get("parks") or {}).values() for v in p.values() if isinstance(v, dict))):
+                years += [int(y) for y in series]
+        if years:
+            ends.append(max(years))
+    return min(ends) if ends else None
+
+
+def park_record_table(results: list[dict]) -> list[dict]:
+    """Every reported park figure (jjj_sim/data/park_record.csv) beside the runs' mean and
+    5-95% range: JSON-able rows (numbers None where the runs do not reach the figure's year)."""
+    from jjj_sim.report import park_record
+
+    mean = _park_stat(results, np.mean)
+    low = _park_stat(results, lambda v: np.percentile(v, 5))
+    high = _park_stat(results, lambda v: np.percentile(v, 95))
+    rows = []
+    for r in park_record(mean, _run_end(results), low, high):
+        rows.append({"id": r["id"], "park": r["park"], "name": r["name"], "reported": r["reported"],
+                     "definition": r["definition"], "as_of": r["as_of"], "field": r["field"], "year": r["year"],
+                     "low": r["low"], "high": r["high"], "use": r["use"], "source": r["text"]["source"],
+                     "mean": _num(r["simulated"]), "p05": _num(r["p05"]), "p95": _num(r["p95"]),
+                     "within": r["within"], "within_text": r["text"]["within"], "text": r["text"]})
+    return rows
+
+
+def park_record_markdown(rows: list[dict], n_runs: int) -> list[str]:
+    """The "Parks: the record beside the model" section of validation.md."""
+    from jjj_sim.report import RECORD_NOTES, _md_escape as esc
+
+    lines = ["", "## Parks: the record beside the model", "",
+             f"Every reported park figure beside the simulated mean over {n_runs} run(s) (90% band: 5-95% of runs).",
+             "", "| park | reported figure | definition | as of | model field & year | range the figure supports | "
+             "simulated mean (90% band) | within range | use | source |",
+             "|---|---|---|---|---|---:|---:|---|---|---|"]
+    for r in rows:
+        t = r["text"]
+        sim = t["simulated"] + (f" ({t['seeds']})" if t["seeds"] else "")
+        lines.append("| " + " | ".join(esc(x) for x in (t["park"], t["reported"], t["definition"], t["as_of"],
+                                                         t["measure"], t["range"], sim, t["within"], t["use"],
+                                                         t["source"])) + " |")
+    lines += ["", *(esc(n) for n in RECORD_NOTES)]
+    return lines
+
+
 def build_report(cfg: DictConfig, s: Settings, results: list[dict], seeds: list[int] | None) -> dict:
     scored = score(s.figures, results)
     rep = {
@@ -347,6 +423,7 @@ def build_report(cfg: DictConfig, s: Settings, results: list[dict], seeds: list[
              "population_scale": r.get("population_scale")} for d, r in zip(s.run_dirs, results)],
         "met": sum(f["met"] for f in scored), "total": len(scored),
         "figures": scored,
+        "park_record": park_record_table(results),
     }
     return rep
 

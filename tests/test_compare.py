@@ -72,6 +72,9 @@ def test_compare_end_to_end(tmp_path):
     ids = set(runs.indicator)
     assert {"region_firms:xiongan", "region_firms_from_outside:xiongan", "park_firms:xiongan_zgc",
             "park_fill_pct:xiongan_zgc", "park_capacity:xiongan_zgc", "park_overflow_to_region:caofeidian"} <= ids
+    assert not {"park_fill_pct:caofeidian", "park_capacity:caofeidian"} & ids  # no physical limit: no capacity
+    md = (out / "report.md").read_text()
+    assert "### Parks: the record beside the model" in md and "run ends before 2020" in md
     html = (out / "report.html").read_text()
     assert not re.search(r"<img[^>]+src=[\"'](?!data:)", html), "an image is linked by file, not embedded"
     assert html.count("data:image/png;base64,") == len(list((out / "plots").glob("*.png")))

@@ -73,6 +73,13 @@ def test_validation_report(validated):
     assert f3["measures"] == {"ratio": ["firms_by_province_beijing", "firms_by_province_hebei"]}
     assert f3["unit"] == "share" and 0 < f3["mean"] < 10
     assert rep["met"] == sum(f["met"] for f in rep["figures"])
+    # the parks' record beside the model: every figure of park_record.csv; the run ends in 2016
+    from jjj_sim.park_record import load
+
+    rec = {r["id"]: r for r in rep["park_record"]}
+    assert list(rec) == [f.id for f in load()]
+    assert rec["P1_2015"]["mean"] is not None and rec["P1_2015"]["within"] == (20 <= rec["P1_2015"]["mean"] <= 60)
+    assert rec["P2_2020"]["mean"] is None and rec["P2_2020"]["within_text"] == "run ends before 2020"
 
 
 def test_validation_markdown_plots_and_stdout(validated):
@@ -82,6 +89,7 @@ def test_validation_markdown_plots_and_stdout(validated):
     assert f"{rep['met']} of 3 figures met" in md
     assert "| F1 | beijing_closures_cum (2016) | 1,000 to 3,000 |" in md
     assert "park binhai_zgc: firms_from_bjtj (2015)" in md and "at least 50" in md
+    assert "## Parks: the record beside the model" in md and "36 firms and institutions" in md
     for s in SERIES:
         assert (out / "plots" / f"{s}.png").stat().st_size > 1000, s
     assert f"{rep['met']} of 3 figures met" in r.stdout and f"outputs: {out}" in r.stdout

@@ -383,6 +383,7 @@ def Results(res: runner.Results):
             solara.HTML(tag="div", unsafe_innerHTML=views.regions_table(res, year))
         solara.HTML(tag="h3", unsafe_innerHTML="Reported figures")
         solara.HTML(tag="div", unsafe_innerHTML=views.targets_table(res))
+        solara.HTML(tag="div", unsafe_innerHTML=views.park_record_table(res))
 
 
 @solara.component

@@ -3,7 +3,8 @@ threads and in worker processes): the two maps and the small time-series panels,
 
 Maps as in ``jjj_sim.compare.make_plots``: region colours from ``region_firms_from_outside:*``
 for the what-if's levels, from the ``region_firms:*`` differences for the difference map; park
-sizes from ``park_firms:*``, their fill from ``park_fill_pct:*`` / 100.
+sizes from ``park_firms:*``, their fill from ``park_fill_pct:*`` / 100 (full where
+``park_overflow_to_region:*`` > 0; parks without a physical limit have none: report.map_fill).
 """
 
 from __future__ import annotations
@@ -32,23 +33,27 @@ def family(levels: pd.DataFrame, fam: str, scenario: str, year: int, col: str = 
 
 def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
     from jjj_sim.maps import map_figure
+    from jjj_sim.report import map_fill
 
     return map_figure(
         family(levels, "region_firms_from_outside", whatif, year), family(levels, "park_firms", whatif, year),
         diverging=False, value_label="firms from other provinces (mean over seeds)",
         park_label="firms in the park", title=f"What-if: firms attracted from other provinces, end of {year}",
-        park_fill={k: v / 100.0 for k, v in family(levels, "park_fill_pct", whatif, year).items()},
+        park_fill=map_fill(family(levels, "park_fill_pct", whatif, year),
+                           family(levels, "park_overflow_to_region", whatif, year)),
         dpi=90)
 
 
 def map_difference(levels: pd.DataFrame, diffs: pd.DataFrame, whatif: str, reference: str, year: int):
     from jjj_sim.maps import map_figure
+    from jjj_sim.report import map_fill
 
     return map_figure(
         family(diffs, "region_firms", whatif, year, "mean_diff"), family(levels, "park_firms", whatif, year),
         diverging=True, value_label=f"difference in firms located there (what-if - {reference})",
         park_label="firms in the park (what-if)", title=f"What-if minus {reference}: firms per region, end of {year}",
-        park_fill={k: v / 100.0 for k, v in family(levels, "park_fill_pct", whatif, year).items()},
+        park_fill=map_fill(family(levels, "park_fill_pct", whatif, year),
+                           family(levels, "park_overflow_to_region", whatif, year)),
         dpi=90)
 
 

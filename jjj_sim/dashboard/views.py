@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from jjj_sim.report import HEADLINE, NS_LEGEND, ci_contains_zero, fmt_diff, fmt_value
+from jjj_sim.report import (HEADLINE, NO_FILL, NS_LEGEND, ci_contains_zero, fmt_capacity, fmt_diff, fmt_fill,
+                            fmt_value, has_limit, is_full)
 from jjj_sim.report import plot_label as label  # the report's words without CJK terms (fonts)
 
 PROVINCES = ("beijing", "tianjin", "hebei")
@@ -134,21 +135,68 @@ def parks_table(res, year: int) -> str:
         rows.append(f'<tr class="group"><td colspan="9">{_e(prov.capitalize())}</td></tr>')
         for pid, p in mine:
             cap = d.whatif(f"park_capacity:{pid}", year)
-            fill_b, fill_w = d.base(f"park_fill_pct:{pid}", year), d.whatif(f"park_fill_pct:{pid}", year)
-            full = "" if math.isnan(fill_w) or fill_w < 100 - 1e-9 else " (full)"
+            if math.isnan(cap):  # no capacity rows: no physical limit in the record (inf in the data)
+                cap = p["capacity"]
+            limited = has_limit(cap)
+            fills = [d.base(f"park_fill_pct:{pid}", year), d.whatif(f"park_fill_pct:{pid}", year)]
+            overflow = [d.base(f"park_overflow_to_region:{pid}", year), d.whatif(f"park_overflow_to_region:{pid}", year)]
+            full = [is_full(f if limited else None, o) for f, o in zip(fills, overflow)]
+            fill = (NO_FILL if not limited else
+                    f"{fmt_fill(fills[0], True, full[0])} \u2192 {fmt_fill(fills[1], True, full[1])}")
             rows.append(
-                f'<tr data-park="{_e(pid)}"><td>{_e(p["name"])}</td><td>{_e(places[p["region"]]["name"])}</td>'
-                f'<td class="num">{_e(fmt_value(cap, "slots"))}</td>'
+                f'<tr data-park="{_e(pid)}"{" data-full" if full[1] else ""}><td>{_e(p["name"])}</td>'
+                f'<td>{_e(places[p["region"]]["name"])}</td>'
+                f'<td class="num capacity">{_e(fmt_capacity(cap))}</td>'
                 f'<td class="num">{_e(fmt_value(d.base(f"park_firms:{pid}", year), "firms"))}</td>'
                 f'<td class="num">{_e(fmt_value(d.whatif(f"park_firms:{pid}", year), "firms"))}</td>'
                 f'{d.diff_td(f"park_firms:{pid}", year, "firms")}'
-                f'<td class="num">{_e(fmt_value(fill_b, "percent"))} &rarr; {_e(fmt_value(fill_w, "percent") + full)}</td>'
+                f'<td class="num fill">{_e(fill)}</td>'
                 f'{d.diff_td(f"park_firms_from_bjtj:{pid}", year, "firms")}'
-                f'<td class="num">{_e(fmt_value(d.whatif(f"park_overflow_to_region:{pid}", year), "firms"))}</td></tr>')
+                f'<td class="num">{_e(fmt_value(overflow[1], "firms"))}</td></tr>')
     head = [("Park", False), ("Region", False), ("capacity", True), ("firms: baseline", True), ("what-if", True),
             ("difference [90% CI]", True), ("fill: baseline → what-if", True),
             ("from Beijing/Tianjin: difference", True), ("overflow to region (what-if)", True)]
-    return _table("parks-table", head, rows, f"Parks, end of {year} (a full park sends further choosers to its region)")
+    return (_table("parks-table", head, rows, f"Parks, end of {year} (a full park sends further choosers to its region)")
+            + '<div class="jjj-note">full: the park reached its capacity (it sent choosers to its region, or its '
+              "firms are at or above capacity); no limit: the record states no physical limit for the park, so it "
+              "has no capacity and no fill.</div>")
+
+
+def park_record_table(res) -> str:
+    """Parks: the record beside the model: every reported park figure (park_record.csv) beside
+    the baseline's and the what-if's means over seeds (with the baseline's 5-95% of seeds)."""
+    from jjj_sim.experiment import mean_summary
+    from jjj_sim.report import park_record
+
+    lv = res.levels
+    base = park_record(mean_summary(lv, res.reference)["parks"], res.end_year,
+                       mean_summary(lv, res.reference, "p05")["parks"], mean_summary(lv, res.reference, "p95")["parks"])
+    whatif = park_record(mean_summary(lv, res.whatif)["parks"], res.end_year)
+    rows = []
+    def within(x):
+        return {"yes": "met-yes", "no": "met-no"}.get(x, "")
+
+    for b, w in zip(base, whatif):
+        t, tw = b["text"], w["text"]
+        sim_b = t["simulated"] + (f" ({t['seeds']})" if t["seeds"] else "")
+        rows.append(f'<tr data-figure="{_e(b["id"])}"><td>{_e(t["park"])}</td><td class="small">{_e(t["reported"])}</td>'
+                    f'<td class="small">{_e(t["definition"])}</td><td>{_e(t["as_of"])}</td>'
+                    f'<td class="small">{_e(t["measure"])}</td><td class="num">{_e(t["range"])}</td>'
+                    f'<td class="num sim-base">{_e(sim_b)}</td><td class="{within(t["within"])} within-base">'
+                    f'{_e(t["within"])}</td>'
+                    f'<td class="num sim-whatif">{_e(tw["simulated"])}</td><td class="{within(tw["within"])} '
+                    f'within-whatif">{_e(tw["within"])}</td>'
+                    f'<td class="small">{_e(t["use"])}</td><td class="small">{_e(t["source"])}</td></tr>')
+    head = [("Park", False), ("Reported figure", False), ("Definition", False), ("As of", False),
+            ("Model field & year", False), ("Range the figure supports", True),
+            (f"{res.reference}: mean (90% of seeds)", True), ("within range", False), ("what-if: mean", True),
+            ("within range", False), ("Use", False), ("Source", False)]
+    return (_table("park-record-table", head, rows, "Parks: the record beside the model")
+            + '<div class="jjj-note">A reported figure counts something else than the model\'s park rows '
+              "(registered firms, projects, firms signed): each row names the model field it is compared with "
+              "and the range of that field the figure supports (jjj_sim/data/park_record.csv). Use: target, "
+              "fitted by the calibration; reference, before 2021, not fitted; check after 2020, released and "
+              "not tuned to.</div>")
 
 
 # ---------------------------------------------------------------------------- targets
