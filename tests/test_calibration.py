@@ -32,10 +32,12 @@ def test_committed_targets_carry_provenance():
     targets = load_targets(TARGETS)
     by_id = {t.id: t for t in targets}
     assert list(by_id) == ["T1", "T2", "T3", "T4", "T5", "T6", "T7_tianjin", "T7_hebei", "T8_count",
-                           "T8_turnover", "T9", "P1", "P2"]
+                           "T8_turnover", "T9", "T10", "T11_2017", "T11_2015_2017", "T13_2015", "T13_2017",
+                           "T13_2019", "T14", "P2_2018", "P2_2020", "P2_max", "P1_2015", "P1_2016", "P1_2020",
+                           "P3_2015", "P3_2020", "P4_2015"]
     t1, t2, t3 = by_id["T1"], by_id["T2"], by_id["T3"]
     assert (t1.kind, t1.value, t1.year) == ("approx", 43000, 2023)
-    assert (t2.kind, t2.value, t2.year) == ("at_least", 10000, 2023)
+    assert (t2.kind, t2.low, t2.high, t2.year) == ("range", 10000, 11000, 2023)  # "more than 10,000"
     assert (t3.kind, t3.value, t3.year) == ("at_least", 1300, 2016)
     assert "around 43,000 companies" in t1.quote and "more than 10,000 branches" in t2.quote
     assert "over 1300 enterprises" in t3.quote
@@ -44,7 +46,10 @@ def test_committed_targets_carry_provenance():
     assert (by_id["T6"].low, by_id["T6"].high, by_id["T6"].year) == (2800, 2900, 2020)
     assert (by_id["T7_tianjin"].value, by_id["T7_hebei"].value) == (4173, 4643)
     assert "4173" in by_id["T7_tianjin"].quote and "1410億元" in by_id["T8_turnover"].quote
-    assert (by_id["P1"].park, by_id["P1"].field) == ("baoding_zgc", "firms_from_beijing")
+    assert (by_id["P1_2020"].park, by_id["P1_2020"].field) == ("baoding_zgc", "firms_from_beijing")
+    assert (by_id["T10"].value, by_id["T10"].year) == (6149, 2017) and "3049" in by_id["T10"].quote
+    assert (by_id["T11_2015_2017"].since, by_id["T11_2015_2017"].value) == (2014, 41.84)
+    assert by_id["T14"].weight == 0  # projects, not firms: a check, not fitted
     # calibration stops at 2020 except T1-T2
     assert all(t.year <= 2020 for t in targets if t.id not in ("T1", "T2"))
     assert all(t.source and t.date for t in targets)

@@ -110,7 +110,7 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
         for t in targets:
             v = np.array([r[t.id] for r in runs])
             sd = float(v.std(ddof=1))
-            res[t.id] = {"mean": float(v.mean()), "sd": sd, "cv": sd / float(v.mean()),
+            res[t.id] = {"mean": float(v.mean()), "sd": sd, "cv": sd / float(v.mean()) if v.mean() else None,
                          "se_of_mean_by_replications": {str(r): sd / math.sqrt(r) for r in (1, 2, 5, 10, 20)},
                          "half_width_90_of_mean_10_seeds": 1.645 * sd / math.sqrt(10),
                          "tolerance_abs": t.tolerance * t.value}
