@@ -392,15 +392,21 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
     if done == 0:
         db.unlink(missing_ok=True)
         abc.new(url, {t.id: t.value for t in s.targets})
+    stopped = None
     try:
         if done < s.abc_generations:
             log.info("abc-smc: %d of %d generations done", done, s.abc_generations)
             abc.run(max_nr_populations=s.abc_generations - done, minimum_epsilon=s.abc_min_epsilon,
                     max_total_nr_simulations=s.abc_max_simulations)
+    except ValueError as e:  # pyabc cannot fit the next proposal: the importance weights degenerated
+        stopped = f"stopped after the last complete generation: {str(e).splitlines()[0]}"
+        log.warning("abc-smc: %s", stopped)
     finally:
         if client is not None:
             client.close()
     history = pyabc.History(url)
+    if history.max_t < 0:
+        raise ConfigError("calibration.abc", stopped or "no ABC generation completed")
     df, w = history.get_distribution(m=0, t=history.max_t)
     df = df.rename(columns={_key(p.name): p.name for p in s.free})
     for p in s.free:
@@ -414,6 +420,8 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
         "epsilons": [float(e) for e in pops["epsilon"]],
         "simulations": int(history.total_nr_simulations),
         "population_size": s.abc_population,
+        "stopped": stopped,
+        "effective_sample_size": float(1.0 / np.sum((np.asarray(w) / np.sum(w)) ** 2)),  # Kish's ESS of the weights
     }
 
 
