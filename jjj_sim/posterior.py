@@ -67,6 +67,11 @@ def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     {dotted parameter name under params: value}; ``params`` is the run's params config."""
     from jjj_sim.world import read_csv
 
+    from jjj_sim.config import check_value
+
+    check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
+    for end in ("low", "high"):
+        check_value(params.demography[f"growth_half_life_{end}"], "positive", f"params.demography.growth_half_life_{end}")
     rng = np.random.default_rng([int(seed), int(k), 1])
     out = {}
     for row in read_csv("parks.csv"):
