@@ -129,3 +129,14 @@ def test_half_life_outside_its_stated_range_is_refused():
 
     with pytest.raises(ConfigError, match="growth_half_life_years"):
         make_cfg("params.demography.growth_half_life_years=9")
+
+
+def test_the_committed_posterior_matches_the_free_parameters():
+    """The shipped posterior is one of the current model: its columns are the free parameters of
+    conf/calibrate.yaml, and a draw runs (stale columns would make every params_draw fail)."""
+    free = set(yaml.safe_load((ROOT / "conf" / "calibrate.yaml").read_text())["calibration"]["free"])
+    p = posterior.load(ROOT / "calibration" / "fitted" / "baseline_posterior.parquet")
+    assert set(p.names) == free
+    assert "effective_sample_size" in p.meta and "stopped" in p.meta
+    cfg = make_cfg("population.scale=0.01", "params_draw=3", "run.end_year=2015")
+    RelocationModel(cfg, seed=1).run_model()

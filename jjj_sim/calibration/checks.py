@@ -61,13 +61,14 @@ def identification(params_file: str, scale: float, reps: int, step: float) -> di
     rows, kinds = {}, {}
     for p in free:
         up, down = dict(point), dict(point)
-        if p.low > 0:  # a positive parameter: elasticity, a relative step
-            up[p.name], down[p.name] = point[p.name] * (1 + step), point[p.name] * (1 - step)
-            denom = math.log(1 + step) - math.log(1 - step)
+        x = point[p.name]
+        if p.low > 0:  # a positive parameter: elasticity, a relative step (inside the bounds)
+            up[p.name], down[p.name] = min(x * (1 + step), p.high), max(x * (1 - step), p.low)
+            denom = math.log(up[p.name]) - math.log(down[p.name])
             kinds[p.name] = "elasticity"
-        else:  # a constant that may be 0 or negative: d log(target) per unit, a step of +-step
-            up[p.name], down[p.name] = point[p.name] + step, point[p.name] - step
-            denom = 2 * step
+        else:  # may be 0 or negative: d log(target) per unit, a step of +-step (one-sided at a bound)
+            up[p.name], down[p.name] = min(x + step, p.high), max(x - step, p.low)
+            denom = up[p.name] - down[p.name]
             kinds[p.name] = "per unit"
         per_seed = []
         for s in seeds:
