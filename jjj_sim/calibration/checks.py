@@ -122,7 +122,7 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
 def recovery(params_file: str, scale: float, seeds: int, budget: int, replications_: int, generations: int,
              population: int, out_dir: Path, start: str | None = None) -> dict:
     """Targets made by the model at known parameters (the fitted point, mean over seeds, as
-    approx targets with 5% tolerance); the calibrator, started from the default bounds and a
+    approx targets with each real target's tolerance, at least 5%, its span and weight); the calibrator, started from the default bounds and a
     different seed, should recover the parameters. The synthetic targets and the calibration
     run are written into ``out_dir``."""
     cfg, targets, free, truth = _setup(params_file, scale)
@@ -130,7 +130,8 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
     runs = [sim.values(truth, s) for s in sim.seeds]
     synthetic = {"targets": [{
         "id": t.id, **t.measures, "year": t.year,
-        "value": float(np.mean([r[t.id] for r in runs])), "kind": "approx", "tolerance": 0.05,
+        "value": float(np.mean([r[t.id] for r in runs])), "kind": "approx", "tolerance": max(t.tolerance, 0.05),
+        **({"since": t.since} if t.since is not None else {}), **({"weight": t.weight} if t.weight != 1 else {}),
         "source": "synthetic: jjj-sim at the known parameters", "date": "n/a",
         "quote": f"mean of {seeds} seeds at {truth}"} for t in targets]}
     out_dir = Path(out_dir).absolute()
