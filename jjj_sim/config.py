@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim.errors import ConfigError
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
-from jjj_sim.world import PROVINCES
+from jjj_sim.world import PROVINCES, park_ids
 
 
 def resolve_path(path, field: str) -> Path:
@@ -66,13 +66,6 @@ def param_rule(name: str) -> str | None:
         if name.startswith(prefix) and name[len(prefix):] in park_ids():
             return rule
     return None
-
-
-def park_ids() -> tuple[str, ...]:
-    """The named parks' ids (parks.csv)."""
-    from jjj_sim.world import read_csv
-
-    return tuple(r["id"] for r in read_csv("parks.csv"))
 
 POPULATION_RULES = {"scale": "positive", "size_median": "positive", "size_sigma": "nonneg",
                     "zgc_share_of_beijing_hightech": "prob"}

@@ -15,10 +15,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from jjj_sim.calibration.targets import PARK_FIELDS as FIELDS  # the park fields a figure can measure
 from jjj_sim.errors import ConfigError
 from jjj_sim.world import read_csv
-
-FIELDS = ("firms", "firms_from_beijing", "firms_from_bjtj")
 
 
 @dataclass(frozen=True)

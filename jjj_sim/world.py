@@ -154,6 +154,12 @@ class Places:
         return m
 
 
+@functools.cache
+def park_ids() -> tuple[str, ...]:
+    """The named parks' ids, in parks.csv order."""
+    return tuple(r["id"] for r in read_csv("parks.csv"))
+
+
 def _park_capacity(text: str, field: str) -> float:
     """A park's hard capacity in real firms: blank (no physical limit is reported) is infinite."""
     if not text.strip():

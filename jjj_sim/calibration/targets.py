@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -39,6 +38,7 @@ import yaml
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.world import park_ids
 
 KINDS = ("approx", "at_least", "at_most", "range")
 PARK_FIELDS = ("firms", "firms_from_beijing", "firms_from_bjtj")
@@ -165,14 +165,6 @@ def _lookup(d, keys, what: str):
     if not isinstance(d, dict):
         raise KeyError(f"{what} in the result is not a series by year")
     return d
-
-
-@lru_cache(maxsize=1)
-def park_ids() -> tuple[str, ...]:
-    from jjj_sim.world import load_places, load_sectors
-
-    places = load_places(load_sectors())
-    return tuple(pid for pid, park in zip(places.ids, places.is_park) if park)
 
 
 def _positive(e: dict, f: str, where: str, default=None) -> float:
