@@ -110,10 +110,15 @@ def test_negative_list_blocks_births_and_arrivals(small_run):
     m = small_run
     ev = events(m)
     blocked_sectors = [m.sectors.index(s, "t") for s in ("general_manufacturing", "polluting_heavy")]
-    into = np.isin(ev["kind"], [KINDS.index(k) for k in ("entry", "relocation", "branch")])
+    moves = np.isin(ev["kind"], [KINDS.index(k) for k in ("relocation", "branch")])
     dst_prov = m.places.province[np.maximum(ev["dst"], 0)]
-    bad = into & (dst_prov == BEIJING) & np.isin(ev["sector"], blocked_sectors)
-    assert bad.sum() == 0
+    listed = np.isin(ev["sector"], blocked_sectors)
+    assert np.sum(moves & (dst_prov == BEIJING) & listed) == 0  # no listed firm moves or branches in
+    # births: the list bars a share negative_list_coverage of the listed sectors' would-be births
+    entries_bj = (ev["kind"] == KINDS.index("entry")) & (dst_prov == BEIJING)
+    share = m.sectors.share[BEIJING][blocked_sectors].sum()
+    expected = entries_bj.sum() * share * (1 - m.params.demography.negative_list_coverage)
+    assert np.sum(entries_bj & listed) <= 3 * expected + 10
     # ...while those sectors are still born elsewhere
     ok = (ev["kind"] == KINDS.index("entry")) & (dst_prov == HEBEI) & np.isin(ev["sector"], blocked_sectors)
     assert ok.sum() > 0

@@ -95,7 +95,7 @@ def test_a_sweep_gathers_typed_columns_targets_and_quarterly_values(tmp_path):
     t3 = tt[tt["target"] == "T3"].merge(
         tidy[(tidy["indicator"] == "beijing_campaign_exits_cum") & (tidy["year"] == 2016)], on="job")
     assert (t3["simulated"] == t3["value"]).all() and (t3["met"] == (t3["value"] >= 1300)).all()
-    assert set(tt[tt["target"] == "P1"]["indicator"]) == {"park.baoding_zgc.firms_from_beijing"}
+    assert set(tt[tt["target"] == "P1_2020"]["indicator"]) == {"park.baoding_zgc.firms_from_beijing"}
     met = tt.groupby("job")["met"].sum()
     assert list(jobs["targets_met"]) == [met[j] for j in jobs["job"]]
     assert set(jobs["targets_total"]) == {int((~late).sum() / 4)}
