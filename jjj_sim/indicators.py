@@ -158,12 +158,6 @@ def _year_ends(model) -> dict[int, int]:
     return {year_of(k): i for i, k in enumerate(model.history.quarters)}
 
 
-def capacity_real(model, place: int) -> float | None:
-    """A park's hard capacity in real firms, or None where the record states no physical limit."""
-    cap = float(model.places.capacity[place])
-    return cap * model.params.parks.capacity_scale if np.isfinite(cap) else None
-
-
 def parks_year_end(model) -> dict:
     """{park id: {"name", "region", "capacity", FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
     last = _year_ends(model)
@@ -174,7 +168,8 @@ def parks_year_end(model) -> dict:
             "name": model.places.names[p],
             "region": model.places.ids[model.places.region[p]],
             "type": model.places.park_type[p],
-            "capacity": capacity_real(model, p),  # None: no physical limit in the record
+            "capacity": (model.parks[j].capacity_real if np.isfinite(model.parks[j].capacity_real)
+                         else None),  # None: no physical limit in the record
             "pull_constant": float(model.place_asc[p]),  # its constant in the location choice (type + offset)
             **{f: {str(y): _real(model, model.history.park_fields[i][k, j]) for y, i in last.items()}
                for k, f in enumerate(PARK_FIELDS)},

@@ -65,9 +65,8 @@ class Posterior:
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
     {dotted parameter name under params: value}; ``params`` is the run's params config."""
-    from jjj_sim.world import read_csv
-
     from jjj_sim.config import check_value
+    from jjj_sim.world import is_counted, read_csv
 
     check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
     for end in ("low", "high"):
@@ -76,7 +75,7 @@ def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     out = {}
     for row in read_csv("parks.csv"):
         offset = rng.normal(0.0, float(params.parks.prior_sd))  # drawn for every park: draws stay aligned
-        if row["record"].startswith("none"):
+        if not is_counted(row):
             out[f"parks.asc_offset.{row['id']}"] = float(offset)
     d = params.demography
     lo, hi = np.log(float(d.growth_half_life_low)), np.log(float(d.growth_half_life_high))

@@ -154,6 +154,11 @@ class Places:
         return m
 
 
+def is_counted(row: dict) -> bool:
+    """Whether a parks.csv row's park has a count in the record (its ``record`` is not "none ...")."""
+    return not row["record"].startswith("none")
+
+
 @functools.cache
 def park_ids() -> tuple[str, ...]:
     """The named parks' ids, in parks.csv order."""
@@ -211,7 +216,7 @@ def load_places(sectors: Sectors) -> Places:
         if p["type"] not in PARK_TYPES:
             raise ConfigError(f"{field}.type", f"unknown park type '{p['type']}' (known: {', '.join(PARK_TYPES)})")
         ptype.append(p["type"])
-        counted.append(not p["record"].startswith("none"))
+        counted.append(is_counted(p))
         spec.append(sectors.mask(p["sectors"].split(";"), f"{field}.sectors"))
     province_arr = np.array(province)
     w = np.array([weights.get(i, 0.0) if k < len(regions) else 0.0 for k, i in enumerate(ids)])
