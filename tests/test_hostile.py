@@ -176,10 +176,11 @@ def test_killing_the_calibration_ends_its_workers(tmp_path):
     p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         t0 = time.monotonic()
-        while not ((d / "optuna_journal.log").exists() and (d / "optuna_journal.log").stat().st_size > 0):
-            assert p.poll() is None and time.monotonic() - t0 < 60
+        children: list[int] = []
+        while len(children) < 2:  # the study is created (the journal written) before the workers fork
+            assert p.poll() is None and time.monotonic() - t0 < 60, "the calibration never started its 2 workers"
             time.sleep(0.05)
-        children = [int(x) for x in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
+            children = [int(x) for x in Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()]
         assert len(children) == 2
         os.kill(p.pid, signal.SIGKILL)  # the parent only
         p.wait()
