@@ -24,8 +24,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import fail, precheck
+from jjj_sim.errors import ConfigError, OutputError
+from jjj_sim.experiment import EXIT_WRITE, fail, precheck
 from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.sweep import record_failure
 
@@ -201,6 +201,8 @@ def main() -> None:
                 precheck(overrides)
     except ConfigError as e:
         fail(str(e))
+    except OutputError as e:  # the run directory cannot be made
+        fail(str(e), code=EXIT_WRITE)
     _app()
 
 

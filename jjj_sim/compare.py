@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.config import whole_number
+from jjj_sim.config import count, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
                                 run_jobs, run_rows, scenario_specs, summarise, tool_errors)
@@ -179,9 +179,7 @@ def _uncertainty(exp: dict, base_dir: Path | None) -> tuple[str, int, list[str]]
             raise ConfigError(key, "only with uncertainty: posterior")
     if kind == "seeds":
         return kind, 0, []
-    draws = exp.get("draws", 20)
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 2:
-        raise ConfigError("draws", f"expected a whole number >= 2 of posterior draws, got {draws!r}")
+    draws = count(exp.get("draws", 20), "draws", "draws", 2)
     extra = []
     if exp.get("posterior_file") is not None:
         pf = Path(str(exp["posterior_file"])).expanduser()
@@ -193,8 +191,7 @@ def _uncertainty(exp: dict, base_dir: Path | None) -> tuple[str, int, list[str]]
 
 # ---------------------------------------------------------------------------- main
 def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
-    n_seeds = exp.get("seeds", 10)
-    whole_number(n_seeds, "seeds", 2)
+    n_seeds = count(exp.get("seeds", 10), "seeds", "seeds", 2)
     seed = exp.get("seed", 2014)
     whole_number(seed, "seed", 0)
     scale = exp.get("population_scale", 0.1)
@@ -296,6 +293,9 @@ def main(argv=None) -> None:
                          ("uncertainty", a.uncertainty), ("draws", a.draws)):
             if val is not None:
                 exp[key] = val
+        count(a.workers, "--workers", "workers")
+        _settings(exp)  # refused before the output directory is made
+        _uncertainty(exp, base_dir)
         with new_output_dir(a.out, "compare") as out:
             meta = compare(exp, out, a.workers, base_dir)
     print((out / "report.md").read_text(encoding="utf-8"))

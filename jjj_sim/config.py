@@ -8,14 +8,15 @@ Bad input raises ConfigError naming the field; nothing has been written by then.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, quarter_of
+from jjj_sim.timeline import MAX_END_YEAR, START_YEAR, horizon_quarter
 from jjj_sim.world import PROVINCES, park_ids
+from jjj_sim.yaml_input import read_yaml
 
 
 def resolve_path(path, field: str) -> Path:
@@ -26,39 +27,88 @@ def resolve_path(path, field: str) -> Path:
     return find(path, field)
 
 
-# How each parameter is checked: prob = number in [0, 1]; nonneg = number >= 0; real = any
-# finite number; posint = integer >= 1; provinces = list of province names.
-PARAM_RULES = {
-    "closure.list_size": "nonneg", "closure.annual_pace": "nonneg",
-    "closure.polluting_multiplier": "positive", "closure.relocate_share": "prob",
-    "relocation.origin_provinces": "provinces", "relocation.base_quarterly_hazard": "prob",
-    "relocation.cost_elasticity": "real", "relocation.push_effect": "nonneg",
-    "branching.zgc_quarterly_hazard": "prob", "branching.hightech_quarterly_hazard": "prob",
-    "branching.other_quarterly_hazard": "prob", "branching.innovation_community_boost": "nonneg",
-    "branching.repeat_factor": "prob",
-    "choice.sample_size": "posint", "choice.asc_tianjin": "real", "choice.asc_hebei": "real",
-    "choice.asc_xiongan": "real",
-    "choice.size_coefficient": "nonneg",
-    "choice.beta_travel_time": "real", "choice.beta_cost": "real", "choice.beta_agglomeration": "real",
-    "choice.beta_specialisation": "real", "choice.beta_incentive": "real",
-    "choice.asc_park_science": "real", "choice.asc_park_industrial": "real",
-    "choice.beta_border": "real", "choice.beta_stay": "real",
-    "choice.friction_reduction": "prob", "choice.matching_reduction": "prob",
-    "demography.exit_annual_rate": "prob", "demography.growth_half_life_years": "positive",
-    "demography.growth_half_life_low": "positive", "demography.growth_half_life_high": "positive",
-    "demography.negative_list_coverage": "prob", "demography.negative_list_deterrence_half_life_years": "positive",
-    "technology.link_elasticity": "nonneg", "technology.basic_research_boost": "nonneg",
-    "technology.innovation_community_boost": "nonneg", "technology.value_growth_annual": "real",
-    "structure.hightech_excess_growth_annual": "nonneg",
-    "parks.capacity_scale": "nonneg", "parks.prior_sd": "nonneg",
-    "world.circuity": "positive", "world.road_speed_kmh": "positive", "world.rail_speed_kmh": "positive",
-    "world.rail_access_hours": "nonneg", "world.cost_decay_km": "positive", "world.tianjin_cost_ratio": "nonneg",
+@dataclass(frozen=True)
+class Range:
+    """The values a parameter may take: a number from ``low`` to ``high`` (``low`` itself
+    excluded if ``open_low``; whole numbers only if ``whole``), with the reason for the bounds.
+    Every rate and count a user can set has one: a typo such as ``1e308`` is refused, not run."""
+
+    low: float
+    high: float
+    reason: str
+    open_low: bool = False
+    whole: bool = False
+
+    def check(self, value, field: str) -> None:
+        """Raise ConfigError naming ``field`` unless ``value`` lies in the range."""
+        if self.whole:
+            whole_number(value, field, int(self.low))
+        x = _number(value, field)
+        if x < self.low or (self.open_low and x == self.low) or x > self.high:
+            lo = f"({self.low:g}" if self.open_low else f"[{self.low:g}"
+            raise ConfigError(field, f"must lie in {lo}, {self.high:g}], got {value}; bounds: {self.reason}")
+
+
+PROB = Range(0, 1, "a probability or a share")
+COEF = Range(-50, 50, "a utility term of 50 multiplies the odds by e^50 = 5e21: the choice is already certain, and "
+                      "larger terms overflow")
+BOOST = Range(0, 100, "a 100-fold rise puts the largest base hazard (0.011 a quarter) past its cap of 1")
+LIST = Range(0, 100_000, "34 times the 2,900 firms the campaign had handled by 2020 (target T6): a guard against typos")
+HALF_LIFE = Range(0, 1000, "years; beyond the 22-year horizon a longer half-life is no decline", open_low=True)
+
+# The bounds of each parameter (dotted, under params). The reasons are in the Range.
+PARAM_RULES: dict[str, Range | str] = {
+    "closure.list_size": LIST,
+    "closure.annual_pace": Range(0, 100_000, "firms handled a year: a pace above the list's own bound clears any "
+                                             "list in its first quarter (the record: 300-650 a year)"),
+    "closure.polluting_multiplier": Range(0, 100, "100 times as likely puts every listed polluting firm first",
+                                          open_low=True),
+    "closure.relocate_share": PROB,
+    "relocation.origin_provinces": "provinces", "relocation.base_quarterly_hazard": PROB,
+    "relocation.cost_elasticity": Range(-20, 20, "the hazard scales with cost level (0.2-1) to this power: 20 "
+                                                 "divides it by 10^14 at 0.2"),
+    "relocation.push_effect": BOOST,
+    "branching.zgc_quarterly_hazard": PROB, "branching.hightech_quarterly_hazard": PROB,
+    "branching.other_quarterly_hazard": PROB, "branching.innovation_community_boost": BOOST,
+    "branching.repeat_factor": PROB,
+    "choice.sample_size": Range(1, 1000, "alternatives sampled of 35 places: a larger sample takes them all",
+                                whole=True),
+    "choice.asc_tianjin": COEF, "choice.asc_hebei": COEF, "choice.asc_xiongan": COEF,
+    "choice.size_coefficient": Range(0, 10, "1 keeps the shares unchanged when a place is split; 10 already gives "
+                                            "the largest place every firm"),
+    "choice.beta_travel_time": COEF, "choice.beta_cost": COEF, "choice.beta_agglomeration": COEF,
+    "choice.beta_specialisation": COEF, "choice.beta_incentive": COEF,
+    "choice.asc_park_science": COEF, "choice.asc_park_industrial": COEF,
+    "choice.beta_border": COEF, "choice.beta_stay": COEF,
+    "choice.friction_reduction": PROB, "choice.matching_reduction": PROB,
+    "demography.exit_annual_rate": PROB, "demography.growth_half_life_years": HALF_LIFE,
+    "demography.growth_half_life_low": HALF_LIFE, "demography.growth_half_life_high": HALF_LIFE,
+    "demography.negative_list_coverage": PROB, "demography.negative_list_deterrence_half_life_years": HALF_LIFE,
+    "technology.link_elasticity": Range(0, 10, "contracts scale with (ZGC branches / 3,500) to this power and the "
+                                               "branches triple by 2023: 10 is a 59,000-fold rise"),
+    "technology.basic_research_boost": BOOST, "technology.innovation_community_boost": BOOST,
+    "technology.value_growth_annual": Range(-1, 10, "growth a year of turnover per contract: -100% (none left) to "
+                                                    "+1,000% (the fitted rate is near 15%)"),
+    "structure.hightech_excess_growth_annual": Range(0, 1, "100% a year above Hebei's other firms (the record: "
+                                                           "8.85%)"),
+    "parks.capacity_scale": Range(0, 100, "100 times a park's physical capacity (Xiong'an ZGC's phase one)"),
+    "parks.prior_sd": Range(0, 10, "a spread of e^10 = 22,000-fold among parks of one type, beyond any reported"),
+    "world.circuity": Range(1, 5, "a route is never shorter than the great circle (1); road circuity factors are "
+                                  "1.1-1.6 (Ballou et al. 2002)"),
+    "world.road_speed_kmh": Range(0, 200, "door to door, above any road's speed limit (120 km/h in China)",
+                                  open_low=True),
+    "world.rail_speed_kmh": Range(0, 600, "average in-train speed; the fastest trains in service run 350 km/h",
+                                  open_low=True),
+    "world.rail_access_hours": Range(0, 24, "hours to reach, wait at and leave stations: at most a day"),
+    "world.cost_decay_km": Range(0, 10_000, "the region spans about 800 km: beyond 10,000 km cost levels are flat",
+                                 open_low=True),
+    "world.tianjin_cost_ratio": Range(0, 10, "Tianjin's cost level against Beijing's (the fitted value is below 1)"),
 }
 # Parameters named by a park: PREFIX + park id (parks.csv), each checked by its rule.
-PARK_PARAM_RULES = {"parks.asc_offset.": "real"}
+PARK_PARAM_RULES = {"parks.asc_offset.": COEF}
 
 
-def param_rule(name: str) -> str | None:
+def param_rule(name: str) -> Range | str | None:
     """The check rule of parameter ``name`` (dotted, under params), or None if it is not one."""
     if name in PARAM_RULES:
         return PARAM_RULES[name]
@@ -93,7 +143,38 @@ def whole_number(value, field: str, minimum: int = 1) -> int:
     return value
 
 
-def check_value(value, rule: str, field: str) -> None:
+# Upper bounds on the counts a user asks for (workers, seeds, draws, samples), with the reason:
+# a typo such as --seeds 1000000000 is refused at once instead of running for days. A full-scale
+# run to 2035 takes about 7 s on one core (README, Performance).
+COUNT_BOUNDS = {
+    "workers": (256, "processes on one machine, more than any laptop or cluster node has cores; beyond one machine "
+                     "use the Hydra launchers (submitit, Ray)"),
+    "seeds": (1000, "the sampling error of a 90% band falls as 1/sqrt(seeds): 1,000 seeds pin it to about 3% of "
+                    "the spread, and already take hours per scenario at full scale"),
+    "draws": (1000, "posterior draws: as for seeds, 1,000 pin the parameter band to about 3% of its spread"),
+    "replications": (1000, "replications of one point: as for seeds"),
+    "samples": (100_000, "sample points, trajectories or scenarios: 100,000 runs take about a week on one core at "
+                         "full scale"),
+}
+
+
+def count(value, field: str, kind: str, minimum: int = 1) -> int:
+    """``value`` if it is a whole number from ``minimum`` to the bound of ``kind`` (COUNT_BOUNDS),
+    else a ConfigError naming ``field`` (and the reason for the bound)."""
+    whole_number(value, field, minimum)
+    high, reason = COUNT_BOUNDS[kind]
+    if value > high:
+        raise ConfigError(field, f"at most {high:,}, got {value:,}: {reason}")
+    return value
+
+
+def check_value(value, rule: Range | str, field: str) -> None:
+    """Raise ConfigError naming ``field`` unless ``value`` obeys ``rule``: a Range, or one of
+    prob (a number in [0, 1]), nonneg (>= 0), positive (> 0), real (finite), posint (a whole
+    number >= 1) and provinces (a list of province names)."""
+    if isinstance(rule, Range):
+        rule.check(value, field)
+        return
     if rule == "provinces":
         if isinstance(value, str) or not all(str(v) in PROVINCES for v in value):
             raise ConfigError(field, f"expected a list of provinces from {list(PROVINCES)}, got {value!r}")
@@ -123,12 +204,7 @@ def leaves(d, prefix=""):
 def load_params_file(path) -> dict:
     """A fitted-parameters file: {dotted.param.name: value} (or nested), under params."""
     p = resolve_path(path, "params_file")
-    if not p.is_file():
-        raise ConfigError("params_file", f"no such file: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError("params_file", f"{p} is not valid YAML ({e.__class__.__name__})") from None
+    data = read_yaml(p, "params_file")
     if not isinstance(data, dict):
         raise ConfigError("params_file", f"{p} must hold a mapping of parameter names to values")
     data = data.get("params", data)
@@ -161,7 +237,7 @@ RUN_KEYS = {"end_year": "year", "record_events": "bool", "plots": "bool"}
 def _schedule_quarter(entry, field: str) -> int:
     if not isinstance(entry, dict) or "from" not in entry or "value" not in entry:
         raise ConfigError(field, "each schedule entry needs 'from' (YYYY-MM) and 'value'")
-    return quarter_of(entry["from"], f"{field}.from")
+    return horizon_quarter(entry["from"], f"{field}.from")
 
 
 def apply_lever_edits(policy: dict, prefix: str = "policy") -> list[str]:

@@ -8,3 +8,13 @@ class ConfigError(ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+class OutputError(OSError):
+    """An output directory that cannot be made or written (exit code 1, not 2: the input was
+    fine). ``field`` is the setting that named the directory."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -35,7 +36,8 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from jjj_sim.errors import ConfigError
+from jjj_sim.errors import ConfigError, OutputError
+from jjj_sim.yaml_input import read_yaml
 
 log = logging.getLogger("jjj_sim")
 
@@ -82,8 +84,20 @@ def _label_resolver(name, overrides) -> str:
     return run_label(name, list(overrides or ()))
 
 
+_STARTED = time.localtime()  # when this command started
+
+
+def _started_resolver(fmt: str) -> str:
+    """The command's start time (``time.strftime`` format): the same however often it is read.
+    Hydra's ``${now:}`` is read again when Hydra makes the run directory, a second or more after
+    the command checked and locked the one it computed, and left that one behind as a stray."""
+    return time.strftime(fmt, _STARTED)
+
+
 if not OmegaConf.has_resolver("jjj_run_label"):  # conf/config.yaml names run directories with it
     OmegaConf.register_new_resolver("jjj_run_label", _label_resolver)
+if not OmegaConf.has_resolver("jjj_started"):  # the conf files' run and sweep directories
+    OmegaConf.register_new_resolver("jjj_started", _started_resolver, use_cache=True)  # as Hydra's now:
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -102,14 +116,16 @@ def is_scenario_file(value: str) -> bool:
 def read_scenario_file(path: Path, field: str = "scenario") -> dict:
     """A scenario file's content, checked: a mapping with only ``defaults``, ``scenario`` and
     ``policy``; ``scenario.name`` a word (the file's stem if absent)."""
-    if not path.is_file():
-        raise ConfigError(field, f"no such scenario file: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(field, f"{path} is not valid YAML ({e.__class__.__name__})") from None
-    if data is None:
-        data = {}
+        found = path.is_file()
+    except OSError as e:  # a name too long for the file system, ...
+        raise ConfigError(field, f"cannot read the scenario file: {e.strerror}") from None
+    if not found:
+        raise ConfigError(field, f"no such scenario file: {path}")
+    data = read_yaml(path, field)
+    if data is None or data == {}:
+        raise ConfigError(field, f"{path} is empty: a scenario file sets policy levers (policy:), a policy "
+                                 "(defaults:) or its name (scenario:)")
     if not isinstance(data, dict):
         raise ConfigError(field, f"{path} must hold a mapping (scenario:, policy:, defaults:)")
     for key in data:
@@ -119,6 +135,9 @@ def read_scenario_file(path: Path, field: str = "scenario") -> dict:
     if not isinstance(scen, dict):
         raise ConfigError(f"{path.name}:scenario", "expected a mapping {name, description}")
     name = str(scen.get("name") or path.stem)
+    if not scen.get("name") and not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(f"{path.name}:scenario.name", f"the file's name gives the scenario name {name!r}; name it in "
+                                                        f"the file (scenario: {{name: ...}}) in {NAME_RULE}")
     _check_name(name, f"{path.name}:scenario.name")
     data["scenario"] = {**scen, "name": name, "description": str(scen.get("description", ""))}
     defaults = data.get("defaults") or []
@@ -137,9 +156,15 @@ def read_scenario_file(path: Path, field: str = "scenario") -> dict:
     return data
 
 
+# A scenario name becomes part of directory names, Hydra overrides and plot titles (whose font has
+# Latin letters only): ASCII letters, digits and a few signs
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}"
+NAME_RULE = "ASCII letters, digits, '_', '-', '.', '+' (no spaces, at most 80)"
+
+
 def _check_name(name: str, field: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
-        raise ConfigError(field, f"a scenario name is letters, digits, '_', '-', '.', '+' (no spaces), got {name!r}")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(field, f"a scenario name is {NAME_RULE}, got {name!r}")
 
 
 def scenario_file_option(path, field: str = "scenario") -> str:
@@ -282,6 +307,14 @@ def scenario_specs(entries, base_dir: Path | None = None, field: str = "scenario
 
 
 # ---------------------------------------------------------------------------- compose
+def _is_option(group: str, option: str) -> bool:
+    """Whether ``option`` names a file of config group ``group`` (or a cached scenario file)."""
+    if len(option) > 200 or not re.fullmatch(r"[A-Za-z0-9_.+-]+", option):  # not a file name the group holds
+        return False
+    return (conf_dir() / group / f"{option}.yaml").is_file() or (
+        group == "scenario" and (cache_dir() / "scenario" / f"{option}.yaml").is_file())
+
+
 def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = False) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra.core.global_hydra import GlobalHydra
@@ -294,11 +327,10 @@ def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = Fals
     for a in overrides:
         group, _, option = a.partition("=")
         if group in CONFIG_GROUPS and option and "," not in option:
-            found = (conf_dir() / group / f"{option}.yaml").is_file() or (
-                group == "scenario" and (cache_dir() / "scenario" / f"{option}.yaml").is_file())
-            if not found:
+            if not _is_option(group, option):
                 known = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
-                raise ConfigError(group, f"unknown option '{option}' (available: {', '.join(known)}"
+                shown = option if len(option) <= 60 else option[:57] + "..."
+                raise ConfigError(group, f"unknown option '{shown}' (available: {', '.join(known)}"
                                   + ("; or a path to a scenario file)" if group == "scenario" else ")"))
     try:
         gh = GlobalHydra.instance()
@@ -489,22 +521,44 @@ def param_range(name: str, low, high, log: bool = False, field: str | None = Non
 
 # ---------------------------------------------------------------------------- entry points
 EXIT_BAD_INPUT = 2
+EXIT_WRITE = 1  # an output that cannot be written (the input was fine)
 
 
-def fail(message: str, prog: str = "jjj-sim") -> None:
+def fail(message: str, prog: str = "jjj-sim", code: int = EXIT_BAD_INPUT) -> None:
+    """Print ``prog: error: message`` (one line) and exit with ``code`` (2: bad input)."""
     print(f"{prog}: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code)
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, ``timeout``, a scheduler's stop) end this process as Ctrl-C does,
+    through its cleanup: an output directory it made and left empty is removed, its lock
+    released. Only in this process: worker processes keep the default."""
+    main_pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker: die as before
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 @contextmanager
 def tool_errors(prog: str, out: str | None = None):
     """Around a tool's work (compare, sensitivity, explore): bad input is one line naming the
     field, exit 2; a write that fails (disk full, read-only) one line naming ``--out``, exit 1
-    (the staging directory is gone by then and nothing was moved into place)."""
+    (the staging directory is gone by then and nothing was moved into place). SIGTERM ends the
+    tool through the same cleanup (``exit_on_sigterm``)."""
+    exit_on_sigterm()
     try:
         yield
     except ConfigError as e:
         fail(str(e), prog)
+    except OutputError as e:
+        fail(str(e), prog, EXIT_WRITE)
     except OSError as e:
         from jjj_sim.outputs import write_error
 
@@ -782,16 +836,26 @@ def run_jobs(fn, jobs: list, workers: int, store: Path | None = None, plan: dict
 
     todo = [i for i in range(len(jobs)) if i not in results]
     n = len(jobs) - len(todo)
+    if todo:  # from the first second: how much there is to do
+        print(f"{len(todo)} job(s) to run on {max(1, min(workers, len(todo)))} worker process(es); a line as each "
+              "finishes", file=sys.stderr, flush=True)
     if workers <= 1 or len(todo) <= 1:
         for i in todo:
             n += 1
             done(i, fn(jobs[i]), n)
     else:
-        with ProcessPoolExecutor(min(workers, len(todo))) as ex:
+        ex = ProcessPoolExecutor(min(workers, len(todo)))
+        try:
             futures = {ex.submit(fn, jobs[i]): i for i in todo}
             for fut in as_completed(futures):
                 n += 1
                 done(futures[fut], fut.result(), n)
+        except BaseException:  # a failed job, Ctrl-C or SIGTERM: stop the workers now, not after their jobs
+            for proc in list(getattr(ex, "_processes", {}).values()):
+                proc.terminate()
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+        ex.shutdown()
     if store is not None:  # what the tables are made of: the saved results
         for i in todo:
             with open(store / f"{i}.pkl", "rb") as fh:
@@ -820,12 +884,7 @@ def load_experiment(path, allowed: tuple[str, ...] | None = None) -> Experiment:
     from jjj_sim.config import resolve_path
 
     p = resolve_path(path, "experiment")
-    if not p.is_file():
-        raise ConfigError("experiment", f"no such file: {p}")
-    try:
-        exp = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise ConfigError(p.name, f"not valid YAML ({e.__class__.__name__})") from None
+    exp = read_yaml(p, "experiment", bad_field=p.name) or {}
     if not isinstance(exp, dict):
         raise ConfigError(p.name, "expected a mapping")
     if allowed is not None:

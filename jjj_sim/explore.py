@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.config import check_value, param_rule, whole_number
+from jjj_sim.config import check_value, count, param_rule, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import ScenarioSpec, load_experiment, scenario_spec, tool_errors
 from jjj_sim.indicators import INDICATORS
@@ -291,7 +291,7 @@ def _parse_uncertainties(data) -> tuple[dict, dict | None]:
     posterior = None
     if data.get("posterior") is not None:
         p = _mapping(data["posterior"], "uncertainties.posterior", POSTERIOR_KEYS)
-        draws = whole_number(p.get("draws"), "uncertainties.posterior.draws")
+        draws = count(p.get("draws"), "uncertainties.posterior.draws", "draws")
         posterior = {"draws": draws, "file": p.get("file")}
     if not params and posterior is None and data:
         raise ConfigError("uncertainties", "name params with [low, high] or posterior: {draws: K}")
@@ -321,7 +321,7 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     scale = exp.get("population_scale", 0.1)
     check_value(scale, "positive", "population_scale")
     seed = whole_number(exp.get("seed", 2014), "seed", 0)
-    reps = whole_number(exp.get("replications", 1), "replications")
+    reps = count(exp.get("replications", 1), "replications", "replications")
     extra = exp.get("overrides") or []
     if isinstance(extra, str) or not isinstance(extra, list):
         raise ConfigError("overrides", "expected a list of overrides such as ['params.choice.beta_incentive=1.0']")
@@ -347,8 +347,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     for key, s in (("sampler", sampler), ("lever_sampler", lever_sampler)):
         if s not in SAMPLERS:
             raise ConfigError(f"design.{key}", f"unknown sampler '{s}' (known: {', '.join(SAMPLERS)})")
-    n_scen = whole_number(d.get("scenarios"), "design.scenarios") if (params or posterior) else 0
-    n_pol = whole_number(d.get("policies"), "design.policies") if levers else 0
+    n_scen = count(d.get("scenarios"), "design.scenarios", "samples") if (params or posterior) else 0
+    n_pol = count(d.get("policies"), "design.policies", "samples") if levers else 0
     if not (params or posterior) and d.get("scenarios"):
         raise ConfigError("design.scenarios", "no uncertainties to sample: name some under uncertainties")
     if not levers and d.get("policies"):
@@ -514,8 +514,8 @@ def build_model(plan: Plan):
 def check_evaluator(name: str, workers: int | None) -> None:
     if name not in EVALUATORS:
         raise ConfigError("--evaluator", f"expected one of {', '.join(EVALUATORS)}, got {name!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError("--workers", f"expected a whole number >= 1, got {workers!r}")
+    if workers is not None:
+        count(workers, "--workers", "workers")
     if name == "mpi":
         try:
             import mpi4py  # noqa: F401

@@ -25,6 +25,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from jjj_sim import __version__, indicators
+from jjj_sim.errors import ConfigError, OutputError
 from jjj_sim.timeline import quarter_end_date
 
 
@@ -42,26 +43,31 @@ def lock_dir(path: Path, field: str):
     the OS drops it)."""
     from filelock import FileLock, Timeout
 
-    from jjj_sim.errors import ConfigError
-
     path = Path(path)
     key = path.resolve()
     if key in _HELD:
         return _HELD[key]
-    path.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path / LOCK_FILE), timeout=0)
     try:
+        path.mkdir(parents=True, exist_ok=True)
         lock.acquire()
     except Timeout:
         raise ConfigError(field, f"{path} is in use by another command; wait for it to finish or choose "
                                  "another directory") from None
+    except OSError as e:  # /proc/x, a read-only file system, ...
+        raise OutputError(field, write_error(e, path)) from None
     _HELD[key] = lock
     return lock
 
 
 def release_dir(path: Path) -> None:
+    """Release ``path``'s lock and remove its lock file, so a finished run's directory holds only
+    its outputs. The file goes while the lock is still held: a command that opened it just
+    before then takes a lock nobody else can see, and so each command checks after taking the
+    lock whether a finished run is already there (``precheck``, ``new_output_dir``)."""
     lock = _HELD.pop(Path(path).resolve(), None)
     if lock is not None:
+        Path(lock.lock_file).unlink(missing_ok=True)
         lock.release()
 
 
@@ -87,8 +93,6 @@ def write_error(e: OSError, where: Path) -> str:
 def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
     """The output directory of a tool run: ``given`` or outputs/TOOL/<date>_<time>. Refuses one
     that already holds a finished run (``marker``); removes it again if the run fails empty."""
-    from jjj_sim.errors import ConfigError
-
     out = Path(given).expanduser() if given else Path("outputs") / tool / time.strftime("%Y-%m-%d_%H-%M-%S")
     if out.exists() and not out.is_dir():
         raise ConfigError("--out", f"{out} is a file, not a directory")
@@ -138,8 +142,6 @@ def staged(out: Path, last: str | None = None, replace: bool = False):
                 p = out / n
                 shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         elif clash:  # the user's own files: never replaced
-            from jjj_sim.errors import ConfigError
-
             raise ConfigError("output directory", f"{out / clash[0]} exists and was not written by this run; "
                                                   "move it away or choose another directory")
         marker = out / INCOMING
@@ -254,8 +256,6 @@ class PlotProcess:
 def strict_json(result: dict) -> str:
     """summary.json's text: strict JSON. A value that is not a number (NaN, infinite) fails the
     run with the indicator named, rather than writing NaN into the file."""
-    from jjj_sim.errors import ConfigError
-
     try:
         return json.dumps(result, indent=1, sort_keys=True, allow_nan=False)
     except ValueError:

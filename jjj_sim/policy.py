@@ -37,14 +37,24 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from jjj_sim.errors import ConfigError
-from jjj_sim.timeline import quarter_of
+from jjj_sim.timeline import horizon_quarter
 from jjj_sim.world import Places, RailLink, Sectors, load_rail_links, rail_hours
 
 
-class Schedule:
-    """Step function of the quarter index."""
+# The largest value a lever may take, with the reason (values are intensities, 1 = the policy
+# as reported, unless the lever says otherwise)
+MAX_INTENSITY = 100.0  # 100 times the reported policy: beyond any scale reported for a lever
+# Hebei's steel capacity was about 286 Mt at the end of 2013: the 181 Mt left in 2020 plus the
+# cuts of 2014-2020 in conf/policy/reported.yaml (15 + 7.51 + 82.124 Mt): no year can cut more
+MAX_DECAPACITY_MT = 286.0
+MAX_NEW_LIST = 100_000.0  # firms added to the campaign list at once: the bound of params.closure.list_size
 
-    def __init__(self, entries, field: str):
+
+class Schedule:
+    """Step function of the quarter index: ``{from: YYYY-MM, value}`` entries, dated within the
+    horizon, with values from 0 to ``high``."""
+
+    def __init__(self, entries, field: str, high: float = MAX_INTENSITY):
         if entries is None:
             entries = []
         if isinstance(entries, (str, bytes)) or not hasattr(entries, "__iter__"):
@@ -58,9 +68,9 @@ class Schedule:
                 v = float(e["value"])
             except (TypeError, ValueError):
                 raise ConfigError(f"{f}.value", f"'{e['value']}' is not a number") from None
-            if not np.isfinite(v) or v < 0:
-                raise ConfigError(f"{f}.value", f"must be a finite number >= 0, got {e['value']}")
-            quarters.append(quarter_of(e["from"], f"{f}.from"))
+            if not np.isfinite(v) or not 0 <= v <= high:
+                raise ConfigError(f"{f}.value", f"must be a number from 0 to {high:g}, got {e['value']}")
+            quarters.append(horizon_quarter(e["from"], f"{f}.from"))
             values.append(v)
         if any(b <= a for a, b in zip(quarters, quarters[1:])):
             raise ConfigError(field, "schedule dates must be strictly increasing (by quarter)")
@@ -128,10 +138,12 @@ class Policy:
                 raise ConfigError(f"policy.{name}", "missing lever")
             places_mask = places.select(lever.get("places", []), f"policy.{name}.places")
             sectors_mask = sectors.mask(lever.get("sectors", "all"), f"policy.{name}.sectors") if with_sectors else None
-            return places_mask, sectors_mask, Schedule(lever.get("schedule"), f"policy.{name}.schedule")
+            high = MAX_DECAPACITY_MT if name == "hebei_decapacity" else MAX_INTENSITY
+            return places_mask, sectors_mask, Schedule(lever.get("schedule"), f"policy.{name}.schedule", high)
 
         self.closure = scoped("closure_campaign")
-        self.closure_new_list = Schedule(cfg.closure_campaign.get("new_list"), "policy.closure_campaign.new_list")
+        self.closure_new_list = Schedule(cfg.closure_campaign.get("new_list"), "policy.closure_campaign.new_list",
+                                         MAX_NEW_LIST)
         self.negative_list = scoped("negative_list")
         self.push = scoped("relocation_push", with_sectors=False)
         self.matching = scoped("matching", with_sectors=False)
@@ -165,7 +177,7 @@ class Policy:
             if unknown:
                 raise ConfigError(f"{field}.{sorted(unknown)[0]}", "unknown key (keys: region, opens, hours, speed_kmh, via)")
             self._region(link["region"], f"{field}.region")
-            quarter_of(link["opens"], f"{field}.opens")
+            horizon_quarter(link["opens"], f"{field}.opens")
             hours = rail_hours(link.get("hours"), f"{field}.hours")
             speed = rail_hours(link.get("speed_kmh"), f"{field}.speed_kmh")
             if hours is not None and speed is not None:

@@ -46,7 +46,7 @@ import pandas as pd
 
 from jjj_sim import __version__
 from jjj_sim.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec, tool_errors
-from jjj_sim.config import param_rule, whole_number
+from jjj_sim.config import count, param_rule, whole_number
 from jjj_sim.errors import ConfigError
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.outputs import new_output_dir, staged
@@ -92,7 +92,7 @@ def _check_settings(exp: dict) -> None:
     method = exp.get("method", "morris")
     if method not in METHODS:
         raise ConfigError("method", f"expected one of {', '.join(METHODS)}, got {method!r}")
-    whole_number(exp.get("replications", 2), "replications", 1)
+    count(exp.get("replications", 2), "replications", "replications")
     whole_number(exp.get("seed", 2014), "seed", 0)
     scale = exp.get("population_scale", 0.05)
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
@@ -106,7 +106,7 @@ def _check_settings(exp: dict) -> None:
                 raise ConfigError(f"{key}.{k}", f"unknown key (known: {', '.join(fields)})")
         for k, minimum in fields.items():
             if k in sub:
-                whole_number(sub[k], f"{key}.{k}", minimum)
+                count(sub[k], f"{key}.{k}", "samples", minimum)
     levels = exp.get("morris", {}).get("levels", 4)
     if levels % 2:
         raise ConfigError("morris.levels", f"must be even (SALib's Morris grid), got {levels}")
@@ -336,6 +336,7 @@ def main(argv=None) -> None:
         if a.scale is not None:
             exp["population_scale"] = a.scale
         parse(exp)
+        count(a.workers, "--workers", "workers")
         method = exp.get("method", "morris")
         with new_output_dir(a.out, "sensitivity") as out:
             res = run(exp, method, out, a.workers, e.base_dir)

@@ -20,11 +20,11 @@ import json
 from importlib import resources
 
 import numpy as np
-import yaml
 from omegaconf import OmegaConf
 
 from jjj_sim.policy import Policy
 from jjj_sim.world import Geography, Places, Sectors, load_places, load_rail_links, load_sectors
+from jjj_sim.yaml_input import parse_yaml
 
 _SIZE = 16  # compiled policies and geographies kept (the oldest goes first)
 _POLICIES: dict[str, Policy] = {}
@@ -58,8 +58,8 @@ def places() -> tuple[Sectors, Places]:
 
 @functools.cache
 def _reported_inputs() -> dict:
-    with resources.files("jjj_sim.data").joinpath("reported_inputs.yaml").open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    text = resources.files("jjj_sim.data").joinpath("reported_inputs.yaml").read_text(encoding="utf-8")
+    return parse_yaml(text, "reported_inputs.yaml")
 
 
 def load_inputs() -> dict:

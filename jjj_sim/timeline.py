@@ -37,6 +37,17 @@ def quarter_of(date: str | int, field: str) -> int:
     return (year - START_YEAR) * QUARTERS_PER_YEAR + (month - 1) // 3
 
 
+def horizon_quarter(date: str | int, field: str) -> int:
+    """``quarter_of`` for a dated input of a scenario (a lever's schedule, a new rail link):
+    it must fall inside the horizon, 2014-01 to 2035-12 (data such as rail_links.csv may hold
+    earlier dates: those links are open from the start)."""
+    q = quarter_of(date, field)
+    if q < 0:
+        raise ConfigError(field, f"'{date}' is before the model starts ({START_YEAR}-01): a lever takes effect "
+                                 f"from {START_YEAR}-01 to {MAX_END_YEAR}-12")
+    return q
+
+
 def year_of(quarter: int) -> int:
     return START_YEAR + quarter // QUARTERS_PER_YEAR
 

@@ -48,9 +48,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from jjj_sim import __version__
 from jjj_sim.experiment import replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets, parse_entry, read_entries
-from jjj_sim.experiment import EXIT_BAD_INPUT, precheck
-from jjj_sim.config import resolve_path
-from jjj_sim.errors import ConfigError
+from jjj_sim.experiment import EXIT_BAD_INPUT, EXIT_WRITE, precheck
+from jjj_sim.config import count, resolve_path
+from jjj_sim.errors import ConfigError, OutputError
 from jjj_sim.resources import CONF_SEARCH
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 
@@ -72,10 +72,7 @@ class Settings:
     def __init__(self, cfg: DictConfig):
         self.figures_file = resolve_path(cfg.figures, "figures")
         self.figures: list[Target] = load_targets(self.figures_file, MAX_END_YEAR, field="figures")
-        seeds = cfg.get("seeds")
-        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-            raise ConfigError("seeds", f"expected a whole number >= 1, got {seeds!r}")
-        self.seeds = seeds
+        self.seeds = count(cfg.get("seeds"), "seeds", "seeds")
         self.forecast = load_forecast(cfg.get("forecast"))
         years = [t.year for t in self.figures] + [y for f in self.forecast for y in f.years]
         self.end_year = max(int(cfg.run.end_year), max(years))
@@ -488,6 +485,9 @@ def main() -> None:
             precheck(argv, "validate", extra_check=Settings)
         except ConfigError as e:
             fail(str(e))
+        except OutputError as e:  # the run directory cannot be made
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            sys.exit(EXIT_WRITE)
     _app()
 
 

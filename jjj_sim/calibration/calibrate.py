@@ -42,9 +42,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from jjj_sim import __version__
 from jjj_sim.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
 from jjj_sim.calibration.targets import Target, load_targets
-from jjj_sim.experiment import fail, precheck
-from jjj_sim.config import leaves, resolve_path, whole_number
-from jjj_sim.errors import ConfigError
+from jjj_sim.experiment import EXIT_WRITE, fail, precheck
+from jjj_sim.config import count, leaves, resolve_path, whole_number
+from jjj_sim.errors import ConfigError, OutputError
 from jjj_sim.outputs import staged, write_error
 from jjj_sim.resources import CONF_SEARCH
 
@@ -63,16 +63,16 @@ class Settings:
         c = cfg.calibration
         self.targets: list[Target] = load_targets(resolve_path(c.targets, "calibration.targets"))
         self.free: list[FreeParam] = parse_free(c.free)
-        self.budget = whole_number(c.budget, "calibration.budget", 1)
-        self.replications = whole_number(c.replications, "calibration.replications", 1)
-        self.workers = whole_number(c.workers or os.cpu_count() or 1, "calibration.workers", 1)
+        self.budget = count(c.budget, "calibration.budget", "samples")
+        self.replications = count(c.replications, "calibration.replications", "replications")
+        self.workers = count(c.workers or os.cpu_count() or 1, "calibration.workers", "workers")
         self.margin = _real(c.bound_margin, "calibration.bound_margin")
         if not 0 <= self.margin < 1:
             raise ConfigError("calibration.bound_margin", f"must be in [0, 1), got {c.bound_margin}")
         self.trials = self.budget // self.replications
         if self.trials < 1:
             raise ConfigError("calibration.budget", "must be at least calibration.replications")
-        self.polish = whole_number(c.get("polish", 0), "calibration.polish", 0)
+        self.polish = count(c.get("polish", 0), "calibration.polish", "samples", 0)
         self.start: dict[str, float] = {}
         if c.get("start"):  # a params file whose values of the free parameters are tried first
             from jjj_sim.config import load_params_file
@@ -81,13 +81,13 @@ class Settings:
             for p in self.free:
                 if p.name in given:
                     self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
-        self.abc_population = whole_number(c.abc.population_size, "calibration.abc.population_size", 2)
-        self.abc_generations = whole_number(c.abc.generations, "calibration.abc.generations", 0)
+        self.abc_population = count(c.abc.population_size, "calibration.abc.population_size", "samples", 2)
+        self.abc_generations = count(c.abc.generations, "calibration.abc.generations", "samples", 0)
         self.abc_min_epsilon = _real(c.abc.get("min_epsilon") or 0.0, "calibration.abc.min_epsilon")
         if self.abc_min_epsilon < 0:
             raise ConfigError("calibration.abc.min_epsilon", f"must be a number >= 0, got {c.abc.min_epsilon!r}")
         ms = c.abc.get("max_simulations")
-        self.abc_max_simulations = math.inf if ms is None else whole_number(ms, "calibration.abc.max_simulations", 1)
+        self.abc_max_simulations = math.inf if ms is None else count(ms, "calibration.abc.max_simulations", "samples")
         self.sampler = str(c.get("sampler") or "multicore")
         if self.sampler not in SAMPLERS:
             raise ConfigError("calibration.sampler", f"expected one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
@@ -98,7 +98,7 @@ class Settings:
         self.check_scale = _real(c.check.scale, "calibration.check.scale")
         if not 0 < self.check_scale <= 10:
             raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
-        self.check_replications = whole_number(c.check.replications, "calibration.check.replications", 1)
+        self.check_replications = count(c.check.replications, "calibration.check.replications", "replications")
         self.seed = int(cfg.seed)
 
 
@@ -659,6 +659,8 @@ def main() -> None:
             check_plan(run_dir, cfg, write=False)  # before Hydra rewrites anything in a resumed directory
         except ConfigError as e:
             fail(str(e), PROG)
+        except OutputError as e:  # the run directory cannot be made
+            fail(str(e), PROG, EXIT_WRITE)
     _app()
 
 

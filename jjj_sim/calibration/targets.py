@@ -33,9 +33,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from jjj_sim.errors import ConfigError
+from jjj_sim.yaml_input import read_yaml
 from jjj_sim.indicators import INDICATORS
 from jjj_sim.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.world import park_ids
@@ -258,16 +258,8 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
 def read_entries(path, key: str, field: str) -> tuple[str, list]:
     """(file name, the non-empty list under ``key``) of a YAML file; ``field`` names the config
     key that gave the path (for a missing file). Bad files raise one-line ConfigErrors."""
-    p = Path(str(path))
-    name = p.name
-    if not p.is_file():
-        raise ConfigError(field, f"no such file: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(name, f"not valid YAML ({e.__class__.__name__})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(name, "not a UTF-8 text file") from None
+    name = Path(str(path)).name
+    data = read_yaml(path, field, bad_field=name)
     entries = data.get(key) if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ConfigError(name, f"expected a non-empty list under '{key}'")

@@ -19,6 +19,8 @@ import os
 import signal
 import sys
 
+from jjj_sim.config import COUNT_BOUNDS
+
 APP = "jjj_sim.dashboard.app"
 DEFAULT_PORT = 8765
 
@@ -41,8 +43,9 @@ def main(argv=None) -> None:
     if not 0 < a.port < 65536:
         ap.error(f"--port must be 1-65535, got {a.port}")
     if a.workers is not None:
-        if a.workers < 1:
-            ap.error(f"--workers must be at least 1, got {a.workers}")
+        high, reason = COUNT_BOUNDS["workers"]
+        if not 1 <= a.workers <= high:
+            ap.error(f"--workers must be from 1 to {high}, got {a.workers}: {reason}")
         os.environ["JJJ_SIM_DASHBOARD_WORKERS"] = str(a.workers)
 
     # Solara's server reads these when it is imported
