@@ -43,6 +43,7 @@ from jjj_sim.errors import ConfigError
 from jjj_sim.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
                                 run_jobs, run_rows, scenario_specs, summarise, tool_errors)
 from jjj_sim.outputs import new_output_dir, staged
+from jjj_sim.timeline import START_YEAR
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
@@ -154,7 +155,7 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     ax.set_xlabel(f"firms in the park at end of {year}, mean over seeds (symmetric log scale)")
     ax.set_title("Firms per park; capacity where the record states a physical limit\n"
                  "(a full park sends further choosers to its region; the others have no limit)")
-    ax.legend(fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=3, fontsize=7, frameon=False)  # not over a bar
     fig.tight_layout()
     fig.savefig(out / "parks.png", dpi=100)
     plt.close(fig)
@@ -242,7 +243,8 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
     levels = summarise(fitted)
     diffs = paired_differences(fitted, reference=names[0])
     post = posterior_differences(runs[runs["draw"].notna()], reference=names[0]) if n_draws else None
-    meta = {"seeds": n_seeds, "seed_values": seeds, "scale": scale, "start": 2014, "end_year": end_year,
+    meta = {"seeds": n_seeds, "seed_values": seeds, "master_seed": seed, "scale": scale, "start": START_YEAR,
+            "end_year": end_year,
             "runs": len(jobs), "seconds": seconds, "version": __version__, "overrides": common,
             "uncertainty_kind": kind, "draws": n_draws,
             "scenarios": [{"name": s.name, "description": s.description, "source": s.source,
@@ -298,7 +300,7 @@ def main(argv=None) -> None:
         _uncertainty(exp, base_dir)
         with new_output_dir(a.out, "compare") as out:
             meta = compare(exp, out, a.workers, base_dir)
-    print((out / "report.md").read_text(encoding="utf-8"))
+    print(f"report: {out / 'report.html'} (one file to share; the same in report.md)")
     print(f"outputs: {out} ({meta['runs']} runs, {meta['seconds']:.0f} s)")
 
 

@@ -8,6 +8,7 @@ Bad input raises ConfigError naming the field; nothing has been written by then.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -229,6 +230,18 @@ def explicit_params(overrides) -> set[str]:
     return out
 
 
+# A scenario name becomes part of directory names, Hydra overrides and plot titles (whose font has
+# Latin letters only): ASCII letters, digits and a few signs
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}"
+NAME_RULE = "ASCII letters, digits, '_', '-', '.', '+' (no spaces, at most 80)"
+
+
+def check_name(name: str, field: str) -> None:
+    """Raise ConfigError naming ``field`` unless ``name`` is a valid scenario name."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(field, f"a scenario name is {NAME_RULE}, got {name!r}")
+
+
 TOP_KEYS = ("population", "params", "policy", "scenario", "seed", "params_file", "params_draw", "posterior_file",
             "run")
 RUN_KEYS = {"end_year": "year", "record_events": "bool", "plots": "bool"}
@@ -306,6 +319,7 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     policy = OmegaConf.to_container(cfg.policy)
     edits = [*notes, *apply_lever_edits(policy)]
     cfg.policy = policy
+    check_name(str(cfg.scenario.name), "scenario.name")
     if not named:
         cfg.scenario.name = run_label(cfg.scenario.name, overrides)
     cfg.scenario.edits = list(cfg.scenario.get("edits") or []) + edits

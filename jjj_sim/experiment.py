@@ -36,6 +36,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jjj_sim.config import NAME_PATTERN, NAME_RULE, check_name as _check_name
 from jjj_sim.errors import ConfigError, OutputError
 from jjj_sim.yaml_input import read_yaml
 
@@ -156,15 +157,6 @@ def read_scenario_file(path: Path, field: str = "scenario") -> dict:
     return data
 
 
-# A scenario name becomes part of directory names, Hydra overrides and plot titles (whose font has
-# Latin letters only): ASCII letters, digits and a few signs
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}"
-NAME_RULE = "ASCII letters, digits, '_', '-', '.', '+' (no spaces, at most 80)"
-
-
-def _check_name(name: str, field: str) -> None:
-    if not re.fullmatch(NAME_PATTERN, name):
-        raise ConfigError(field, f"a scenario name is {NAME_RULE}, got {name!r}")
 
 
 def scenario_file_option(path, field: str = "scenario") -> str:

@@ -548,14 +548,21 @@ def perform(plan: Plan, evaluator_name: str, workers: int | None):
     model = build_model(plan)
     u_seed, l_seed, _ = sampler_seeds(plan.seed)
     d = plan.design
+    levers_only = not d["scenarios"]
+    if levers_only:  # EMA 3.0 fails on levers without uncertainties: its uncertainties, labels swapped back below
+        model.uncertainties, model.levers = list(model.levers), []
+    u_sampler, l_sampler = SAMPLERS[d["lever_sampler" if levers_only else "sampler"]], SAMPLERS[d["lever_sampler"]]
     with evaluator(evaluator_name, model, workers) as ev:
-        return ema.perform_experiments(
-            model, scenarios=d["scenarios"], policies=d["policies"], evaluator=ev,
-            uncertainty_sampling=ema.Samplers[SAMPLERS[d["sampler"]]],
-            uncertainty_sampling_kwargs={"rng": u_seed},
-            lever_sampling=ema.Samplers[SAMPLERS[d["lever_sampler"]]],
-            lever_sampling_kwargs={"rng": l_seed},
+        experiments, outcomes = ema.perform_experiments(
+            model, scenarios=d["policies"] if levers_only else d["scenarios"], policies=0 if levers_only else
+            d["policies"], evaluator=ev,
+            uncertainty_sampling=ema.Samplers[u_sampler], uncertainty_sampling_kwargs={"rng": l_seed if levers_only
+                                                                                      else u_seed},
+            lever_sampling=ema.Samplers[l_sampler], lever_sampling_kwargs={"rng": l_seed},
             log_progress=True, reporting_frequency=10)
+    if levers_only:
+        experiments = experiments.rename(columns={"scenario": "policy", "policy": "scenario"})
+    return experiments, outcomes
 
 
 # ---------------------------------------------------------------------------- tables
@@ -704,8 +711,9 @@ def feature_scores(x: pd.DataFrame, ys: dict[str, np.ndarray], seed: int, plots:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # max_features: EMA's default, a third of the inputs, but at least 1 (0 with one input fails)
         scores = fsm.get_feature_scores_all(x, ys, alg="extra trees", mode=RuleInductionType.REGRESSION,
-                                            random_state=seed)
+                                            random_state=seed, max_features=max(1, round(x.shape[1] / 3)))
     scores = scores.reindex(index=x.columns)[list(ys)]
     plots.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(3.5 + 1.6 * len(ys), 1.5 + 0.45 * len(x.columns)))
@@ -893,7 +901,7 @@ def main(argv=None) -> None:
         text = str(err).strip().splitlines()
         print(f"{TOOL}: error: run: {' '.join(text[:2]) if text else 'an experiment failed'}", file=sys.stderr)
         sys.exit(1)
-    print((out / "report.md").read_text(encoding="utf-8"))
+    print(f"report: {out / 'report.md'}")
     print(f"outputs: {out} ({meta['experiments']} experiments, {meta['seconds']:.0f} s)")
 
 

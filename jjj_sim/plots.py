@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from jjj_sim.report import map_fill  # noqa: E402
+from jjj_sim.report import map_fill, place_name  # noqa: E402
 from jjj_sim.report import plot_label as label  # noqa: E402
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
@@ -56,20 +56,24 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     parks = summary["parks"]
     last = max(next(iter(parks.values()))["firms"], key=int)
     ids = sorted(parks, key=lambda k: parks[k]["firms"][last])
-    fig, ax = plt.subplots(figsize=(8, 6.5))
-    ax.barh(ids, [parks[k]["firms"][last] for k in ids], color="tab:blue", alpha=0.45, label="all firms in the park")
-    ax.barh(ids, [parks[k]["firms_from_beijing"][last] for k in ids], color="tab:blue", label="of which from Beijing")
-    limited = [k for k in ids if _has_limit(parks[k].get("capacity"))]
+    names = [place_name(k) for k in ids]
+    fig, ax = plt.subplots(figsize=(9.5, 7.5))
+    ax.barh(names, [parks[k]["firms"][last] for k in ids], color="tab:blue", alpha=0.45,
+            label="all firms in the park")
+    ax.barh(names, [parks[k]["firms_from_beijing"][last] for k in ids], color="tab:blue",
+            label="of which from Beijing")
+    limited = [i for i, k in enumerate(ids) if _has_limit(parks[k].get("capacity"))]
     if limited:  # only parks with a physical limit in the record have a capacity
-        ax.scatter([parks[k]["capacity"] for k in limited], limited, marker="|", s=200, color="k",
+        ax.scatter([parks[ids[i]]["capacity"] for i in limited], limited, marker="|", s=200, color="k",
                    label="capacity (slots), where there is a physical limit")
     over = [parks[k]["overflow_to_region"][last] for k in ids]
     if any(over):
-        ax.scatter(over, ids, marker="x", color="tab:red", label="sent to the region when full (cumulative)")
+        ax.scatter(over, range(len(ids)), marker="x", color="tab:red", label="sent to the region when full (cumulative)")
     ax.set_xscale("symlog", linthresh=100)
     ax.set_xlabel(f"firms at end of {last} (symmetric log scale)")
     ax.set_title("Firms per park, and capacity where the record states a physical limit")
-    ax.legend(loc="lower right", fontsize=8)
+    # the legend goes below the axes: inside them it covered a park's markers
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     paths.append(out / "parks.png")
     fig.savefig(paths[-1], dpi=110)

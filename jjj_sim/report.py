@@ -62,7 +62,8 @@ def _places() -> dict:
             for i, pid in enumerate(p.ids)}
 
 
-def _place_name(pid: str) -> str:
+def place_name(pid: str) -> str:
+    """A region's or park's name in words (its id if unknown)."""
     place = _places().get(pid)
     return place["name"] if place else pid
 
@@ -74,14 +75,15 @@ def label(indicator_id: str) -> tuple[str, str]:
     from jjj_sim.indicators import INDICATORS
 
     if indicator_id in INDICATORS:
-        _kind, unit, description, _reporter = INDICATORS[indicator_id]
-        return _TITLE_OVERRIDES.get(indicator_id, description), unit
+        kind, unit, description, _reporter = INDICATORS[indicator_id]
+        title = _TITLE_OVERRIDES.get(indicator_id, description)
+        return (f"{title}, per year" if kind == "flow" else title), unit
     prefix, sep, pid = indicator_id.partition(":")
     if not sep:
         return indicator_id, ""
-    name = _place_name(pid)
+    name = place_name(pid)
     region = _places().get(pid, {}).get("region")
-    region_name = _place_name(region) if region else "its region"
+    region_name = place_name(region) if region else "its region"
     families = {
         "region_firms": (f"Firms in {name} (legal units and branches, its parks included)", "firms"),
         "region_firms_from_outside": (f"Firms attracted to {name} from other provinces", "firms"),
@@ -288,10 +290,24 @@ def _fill_cell(fill: float, limited: bool = True, full: bool | None = None) -> d
 
 
 # ---------------------------------------------------------------------------- sections
+def _differs(data: _Data, others: list[str], inds: list[str], year: int) -> bool:
+    """Whether any scenario differs from the reference in any of ``inds`` at ``year``."""
+    for s in others:
+        for ind in inds:
+            d = data.diff(s, ind, year)
+            if any(not _missing(x) and float(x) != 0.0 for x in d):
+                return True
+    return False
+
+
 def _headline_tables(data: _Data, ref: str, others: list[str], years: list[int]) -> list[dict]:
+    """One table per year; years before the scenarios first differ are left out (their levers
+    are the same until then, so every difference is 0), with a note."""
     rows_ind = [i for i in HEADLINE if i in data.indicators]
+    same = [y for y in years if others and not _differs(data, others, rows_ind, y)]
+    shown = [y for y in years if y not in same] or years[-1:]
     out = []
-    for y in years:
+    for y in shown:
         cols = [_col("Indicator", num=False), _col("Unit", num=False), _col("level", f"{ref} (reference)")]
         for s in others:
             cols += [_col("level", s), _col(f"difference from {ref}", s)]
@@ -303,6 +319,10 @@ def _headline_tables(data: _Data, ref: str, others: list[str], years: list[int])
                 cells += [data.value_cell(s, ind, y, unit), data.diff_cell(s, ind, y, unit)]
             rows.append({"cells": cells})
         out.append(_table(cols, rows, caption=f"Headline indicators, end of {y}"))
+    dropped = [y for y in same if y < shown[0]]
+    if dropped:
+        out[0]["notes"] = [f"At the end of {', '.join(map(str, dropped))} the scenarios do not differ in these "
+                           f"indicators (their levers are the same until then): not shown."] + out[0]["notes"]
     return out
 
 
@@ -445,7 +465,7 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
             fill_known |= any(limited[s] and not _missing(fills[s]) for s in scen)
             if any(fulls.values()):
                 full.append(name)
-            cells = [_cell(name, "text"), _cell(_place_name(places[pid]["region"]), "text"),
+            cells = [_cell(name, "text"), _cell(place_name(places[pid]["region"]), "text"),
                      _cell(fmt_capacity(cap)), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
                      _fill_cell(fills[ref], limited[ref], fulls[ref]),
                      data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
@@ -592,6 +612,19 @@ def _env(kind: str) -> Environment:
     return env
 
 
+def _population_text(scale) -> str:
+    """What the population scale means, in words."""
+    try:
+        x = float(scale)
+    except (TypeError, ValueError):
+        return ""
+    if x == 1:
+        return "Every firm of the region is simulated."
+    if x < 1:
+        return f"A {x * 100:.3g}% sample of the region's firms is simulated; every figure is scaled to real firms."
+    return f"The region's firms are simulated {x:g} times over; every figure is scaled back to real firms."
+
+
 def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
                   images: dict[str, Path], meta: dict, posterior: pd.DataFrame | None = None) -> dict:
     """Everything the templates show, already formatted (strings)."""
@@ -614,6 +647,7 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
         "seconds": _fmt_seconds(meta["seconds"]) if "seconds" in meta else "n/a",
         "version": str(meta.get("version", "n/a")), "overrides": overrides,
         "uncertainty": str(meta.get("uncertainty") or meta.get("uncertainty_note") or ""),
+        "master_seed": meta.get("master_seed"), "population": _population_text(meta.get("scale")),
     }
     parks, full_parks, fill_known = _park_table(data, ref, others, table_year)
     record = _record_table(levels, ref, max(data.years) if data.years else end)

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-exec .venv/bin/jjj-sim scenario=baseline "$@"
+.venv/bin/jjj-sim scenario=baseline "$@"
+echo "The commands (jjj-sim, jjj-sim-compare, ...) are in $(pwd)/.venv/bin: 'source $(pwd)/.venv/bin/activate' puts them on the PATH."

@@ -210,7 +210,7 @@ def test_a_warm_start_is_tried_first(tmp_path):
     from optuna.storages.journal import JournalFileBackend
 
     start = tmp_path / "start.yaml"
-    start.write_text("closure.annual_pace: 444.0\nchoice.asc_tianjin: 99.0\n")  # 99 is clipped to the bound
+    start.write_text("closure.annual_pace: 444.0\nchoice.asc_tianjin: 9.0\n")  # 9 is clipped to the bound
     out = tmp_path / "cal"
     r = calibrate(*SMALL, "calibration.budget=2", "calibration.abc.generations=0", f"calibration.start={start}",
                   f"hydra.run.dir={out}")

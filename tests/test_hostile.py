@@ -263,3 +263,207 @@ def test_what_an_interrupted_move_left_is_removed_by_the_next_run(tmp_path):
         (st / "summary.json").write_text("{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["indicators.parquet", "summary.json"]
     assert (tmp_path / "indicators.parquet").read_bytes() == b"a whole run"
+
+
+# ---------------------------------------------------------------------------- round 3 (issue 21)
+def compare(*args, cwd=ROOT):
+    return jjj(*args, cwd=cwd, prog="jjj-sim-compare")
+
+
+def test_a_seed_count_past_its_bound_is_refused_at_once(tmp_path):
+    out = tmp_path / "o"
+    line = one_line(compare("--scenarios", "baseline,no_strategy", "--seeds", "1000000000", "--scale", "0.02",
+                            "--end-year", "2015", "--workers", "1", "--out", out), "jjj-sim-compare", "seeds")
+    assert "at most 1,000" in line and "1/sqrt(seeds)" in line  # the bound and its reason
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("workers", ["-2", "0", "100000"])
+def test_a_worker_count_out_of_bounds_is_refused(tmp_path, workers):
+    out = tmp_path / "o"
+    one_line(compare("--scenarios", "baseline,no_strategy", "--seeds", "2", "--workers", workers, "--out", out),
+             "jjj-sim-compare", "--workers")
+    assert not out.exists()
+
+
+def test_a_terminated_comparison_leaves_no_lock_and_reports_progress_at_once(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "o"
+    p = subprocess.Popen([str(BIN / "jjj-sim-compare"), "--scenarios", "baseline,no_strategy", "--seeds", "4",
+                          "--scale", "0.05", "--end-year", "2035", "--workers", "1", "--out", str(out)],
+                         cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    first = p.stderr.readline()  # before any simulation has finished
+    assert "8 job(s) to run on 1 worker process(es)" in first, first
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=60)
+    assert p.returncode != 0
+    time.sleep(0.1)
+    left = {x.name for x in out.iterdir()} if out.exists() else set()
+    assert ".lock" not in left and "report.md" not in left and left <= {".jobs"}, left
+
+
+def test_a_scenario_name_too_long_for_a_file_is_one_line(tmp_path):
+    line = one_line(jjj(*SMALL, "scenario=" + "x" * 5000, f"hydra.run.dir={tmp_path / 'r'}"), field="scenario")
+    assert len(line) < 400
+    one_line(jjj(*SMALL, "scenario=" + "x/" * 2500 + "a.yaml", f"hydra.run.dir={tmp_path / 'r'}"), field="scenario")
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc")
+def test_a_run_directory_that_cannot_be_made_is_one_line_exit_1():
+    line = one_line(jjj(*SMALL, "hydra.run.dir=/proc/jjj_out"), field="hydra.run.dir", code=1)
+    assert "/proc/jjj_out" in line
+
+
+def test_an_empty_scenario_file_is_refused(tmp_path):
+    f = tmp_path / "empty.yaml"
+    f.write_text("")
+    line = one_line(jjj(*SMALL, f"scenario={f}", f"hydra.run.dir={tmp_path / 'r'}"), field="scenario")
+    assert "empty" in line
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("content, field", [
+    ("closure.annual_pace: 400\nclosure.annual_pace: 500\n", "p.yaml:closure.annual_pace"),
+    ("closure:\n  annual_pace: 400\n  annual_pace: 500\n", "p.yaml:annual_pace"),
+    ("params:\n  choice: {beta_cost: -1}\n  choice: {beta_cost: -2}\n", "p.yaml:choice"),
+])
+def test_a_key_given_twice_in_a_params_file_is_refused(tmp_path, content, field):
+    f = tmp_path / "p.yaml"
+    f.write_text(content)
+    line = one_line(jjj(*SMALL, f"params_file={f}", f"hydra.run.dir={tmp_path / 'r'}"), field=field)
+    assert "given twice" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_key_given_twice_in_a_scenario_or_targets_file_is_refused(tmp_path):
+    from jjj_sim.calibration.targets import load_targets
+
+    f = tmp_path / "twice.yaml"
+    f.write_text("policy:\n  incentives: {}\npolicy:\n  incentives: {}\n")
+    one_line(jjj(*SMALL, f"scenario={f}", f"hydra.run.dir={tmp_path / 'r'}"), field="twice.yaml:policy")
+    t = tmp_path / "targets.yaml"
+    t.write_text("targets:\n  - id: A\n    id: B\n    indicator: zgc_branches_tjhb\n    year: 2020\n    value: 1\n")
+    with pytest.raises(ConfigError) as e:
+        load_targets(t)
+    assert e.value.field == "targets.yaml:id" and "given twice" in e.value.message
+
+
+def test_duplicate_ids_in_a_figures_file_are_refused(tmp_path):
+    import yaml
+
+    f = tmp_path / "figs.yaml"
+    entry = yaml.safe_load((ROOT / "calibration" / "targets.yaml").read_text(encoding="utf-8"))["targets"][0]
+    entry["id"] = "X"
+    f.write_text(yaml.safe_dump({"targets": [entry, entry]}, allow_unicode=True), encoding="utf-8")
+    one_line(jjj(f"figures={f}", "seeds=1", "population.scale=0.02", f"hydra.run.dir={tmp_path / 'v'}",
+                 prog="jjj-sim-validate"), "jjj-sim-validate", "figs.yaml:X.id")
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("args, field", [
+    (["params.closure.annual_pace=1e308"], "params.closure.annual_pace"),
+    (["params.relocation.push_effect=1e6"], "params.relocation.push_effect"),
+    (["params.world.circuity=0.5"], "params.world.circuity"),
+    (["params.choice.sample_size=100000"], "params.choice.sample_size"),
+    (["policy.incentives.xiongan.from=[{from: 2026-01, value: 1e4}]"], "policy.incentives.xiongan.schedule[1].value"),
+    (["policy.hebei_decapacity.schedule=[{from: 2014-01, value: 1000}]"], "policy.hebei_decapacity.schedule[0].value"),
+])
+def test_rates_and_levers_past_their_bounds_are_refused_with_the_reason(tmp_path, args, field):
+    line = one_line(jjj(*SMALL, *args, f"hydra.run.dir={tmp_path / 'r'}"), field=field)
+    assert ("bounds: " in line) or ("from 0 to" in line), line
+    assert not (tmp_path / "r").exists()
+
+
+def test_exponent_numbers_in_a_params_file_are_numbers(tmp_path):
+    from jjj_sim.config import load_params_file
+
+    f = tmp_path / "p.yaml"
+    f.write_text("closure.annual_pace: 4e2\nchoice.beta_cost: -15E-1\n")
+    assert load_params_file(f) == {"closure.annual_pace": 400.0, "choice.beta_cost": -1.5}
+    f.write_text("closure.annual_pace: 1e308\n")
+    line = one_line(jjj(*SMALL, f"params_file={f}", f"hydra.run.dir={tmp_path / 'r'}"),
+                    field="params_file:closure.annual_pace")
+    assert "expected a number" not in line and "at" not in line.split("1e+308")[0][-3:]
+
+
+@pytest.mark.parametrize("entry, field", [
+    ("policy.incentives.xiongan.from=[{from: 1999-01, value: 4.0}]", "policy.incentives.xiongan.from[0].from"),
+    ("policy.matching.schedule=[{from: 2013-12, value: 1.0}]", "policy.matching.schedule[0].from"),
+    ("policy.rail.extra_links=[{region: cangzhou, opens: 2010-01, hours: 1.0}]", "policy.rail.extra_links[0].opens"),
+])
+def test_a_lever_dated_before_the_model_starts_is_refused(tmp_path, entry, field):
+    line = one_line(jjj(*SMALL, entry, f"hydra.run.dir={tmp_path / 'r'}"), field=field)
+    assert "before the model starts" in line
+
+
+def test_one_run_leaves_one_directory_and_no_lock(tmp_path):
+    r = jjj(*SMALL, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs = list((tmp_path / "outputs" / "baseline").iterdir())
+    assert len(runs) == 1 and (runs[0] / "summary.json").is_file()
+    assert not list(tmp_path.rglob(".lock"))
+
+
+def test_a_symlinked_scenario_and_params_file_are_read_through_the_link(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "case.yaml").write_text("scenario: {name: linked_case}\npolicy:\n  incentives:\n    xiongan:\n"
+                                    "      from: [{from: 2015-01, value: 4.0}]\n")
+    (real / "p.yaml").write_text("choice.beta_incentive: 1.1\n")
+    (tmp_path / "case.yaml").symlink_to(real / "case.yaml")
+    (tmp_path / "p.yaml").symlink_to(real / "p.yaml")
+    r = jjj(*SMALL, "scenario=case.yaml", "params_file=p.yaml", "hydra.run.dir=r", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import yaml
+
+    cfg = yaml.safe_load((tmp_path / "r" / "config_resolved.yaml").read_text())
+    assert cfg["scenario"]["name"] == "linked_case" and cfg["params"]["choice"]["beta_incentive"] == 1.1
+    (tmp_path / "gone.yaml").symlink_to(real / "missing.yaml")  # a dangling link: one line
+    one_line(jjj(*SMALL, "scenario=gone.yaml", "hydra.run.dir=r2", cwd=tmp_path), field="scenario")
+
+
+def test_unicode_in_scenario_files(tmp_path):
+    named = tmp_path / "雄安.yaml"
+    named.write_text("scenario:\n  name: xiongan_x2\n  description: 雄安新区激励加倍\npolicy:\n  incentives:\n"
+                     "    xiongan:\n      from: [{from: 2015-01, value: 4.0}]\n", encoding="utf-8")
+    r = jjj(*SMALL, f"scenario={named}", f"hydra.run.dir={tmp_path / 'r'}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    import json
+
+    assert json.loads((tmp_path / "r" / "summary.json").read_text(encoding="utf-8"))["scenario"] == "xiongan_x2"
+    unnamed = tmp_path / "雄安2.yaml"
+    unnamed.write_text("policy:\n  incentives: {}\n", encoding="utf-8")
+    line = one_line(jjj(*SMALL, f"scenario={unnamed}", f"hydra.run.dir={tmp_path / 'r2'}"),
+                    field="雄安2.yaml:scenario.name")
+    assert "name it in the file" in line
+    one_line(jjj(*SMALL, "scenario.name=雄安", f"hydra.run.dir={tmp_path / 'r3'}"), field="overrides")  # Hydra's lexer
+    one_line(jjj(*SMALL, "scenario.name='雄安'", f"hydra.run.dir={tmp_path / 'r3'}"), field="scenario.name")
+
+
+def test_a_killed_exploration_leaves_nothing_complete_and_the_rerun_finishes(tmp_path):
+    import signal
+    import time
+
+    import yaml
+
+    exp = {"scenario": "baseline", "population_scale": 0.02, "end_year": 2020, "seed": 7,  # levers only
+           "levers": [{"name": "xiongan_incentive", "lever": "incentives.xiongan", "kind": "value",
+                       "from": "2016-01", "range": [1.0, 6.0]}],
+           "outcomes": ["xiongan_firms_from_beijing[2020]"], "design": {"policies": 40}}
+    f = tmp_path / "exp.yaml"
+    f.write_text(yaml.safe_dump(exp))
+    out = tmp_path / "out"
+    args = [str(BIN / "jjj-sim-explore"), str(f), "--out", str(out)]
+    p = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while "experiments completed" not in p.stderr.readline():
+        assert p.poll() is None and time.monotonic() - t0 < 120
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not (out / "report.md").exists() and not (out / "explore.json").exists()
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "report.md").exists() and not (out / ".lock").exists()
