@@ -229,7 +229,7 @@ def test_a_dead_worker_does_not_lose_the_sweep(tmp_path):
     """A joblib worker killed (as the OOM killer would): the jobs that finished are gathered
     anyway, and the same command runs the rest."""
     d = tmp_path / "sweep"
-    args = [BIN / "jjj-sim", "-m", "seed=1,2,3,4", "population.scale=0.6", "run.end_year=2035", "run.plots=false",
+    args = [BIN / "jjj-sim", "-m", "seed=1,2,3,4", "population.scale=0.3", "run.end_year=2035", "run.plots=false",
             "run.record_events=false", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={d}"]
     p = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()

@@ -449,10 +449,10 @@ def test_a_killed_exploration_leaves_nothing_complete_and_the_rerun_finishes(tmp
 
     import yaml
 
-    exp = {"scenario": "baseline", "population_scale": 0.02, "end_year": 2020, "seed": 7,  # levers only
+    exp = {"scenario": "baseline", "population_scale": 0.02, "end_year": 2017, "seed": 7,  # levers only
            "levers": [{"name": "xiongan_incentive", "lever": "incentives.xiongan", "kind": "value",
                        "from": "2016-01", "range": [1.0, 6.0]}],
-           "outcomes": ["xiongan_firms_from_beijing[2020]"], "design": {"policies": 40}}
+           "outcomes": ["xiongan_firms_from_beijing[2017]"], "design": {"policies": 10}, "feature_scoring": False}
     f = tmp_path / "exp.yaml"
     f.write_text(yaml.safe_dump(exp))
     out = tmp_path / "out"
@@ -467,3 +467,22 @@ def test_a_killed_exploration_leaves_nothing_complete_and_the_rerun_finishes(tmp
     r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (out / "report.md").exists() and not (out / ".lock").exists()
+
+
+def test_two_sweeps_into_one_directory_one_is_refused(tmp_path):
+    import time
+
+    d = tmp_path / "sweep"
+    first = subprocess.Popen([str(BIN / "jjj-sim"), "-m", "seed=1,2", "population.scale=0.1", "run.end_year=2030",
+                              "run.plots=false", f"hydra.sweep.dir={d}"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not (d / ".lock").exists():  # the first sweep holds the directory
+        assert first.poll() is None and time.monotonic() - t0 < 60
+        time.sleep(0.02)
+    line = one_line(jjj("-m", "seed=3,4", *SMALL, f"hydra.sweep.dir={d}"), field="hydra.sweep.dir")
+    assert "in use by another command" in line
+    _, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err[-2000:]
+    assert sorted(p.name for p in d.glob("*/summary.json") if p) == ["summary.json"] * 2
+    assert not list(d.rglob(".lock"))

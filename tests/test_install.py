@@ -29,6 +29,7 @@ NEEDED = {
     "experiments": ["__init__.py", "**/*.yaml"],
     "calibration": ["__init__.py", "targets.yaml", "record_after_2020.yaml", "fitted/**/*.yaml", "fitted/*.parquet"],
 }
+BUILD_LOG: list[str] = []  # what the wheel build printed (pip wheel -v)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "outputs", "multirun", "build", "*.egg-info",
                                     "__pycache__", "*.pyc", ".pytest_cache")
 
@@ -49,12 +50,19 @@ def needed_in_wheel() -> dict[str, Path]:
 def wheel_names(tmp_path_factory) -> set[str]:
     tmp = tmp_path_factory.mktemp("wheel")
     shutil.copytree(ROOT, tmp / "src", ignore=NOT_COPIED)  # keep build/ and *.egg-info out of the checkout
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
                         "-w", str(tmp / "dist"), str(tmp / "src")], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"pip wheel failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    BUILD_LOG.append(r.stdout + r.stderr)
     (wheel,) = (tmp / "dist").glob("jjj_sim-*.whl")
     with zipfile.ZipFile(wheel) as z:
         return set(z.namelist())
+
+
+def test_the_build_prints_no_deprecation_warning(wheel_names):
+    """setuptools' banner about ``license = {text = ...}`` (three times, about 45 lines) on every install."""
+    lines = [ln for ln in BUILD_LOG[-1].splitlines() if "deprecat" in ln.lower()]
+    assert not lines, lines[:3]
 
 
 def test_wheel_ships_every_file_the_package_needs(wheel_names):
