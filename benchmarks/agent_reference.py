@@ -12,8 +12,8 @@ import math
 import mesa
 import numpy as np
 
-from jjj_sim.rules import hazard
-from jjj_sim.rules.choice import choose
+from jjj_sim.sim.rules import hazard
+from jjj_sim.sim.rules.choice import choose
 
 
 class FirmAgent(mesa.Agent):

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _cfg(*overrides):
-    from jjj_sim.experiment import compose as compose_config
+    from jjj_sim.runner.experiment import compose as compose_config
 
     return compose_config(list(overrides))
 
@@ -36,7 +36,7 @@ def one_run(scale: float, end_year: int, seed: int = 1, events: bool = True) -> 
     """Build and run one model in this process; report times, memory and firm-steps."""
     import resource
 
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     cfg = _cfg(f"population.scale={scale}", f"run.end_year={end_year}", f"run.record_events={str(events).lower()}")
     t0 = time.perf_counter()
@@ -67,7 +67,7 @@ def agent_reference(scale: float, quarters: int, seed: int = 7) -> dict:
     from agent_reference import AgentReference, vector_step
     from scipy.stats import chi2_contingency
 
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     src = RelocationModel(_cfg(f"population.scale={scale}"), seed=seed)
     src._set_policy(0)

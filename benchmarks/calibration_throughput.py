@@ -33,10 +33,10 @@ _POINTS: list[dict[str, float]] = []
 
 def _setup(n_sims: int, scale: float) -> None:
     global _SIM, _POINTS
-    from jjj_sim.calibration.simulator import Simulator, parse_free
-    from jjj_sim.calibration.targets import load_targets
-    from jjj_sim.config import resolve_path
-    from jjj_sim.experiment import compose
+    from jjj_sim.tools.calibration.simulator import Simulator, parse_free
+    from jjj_sim.tools.calibration.targets import load_targets
+    from jjj_sim.runner.config import resolve_path
+    from jjj_sim.runner.experiment import compose
 
     cfg = compose([f"population.scale={scale}"], "calibrate")
     targets = load_targets(resolve_path(cfg.calibration.targets, "calibration.targets"))
@@ -49,7 +49,7 @@ def _setup(n_sims: int, scale: float) -> None:
 
 def _one(i: int) -> float:
     """Simulation i: its parameter set and seed i; returns its loss (a check that it ran)."""
-    from jjj_sim.calibration.targets import loss
+    from jjj_sim.tools.calibration.targets import loss
 
     return loss(_SIM.targets, _SIM.values(_POINTS[i], i), _SIM.margin)
 

@@ -1,2 +1,2 @@
 """Calibration targets and fitted parameters, shipped as package jjj_sim.calibration_data
-(jjj_sim/resources.py)."""
+(jjj_sim/core/resources.py)."""

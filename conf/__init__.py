@@ -1,1 +1,1 @@
-"""The configs (Hydra: pkg://jjj_sim.conf), shipped as package jjj_sim.conf (jjj_sim/resources.py)."""
+"""The configs (Hydra: pkg://jjj_sim.conf), shipped as package jjj_sim.conf (jjj_sim/core/resources.py)."""

@@ -1,1 +1,1 @@
-"""The experiment files, shipped as package jjj_sim.experiments (jjj_sim/resources.py)."""
+"""The experiment files, shipped as package jjj_sim.experiments (jjj_sim/core/resources.py)."""

@@ -36,7 +36,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import jjj_sim, mesa, hydra" || { echo "bootstrap: error: install failed" >&2; exit 1; }
   # the dashboard's browser files (Solara loads them from a CDN this machine cannot reach; fetched
-  # once from the npm registry into .venv/share/solara/cdn; jjj_sim/dashboard/assets.py)
+  # once from the npm registry into .venv/share/solara/cdn; jjj_sim/tools/dashboard/assets.py)
   .venv/bin/jjj-sim-dashboard --prepare-assets || echo "bootstrap: warning: the dashboard's browser files could not be fetched (npm); jjj-sim-dashboard will show a blank page" >&2
   echo "$want" > "$stamp"
 fi

@@ -57,7 +57,7 @@ mkdir "$tmp/work"
 cd "$tmp/work"
 unset PYTHONPATH
 quiet "$tmp/venv/bin/python" -c '
-from jjj_sim import resources as r
+from jjj_sim.core import resources as r
 assert r.project_root() is None, f"jjj_sim imported from a checkout: {r.project_root()}"
 for f in ("conf/config.yaml", "calibration/fitted/baseline.yaml", "calibration/targets.yaml",
           "calibration/record_after_2020.yaml", "experiments/scenarios.yaml", "experiments/sensitivity.yaml"):

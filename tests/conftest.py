@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from jjj_sim import config
-from jjj_sim.model import RelocationModel
+from jjj_sim.runner import config
+from jjj_sim.sim.model import RelocationModel
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jjj_sim.calibration.simulator import parse_free, replication_seeds
-from jjj_sim.calibration.targets import Target, load_targets, loss
-from jjj_sim.errors import ConfigError
+from jjj_sim.tools.calibration.simulator import parse_free, replication_seeds
+from jjj_sim.tools.calibration.targets import Target, load_targets, loss
+from jjj_sim.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"
@@ -224,7 +224,7 @@ def test_a_warm_start_is_tried_first(tmp_path):
 
 # ---------------------------------------------------------------------------------- credibility checks
 def checks(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "jjj_sim.calibration.checks", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "jjj_sim.tools.calibration.checks", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=600)
 
 
@@ -234,7 +234,7 @@ def test_a_check_writes_outside_the_repository_by_default(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     (path,) = (tmp_path / "outputs" / "checks" / "replications").glob("*/replications.json")
     res = json.loads(path.read_text())
-    assert res["command"] == "python -m jjj_sim.calibration.checks replications --scales 0.01 --seeds 2"
+    assert res["command"] == "python -m jjj_sim.tools.calibration.checks replications --scales 0.01 --seeds 2"
     assert set(res["by_scale"]["0.01"]["targets"]) >= {"T1", "T3"}
     assert {p.name: p.read_bytes() for p in (ROOT / "calibration" / "results").glob("*.json")} == committed
     out = tmp_path / "given" / "dir"
@@ -249,20 +249,20 @@ def test_a_bad_check_out_is_one_line_exit_2_before_running(tmp_path):
     for out, says in ((tmp_path / "file", "is a file"), (tmp_path / "file" / "sub", "cannot write into")):
         r = checks("identification", "--out", str(out), cwd=tmp_path)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-        assert r.stderr.startswith("jjj_sim.calibration.checks: error: --out: ") and says in r.stderr
+        assert r.stderr.startswith("jjj_sim.tools.calibration.checks: error: --out: ") and says in r.stderr
     r = checks("replications", "--params", "nope.yaml", "--out", str(tmp_path / "new" / "dir"), cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "nope.yaml" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no directory left behind
 
 
 def test_check_results_are_written_all_or_nothing(tmp_path, monkeypatch):
-    from jjj_sim.calibration import checks as ch
+    from jjj_sim.tools.calibration import checks as ch
 
     monkeypatch.setattr(ch, "identification", lambda *a: {"elasticities": {}, "args": list(a)})
     ch.main(["identification", "--reps", "1", "--step", "0.1", "--out", str(tmp_path)])
     res = json.loads((tmp_path / "identification.json").read_text())
     assert res["args"] == ["calibration/fitted/baseline.yaml", 0.1, 1, 0.1]
-    assert res["command"] == f"python -m jjj_sim.calibration.checks identification --reps 1 --step 0.1 --out {tmp_path}"
+    assert res["command"] == f"python -m jjj_sim.tools.calibration.checks identification --reps 1 --step 0.1 --out {tmp_path}"
     before = (tmp_path / "identification.json").read_text()
     with pytest.raises(TypeError):
         ch.write_result(tmp_path, "identification.json", {"x": object()})

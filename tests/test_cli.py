@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jjj_sim.indicators import INDICATORS
+from jjj_sim.sim.indicators import INDICATORS
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = ["hebei_firms_attracted_cum", "hebei_firms_attracted_from_beijing_cum", "zgc_branches_tjhb",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CONF_DIR, make_cfg
-from jjj_sim.errors import ConfigError
+from jjj_sim.core.errors import ConfigError
 
 GROUPS = {g: sorted(p.stem for p in (Path(CONF_DIR) / g).glob("*.yaml"))
           for g in ("population", "params", "policy", "scenario")}
@@ -55,7 +55,7 @@ def test_every_param_is_checked():
 
 def test_command_line_beats_params_file_beats_defaults():
     fitted = make_cfg("population.scale=0.5")  # default params_file: calibration/fitted/baseline.yaml
-    from jjj_sim.config import load_params_file
+    from jjj_sim.runner.config import load_params_file
 
     values = load_params_file("calibration/fitted/baseline.yaml")
     assert fitted.params.closure.annual_pace == values["closure.annual_pace"]

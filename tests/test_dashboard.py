@@ -35,8 +35,8 @@ TIMEOUT_MS = 60_000
 def _baseline():
     from omegaconf import OmegaConf
 
-    from jjj_sim.dashboard import levers as lv
-    from jjj_sim.experiment import scenario_spec
+    from jjj_sim.tools.dashboard import levers as lv
+    from jjj_sim.runner.experiment import scenario_spec
 
     spec = scenario_spec("baseline")
     levers = lv.levers_of(OmegaConf.to_container(spec.compose([]).policy))
@@ -44,7 +44,7 @@ def _baseline():
 
 
 def test_every_lever_is_a_control_and_unchanged_controls_add_nothing():
-    from jjj_sim.dashboard import levers as lv
+    from jjj_sim.tools.dashboard import levers as lv
 
     _spec, levers, init = _baseline()
     keys = [x.key for x in levers]
@@ -58,7 +58,7 @@ def test_every_lever_is_a_control_and_unchanged_controls_add_nothing():
 
 
 def test_changed_controls_become_lever_edits_that_keep_history():
-    from jjj_sim.dashboard import levers as lv
+    from jjj_sim.tools.dashboard import levers as lv
 
     spec, levers, init = _baseline()
     c = dict(init)
@@ -75,8 +75,8 @@ def test_changed_controls_become_lever_edits_that_keep_history():
 
 
 def test_bad_input_is_placed_on_its_control():
-    from jjj_sim.dashboard import levers as lv
-    from jjj_sim.errors import ConfigError
+    from jjj_sim.tools.dashboard import levers as lv
+    from jjj_sim.core.errors import ConfigError
 
     spec, levers, init = _baseline()
     c = dict(init)

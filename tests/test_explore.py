@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from jjj_sim.errors import ConfigError
-from jjj_sim.explore import Runner, decimal_year, main, month_of, parse
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.tools.explore import Runner, decimal_year, main, month_of, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 N, M = 8, 2
@@ -75,7 +75,7 @@ def test_tiny_design_end_to_end_with_prim(sequential):
     assert res.groupby("experiment").size().eq(2).all()
     assert (res["value"] >= 0).all()
 
-    from jjj_sim.explore import _ema  # EMA's own format reads back
+    from jjj_sim.tools.explore import _ema  # EMA's own format reads back
 
     x, y = _ema().load_results(str(out / "results.tar.gz"))
     assert len(x) == N * M and set(y) == {"hebei_firms_attracted_cum_2025", "xiongan_firms_from_beijing_2025"}
@@ -111,7 +111,7 @@ def test_same_seed_same_tables_with_the_multiprocessing_evaluator(sequential, tm
 
 def test_posterior_draws_and_replications(tmp_path):
     """Uncertainty as draws of a (tiny) posterior file plus a stated range; two seeds per experiment."""
-    from jjj_sim import posterior
+    from jjj_sim.runner import posterior
 
     table = pd.DataFrame({"choice.asc_xiongan": [0.5, 2.0, 4.0], "relocation.base_quarterly_hazard": [0.001, 0.0015, 0.002],
                           "weight": [0.2, 0.3, 0.5]})

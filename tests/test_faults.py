@@ -192,8 +192,8 @@ main()
 
 
 @pytest.mark.parametrize("module, prog, args, field", [
-    ("jjj_sim.cli", "jjj-sim", [*SMALL, "run.plots=false"], "hydra.run.dir"),
-    ("jjj_sim.compare", "jjj-sim-compare", ["--scenarios", "baseline,no_strategy", "--seeds", "2", "--scale", "0.02",
+    ("jjj_sim.tools.cli", "jjj-sim", [*SMALL, "run.plots=false"], "hydra.run.dir"),
+    ("jjj_sim.tools.compare", "jjj-sim-compare", ["--scenarios", "baseline,no_strategy", "--seeds", "2", "--scale", "0.02",
                                            "--end-year", "2016", "--workers", "1"], "--out"),
 ])
 def test_a_full_disk_is_one_line_and_leaves_no_half_written_run(tmp_path, module, prog, args, field):
@@ -213,7 +213,7 @@ def test_staging_is_removed_when_writing_fails(tmp_path, monkeypatch):
     import pandas as pd
 
     from conftest import make_cfg
-    from jjj_sim.experiment import run_to_dir
+    from jjj_sim.runner.experiment import run_to_dir
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jjj_sim.errors import ConfigError
+from jjj_sim.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -88,7 +88,7 @@ def test_inputs_that_would_give_nan_are_refused(tmp_path, override, field):
 
 
 def test_summary_json_is_strict():
-    from jjj_sim.outputs import strict_json
+    from jjj_sim.runner.outputs import strict_json
 
     assert "NaN" not in strict_json({"indicators": {"a": {"2014": 1.0}}})
     with pytest.raises(ConfigError) as e:
@@ -252,7 +252,7 @@ def test_compare_never_replaces_the_users_files_and_resumes_once_they_are_moved(
 
 
 def test_what_an_interrupted_move_left_is_removed_by_the_next_run(tmp_path):
-    from jjj_sim.outputs import INCOMING, existing_outputs, staged
+    from jjj_sim.runner.outputs import INCOMING, existing_outputs, staged
 
     (tmp_path / "plots").mkdir()
     (tmp_path / "indicators.parquet").write_bytes(b"half a run")
@@ -339,7 +339,7 @@ def test_a_key_given_twice_in_a_params_file_is_refused(tmp_path, content, field)
 
 
 def test_a_key_given_twice_in_a_scenario_or_targets_file_is_refused(tmp_path):
-    from jjj_sim.calibration.targets import load_targets
+    from jjj_sim.tools.calibration.targets import load_targets
 
     f = tmp_path / "twice.yaml"
     f.write_text("policy:\n  incentives: {}\npolicy:\n  incentives: {}\n")
@@ -378,7 +378,7 @@ def test_rates_and_levers_past_their_bounds_are_refused_with_the_reason(tmp_path
 
 
 def test_exponent_numbers_in_a_params_file_are_numbers(tmp_path):
-    from jjj_sim.config import load_params_file
+    from jjj_sim.runner.config import load_params_file
 
     f = tmp_path / "p.yaml"
     f.write_text("closure.annual_pace: 4e2\nchoice.beta_cost: -15E-1\n")

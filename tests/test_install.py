@@ -2,7 +2,7 @@
 configs, experiments and calibration files are found from any directory.
 
 pyproject.toml maps conf/, experiments/ and calibration/ to the packages jjj_sim.conf,
-jjj_sim.experiments and jjj_sim.calibration_data (jjj_sim/resources.py). The wheel is built here
+jjj_sim.experiments and jjj_sim.calibration_data (jjj_sim/core/resources.py). The wheel is built here
 (``pip wheel --no-deps`` from a copy of the tree, a few seconds) and its contents compared with
 the source tree: a config group file, experiment or fit that the wheel would not carry fails.
 scripts/check_wheel.sh (CI) goes further: installs the wheel in a fresh environment and runs it.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from jjj_sim import resources
+from jjj_sim.core import resources
 
 ROOT = Path(__file__).resolve().parents[1]
 # source files the installed package needs (globs under each top-level directory)

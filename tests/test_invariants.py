@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from conftest import run_model
-from jjj_sim.events import KINDS
-from jjj_sim.population import BRANCH, HIGHTECH, ZGC
-from jjj_sim.rules import demography
-from jjj_sim.world import BEIJING, HEBEI, PROVINCES, TIANJIN
+from jjj_sim.sim.events import KINDS
+from jjj_sim.sim.population import BRANCH, HIGHTECH, ZGC
+from jjj_sim.sim.rules import demography
+from jjj_sim.sim.world import BEIJING, HEBEI, PROVINCES, TIANJIN
 
 
 def events(model):
@@ -67,7 +67,7 @@ def test_park_capacities_hold_every_quarter():
     overflows; parks without a physical limit in the record have no slots limit."""
     cfg_over = ("population.scale=0.05", "params.choice.asc_park_science=10", "run.end_year=2020")
     from conftest import make_cfg
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(make_cfg(*cfg_over), seed=11)
     slots = np.array([p.slots for p in m.parks])
@@ -191,8 +191,8 @@ def test_initial_conditions(small_run):
 
 def test_hightech_share_starts_at_reported_value():
     from conftest import make_cfg
-    from jjj_sim.indicators import INDICATORS
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.indicators import INDICATORS
+    from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(make_cfg("population.scale=0.05"), seed=5)
     assert INDICATORS["hebei_hightech_va_share"][3](m) == pytest.approx(13.1, abs=1e-9)

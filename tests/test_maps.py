@@ -1,4 +1,4 @@
-"""Region boundaries (jjj_sim/data/boundaries.geojson) and the map drawing (jjj_sim/maps.py)."""
+"""Region boundaries (jjj_sim/data/boundaries.geojson) and the map drawing (jjj_sim/reporting/maps.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.path import Path
 
-from jjj_sim import maps
-from jjj_sim.world import load_places, load_sectors
+from jjj_sim.reporting import maps
+from jjj_sim.sim.world import load_places, load_sectors
 
 
 def _rows(name):
@@ -247,6 +247,6 @@ def test_draw_map_on_own_axes_and_bad_ids(places):
 
 
 def test_importing_maps_does_not_import_matplotlib():
-    code = "import sys, jjj_sim.maps; assert 'matplotlib.pyplot' not in sys.modules; print('ok')"
+    code = "import sys, jjj_sim.reporting.maps; assert 'matplotlib.pyplot' not in sys.modules; print('ok')"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == "ok", res.stderr

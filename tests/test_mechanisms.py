@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import make_cfg, run_model
-from jjj_sim.events import KINDS
-from jjj_sim.indicators import INDICATORS, parks_year_end, year_end
-from jjj_sim.model import RelocationModel
-from jjj_sim.population import BRANCH, HIGHTECH
-from jjj_sim.rules import technology
-from jjj_sim.world import BEIJING, HEBEI
+from jjj_sim.sim.events import KINDS
+from jjj_sim.sim.indicators import INDICATORS, parks_year_end, year_end
+from jjj_sim.sim.model import RelocationModel
+from jjj_sim.sim.population import BRANCH, HIGHTECH
+from jjj_sim.sim.rules import technology
+from jjj_sim.sim.world import BEIJING, HEBEI
 
 
 def _ev(m):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from conftest import make_cfg
-from jjj_sim import events as ev
-from jjj_sim.experiment import run_to_dir, simulate
-from jjj_sim.timeline import quarter_end_date
+from jjj_sim.sim import events as ev
+from jjj_sim.runner.experiment import run_to_dir, simulate
+from jjj_sim.core.timeline import quarter_end_date
 
 
 def test_streamed_event_log_equals_the_in_memory_one(tmp_path, monkeypatch):
@@ -55,7 +55,7 @@ def test_a_joblib_sweep_writes_every_jobs_plots(tmp_path):
 def test_the_plotting_process_reports_its_error(tmp_path):
     import pytest
 
-    from jjj_sim.outputs import PlotProcess
+    from jjj_sim.runner.outputs import PlotProcess
 
     p = PlotProcess()
     try:

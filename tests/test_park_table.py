@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from conftest import make_cfg
-from jjj_sim import park_record, report
-from jjj_sim.experiment import result_rows, summarise
-from jjj_sim.outputs import summary
+from jjj_sim.sim import park_record
+from jjj_sim.reporting import report
+from jjj_sim.runner.experiment import result_rows, summarise
+from jjj_sim.runner.outputs import summary
 
 END = 2020  # the runs end here: figures of 2015-2020 are simulated, those of 2023 and 2025 are not
 SEEDS = (3, 4)
@@ -34,7 +35,7 @@ def _n_figures() -> int:
 @pytest.fixture(scope="module")
 def runs():
     """Two seeds of the baseline at 2% scale to 2020: their summaries and tidy rows."""
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     summaries, rows = [], []
     for seed in SEEDS:
@@ -172,7 +173,7 @@ def test_record_rows_within_and_past_the_end(runs):
 
 # ---------------------------------------------------------------------------- jjj-sim-validate
 def test_validate_has_the_record_table(runs):
-    from jjj_sim.validate import park_record_markdown, park_record_table
+    from jjj_sim.tools.validate import park_record_markdown, park_record_table
 
     summaries, _rows = runs
     rows = park_record_table(summaries)
@@ -191,7 +192,7 @@ def test_validate_has_the_record_table(runs):
 
 # ---------------------------------------------------------------------------- dashboard
 def test_dashboard_parks_and_record_tables(levels):
-    from jjj_sim.dashboard import views
+    from jjj_sim.tools.dashboard import views
 
     res = SimpleNamespace(levels=levels, diffs=pd.DataFrame(columns=["scenario", "indicator", "year", "mean_diff",
                                                                      "ci90_low", "ci90_high"]),
@@ -214,9 +215,9 @@ def test_dashboard_parks_and_record_tables(levels):
 
 # ---------------------------------------------------------------------------- plots
 def test_run_plots_and_compare_parks_plot_cope_without_capacity(tmp_path, runs, levels):
-    from jjj_sim import maps
-    from jjj_sim.compare import make_plots
-    from jjj_sim.plots import write_plots
+    from jjj_sim.reporting import maps
+    from jjj_sim.tools.compare import make_plots
+    from jjj_sim.reporting.plots import write_plots
 
     summaries, _rows = runs
     paths = write_plots(tmp_path / "run", summaries[0])

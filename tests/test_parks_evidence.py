@@ -11,10 +11,11 @@ import pytest
 import yaml
 from conftest import make_cfg, run_model
 
-from jjj_sim import park_record, posterior
-from jjj_sim.calibration.targets import load_targets
-from jjj_sim.indicators import parks_year_end
-from jjj_sim.model import RelocationModel
+from jjj_sim.sim import park_record
+from jjj_sim.runner import posterior
+from jjj_sim.tools.calibration.targets import load_targets
+from jjj_sim.sim.indicators import parks_year_end
+from jjj_sim.sim.model import RelocationModel
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +95,7 @@ def test_a_higher_type_constant_draws_more_firms_into_parks_of_that_type_only():
 
 
 def test_unknown_park_offset_is_refused():
-    from jjj_sim.errors import ConfigError
+    from jjj_sim.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="params.parks.asc_offset.nowhere"):
         make_cfg("++params.parks.asc_offset.nowhere=1.0")
@@ -116,7 +117,7 @@ def test_prior_draws_give_uncounted_parks_an_offset_and_the_stock_a_half_life():
 
 
 def test_summary_records_the_firm_stock_basis(tmp_path):
-    from jjj_sim.outputs import firm_stock_basis
+    from jjj_sim.runner.outputs import firm_stock_basis
 
     cfg = make_cfg("population.scale=0.01")
     b = firm_stock_basis(cfg)
@@ -125,7 +126,7 @@ def test_summary_records_the_firm_stock_basis(tmp_path):
 
 
 def test_half_life_outside_its_stated_range_is_refused():
-    from jjj_sim.errors import ConfigError
+    from jjj_sim.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="growth_half_life_years"):
         make_cfg("params.demography.growth_half_life_years=9")

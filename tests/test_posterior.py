@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jjj_sim import posterior
-from jjj_sim.config import load_params_file
-from jjj_sim.errors import ConfigError
-from jjj_sim.experiment import posterior_differences
+from jjj_sim.runner import posterior
+from jjj_sim.runner.config import load_params_file
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner.experiment import posterior_differences
 
 from conftest import make_cfg
 

@@ -1,4 +1,4 @@
-"""The comparison report (jjj_sim.report): formatting, labels, and the rendered HTML and Markdown."""
+"""The comparison report (jjj_sim.reporting.report): formatting, labels, and the rendered HTML and Markdown."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from jjj_sim.report import NS_MARK, fmt_diff, fmt_value, label, write_report
+from jjj_sim.reporting.report import NS_MARK, fmt_diff, fmt_value, label, write_report
 
 SCENARIOS = [
     {"name": "baseline", "description": "Levers as reported."},

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jjj_sim.errors import ConfigError
-from jjj_sim.policy import Schedule
-from jjj_sim.rules import hazard
-from jjj_sim.rules.choice import NONE, ChoiceContext, choose
-from jjj_sim.timeline import last_quarter, quarter_end_date, quarter_of
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.sim.policy import Schedule
+from jjj_sim.sim.rules import hazard
+from jjj_sim.sim.rules.choice import NONE, ChoiceContext, choose
+from jjj_sim.core.timeline import last_quarter, quarter_end_date, quarter_of
 
 
 def test_draw_has_the_right_rate_and_no_repeats():
@@ -97,7 +97,7 @@ def test_size_term_makes_shares_invariant_to_splitting_a_place():
     draw what the whole drew, and every other place keeps its share (size coefficient 1)."""
     from types import SimpleNamespace
 
-    from jjj_sim.rules.choice import build_context
+    from jjj_sim.sim.rules.choice import build_context
 
     c = SimpleNamespace(asc_tianjin=0.5, asc_hebei=-0.2, size_coefficient=1.0, beta_travel_time=-0.8,
                         beta_cost=-1.5, beta_agglomeration=0.4, beta_specialisation=1.0, beta_incentive=0.8,
@@ -164,8 +164,8 @@ def test_timeline():
 
 
 def test_rail_openings_cut_travel_times():
-    from jjj_sim.model import load_rail_links
-    from jjj_sim.world import Geography, load_places, load_sectors
+    from jjj_sim.sim.model import load_rail_links
+    from jjj_sim.sim.world import Geography, load_places, load_sectors
 
     class W:
         circuity, road_speed_kmh, rail_speed_kmh, rail_access_hours = 1.3, 60, 200, 0.75
@@ -186,7 +186,7 @@ def test_rail_openings_cut_travel_times():
 def test_a_later_rail_link_shortens_travel_time():
     """Every dated link counts: Tangshan's Dec 2022 direct line (1 h 03 min) beats its 2013
     route via Tianjin, and the scenario's extra link with hours beats both."""
-    from jjj_sim.world import Geography, RailLink, load_places, load_rail_links, load_sectors
+    from jjj_sim.sim.world import Geography, RailLink, load_places, load_rail_links, load_sectors
 
     class W:
         circuity, road_speed_kmh, rail_speed_kmh, rail_access_hours = 1.3, 60, 200, 0.75

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jjj_sim import experiment
-from jjj_sim.errors import ConfigError
-from jjj_sim.indicators import quarterly
+from jjj_sim.runner import experiment
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.sim.indicators import quarterly
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "experiments" / "examples" / "xiongan_rail.yaml"
@@ -77,7 +77,7 @@ def test_bad_from_entries_are_refused_naming_the_field():
 
 # ---------------------------------------------------------------------------- rail per link
 def test_a_speedup_of_one_link_shortens_only_that_regions_time():
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     cfg = experiment.compose([*SMALL, "run.end_year=2027",
                               "+policy.rail.speedups.bt={region: tangshan, opens: 2022-12, "
@@ -114,7 +114,7 @@ def test_rail_lever_errors_name_their_field():
 
 
 def test_a_new_link_with_a_speed_opens_on_its_date():
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     cfg = experiment.compose([*SMALL, "run.end_year=2030",
                               "policy.rail.extra_links=[{region: hengshui, opens: 2026-09, speed_kmh: 350}]"])
@@ -129,7 +129,7 @@ def test_the_example_scenario_file_matches_the_baseline_until_2026():
 
     base = quarterly(run_model(*SMALL, "run.end_year=2027", seed=21))
     spec = experiment.scenario_spec(str(EXAMPLE))
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(spec.compose([*SMALL, "run.end_year=2027", "seed=21"]), seed=21)
     m.run_model()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import make_cfg, run_model
-from jjj_sim.errors import ConfigError
-from jjj_sim.indicators import quarterly
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.sim.indicators import quarterly
 
 SCENARIO_START = {  # first quarter in which each scenario's levers differ from the baseline
     "xiongan_acceleration": 44,  # 2025 Q1
@@ -38,7 +38,7 @@ def test_no_strategy_switches_every_lever_off():
 
 
 def test_rail_speedup_cuts_travel_times_and_is_bounded():
-    from jjj_sim.model import RelocationModel
+    from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(make_cfg("scenario=rail_integration", "population.scale=0.005", "run.end_year=2030"), seed=1)
     zjk = m.places.index("zhangjiakou", "t")

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from jjj_sim.errors import ConfigError
-from jjj_sim.sensitivity import analyse, load_samples, parse, samples_table, write_samples
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.tools.sensitivity import analyse, load_samples, parse, samples_table, write_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {

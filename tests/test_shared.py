@@ -1,4 +1,4 @@
-"""What runs in one process share (jjj_sim/shared.py) and the calibrator's config reuse: the
+"""What runs in one process share (jjj_sim/sim/shared.py) and the calibrator's config reuse: the
 same config and seed give the same run whatever was built before it in the process."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from jjj_sim import config
-from jjj_sim.calibration.simulator import Simulator
-from jjj_sim.calibration.targets import load_targets
-from jjj_sim.errors import ConfigError
-from jjj_sim.model import RelocationModel
+from jjj_sim.runner import config
+from jjj_sim.tools.calibration.simulator import Simulator
+from jjj_sim.tools.calibration.targets import load_targets
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.sim.model import RelocationModel
 
 from conftest import CONF_DIR, make_cfg
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jjj_sim import posterior
-from jjj_sim.calibration.targets import load_targets
-from jjj_sim.indicators import INDICATORS
-from jjj_sim.sweep import Gathered, column_kinds, gather, write
+from jjj_sim.runner import posterior
+from jjj_sim.tools.calibration.targets import load_targets
+from jjj_sim.sim.indicators import INDICATORS
+from jjj_sim.tools.sweep import Gathered, column_kinds, gather, write
 
 ROOT = Path(__file__).resolve().parents[1]
 

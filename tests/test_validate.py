@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jjj_sim.calibration.targets import load_targets
-from jjj_sim.errors import ConfigError
+from jjj_sim.tools.calibration.targets import load_targets
+from jjj_sim.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["population.scale=0.01", "seeds=2", "run.end_year=2016"]
@@ -74,7 +74,7 @@ def test_validation_report(validated):
     assert f3["unit"] == "share" and 0 < f3["mean"] < 10
     assert rep["met"] == sum(f["met"] for f in rep["figures"])
     # the parks' record beside the model: every figure of park_record.csv; the run ends in 2016
-    from jjj_sim.park_record import load
+    from jjj_sim.sim.park_record import load
 
     rec = {r["id"]: r for r in rep["park_record"]}
     assert list(rec) == [f.id for f in load()]
@@ -168,8 +168,8 @@ def test_given_real_run_is_scored(tmp_path, figures_file):
 
 
 def test_end_year_is_raised_to_the_latest_figure(figures_file):
-    from jjj_sim.experiment import compose as compose_config
-    from jjj_sim.validate import Settings
+    from jjj_sim.runner.experiment import compose as compose_config
+    from jjj_sim.tools.validate import Settings
 
     s = Settings(compose_config([f"figures={figures_file}", "run.end_year=2014"], "validate"))
     assert s.end_year == 2016 and s.seeds == 10 and s.given == []
@@ -181,8 +181,8 @@ def test_end_year_is_raised_to_the_latest_figure(figures_file):
 
 
 def test_default_figures_are_the_calibration_targets():
-    from jjj_sim.experiment import compose as compose_config
-    from jjj_sim.validate import Settings
+    from jjj_sim.runner.experiment import compose as compose_config
+    from jjj_sim.tools.validate import Settings
 
     s = Settings(compose_config([], "validate"))
     assert [t.id for t in s.figures] == [t.id for t in load_targets(ROOT / "calibration" / "targets.yaml")]

@@ -1,0 +1,704 @@
+"""The scenario-comparison report: ``report.html`` (self-contained, images embedded) and ``report.md``.
+
+    from jjj_sim.reporting.report import write_report, label
+    write_report(out, levels=levels, diffs=diffs, scenarios=[{"name": "baseline", "description": "..."}, ...],
+                 images={"Map: firms attracted": out / "plots" / "map.png"}, meta={...})
+
+Both files are rendered from the same context by the Jinja2 templates in ``jjj_sim/templates``
+(``report.html.j2``, autoescaped; ``report.md.j2``), so they carry the same tables. All the
+number formatting is here (``fmt_value``, ``fmt_diff``), and so is ``label``, which turns an
+indicator id into words and a unit for the report and for plot axes.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+# Headline rows, in this order (those absent from the data are left out).
+HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
+            "relocations_out_of_beijing_cum", "xiongan_firms_from_beijing", "hebei_hightech_va_share",
+            "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_tianjin",
+            "firms_by_province_hebei")
+PROVINCE_NAMES = ("Beijing", "Tianjin", "Hebei")
+PROVINCE_INDICATORS = ("firms_by_province_beijing", "firms_by_province_tianjin", "firms_by_province_hebei")
+EXTRA_YEARS = (2025, 2030)  # reported as well when before the end year
+
+# Units whose values are counts: shown rounded to whole numbers.
+COUNT_UNITS = frozenset({"firms", "branches", "legal units", "contracts", "slots"})
+PERCENT_UNITS = frozenset({"percent", "%"})
+NS_MARK = "\u2020"  # dagger: the 90% CI of the difference contains 0
+NS_LEGEND = (f"{NS_MARK} the 90% confidence interval of the difference includes 0: "
+             "not distinguishable from no difference with these seeds.")
+FULL_WORD = "full"
+NO_LIMIT = "no limit"  # capacity of a park without a physical limit in the record
+NO_FILL = "\u2014"  # its fill: none (an em dash)
+
+# Descriptions in INDICATORS that only make sense after the row above them.
+_TITLE_OVERRIDES = {
+    "hebei_firms_attracted_from_beijing_cum": "Firms from Beijing that settled in Hebei since 2014",
+    "tech_contract_turnover_bj_to_tjhb_bn_yuan": "Turnover of technology contracts from Beijing to Tianjin and Hebei",
+    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan":
+        "Turnover of technology contracts from Beijing to Tianjin and Hebei since 2014",
+}
+
+
+# ---------------------------------------------------------------------------- labels
+@lru_cache(maxsize=1)
+def _places() -> dict:
+    """{id: {"name", "is_park", "region" (id), "province" (int), "capacity"}} from the package data."""
+    from jjj_sim.sim.world import load_places, load_sectors
+
+    p = load_places(load_sectors())
+    return {pid: {"name": p.names[i], "is_park": bool(p.is_park[i]), "region": p.ids[int(p.region[i])],
+                  "province": int(p.province[i]), "capacity": float(p.capacity[i])}
+            for i, pid in enumerate(p.ids)}
+
+
+def place_name(pid: str) -> str:
+    """A region's or park's name in words (its id if unknown)."""
+    place = _places().get(pid)
+    return place["name"] if place else pid
+
+
+def label(indicator_id: str) -> tuple[str, str]:
+    """(title in words, unit) for a headline indicator id or a place-family id such as
+    ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
+    ``(indicator_id, "")``."""
+    from jjj_sim.sim.indicators import INDICATORS
+
+    if indicator_id in INDICATORS:
+        kind, unit, description, _reporter = INDICATORS[indicator_id]
+        title = _TITLE_OVERRIDES.get(indicator_id, description)
+        return (f"{title}, per year" if kind == "flow" else title), unit
+    prefix, sep, pid = indicator_id.partition(":")
+    if not sep:
+        return indicator_id, ""
+    name = place_name(pid)
+    region = _places().get(pid, {}).get("region")
+    region_name = place_name(region) if region else "its region"
+    families = {
+        "region_firms": (f"Firms in {name} (legal units and branches, its parks included)", "firms"),
+        "region_firms_from_outside": (f"Firms attracted to {name} from other provinces", "firms"),
+        "park_firms": (f"Firms in {name} (legal units and branches)", "firms"),
+        "park_firms_from_bjtj": (f"Firms from Beijing and Tianjin in {name}", "firms"),
+        "park_firms_from_beijing": (f"Firms from Beijing in {name}", "firms"),
+        "park_fill_pct": (f"{name}: firms as % of its capacity", "percent"),
+        "park_overflow_to_region": (f"{name}: firms sent to {region_name} because the park was full, since 2014",
+                                    "firms"),
+        "park_capacity": (f"{name}: capacity", "slots"),
+    }
+    return families.get(prefix, (indicator_id, ""))
+
+
+def plot_label(indicator_id: str) -> tuple[str, str]:
+    """``label`` for a plot: without the Chinese terms in brackets (matplotlib's default font
+    has no CJK glyphs; the reports keep them)."""
+    title, unit = label(indicator_id)
+    return re.sub(r"\s*\([^)]*[\u3400-\u9fff][^)]*\)", "", title), unit
+
+
+# ---------------------------------------------------------------------------- formatting
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def _decimals(unit: str) -> int:
+    return 0 if unit in COUNT_UNITS else 1
+
+
+def _num(x: float, decimals: int, signed: bool = False) -> str:
+    """Thousands separators, fixed decimals; ``signed`` adds + or -; a value that rounds to
+    zero is "0" (never "-0" or "+0")."""
+    x = float(x)
+    if math.isinf(x):
+        return ("+" if signed and x > 0 else "-" if x < 0 else "") + "\u221e"
+    r = round(x, decimals)
+    if r == 0:
+        return f"{0:.{decimals}f}"
+    s = f"{abs(r):,.{decimals}f}"
+    return ("-" if r < 0 else "+" if signed else "") + s
+
+
+def fmt_value(x, unit: str) -> str:
+    """A level: counts to whole numbers ("44,180"), percentages with 1 decimal and "%"
+    ("13.1%"), anything else (bn yuan, Mt) with 1 decimal; missing values "n/a"."""
+    if _missing(x):
+        return "n/a"
+    s = _num(x, _decimals(unit))
+    return s + "%" if unit in PERCENT_UNITS else s
+
+
+def ci_contains_zero(lo, hi) -> bool:
+    return not _missing(lo) and not _missing(hi) and float(lo) <= 0.0 <= float(hi)
+
+
+def fmt_diff(mean, lo, hi, unit: str) -> str:
+    """A difference with its 90% confidence interval, signed: "+1,234 [+1,020, +1,450]";
+    percentages in percentage points ("+0.3 pp [-0.1, +0.7]"). If the interval includes 0 the
+    text ends with the mark NS_MARK (see NS_LEGEND). A missing interval: "+16 [n/a]"."""
+    if _missing(mean):
+        return "n/a"
+    d = _decimals(unit)
+    s = _num(mean, d, signed=True) + (" pp" if unit in PERCENT_UNITS else "")
+    if _missing(lo) or _missing(hi):
+        return s + " [n/a]"
+    s += f" [{_num(lo, d, signed=True)}, {_num(hi, d, signed=True)}]"
+    return s + f" {NS_MARK}" if ci_contains_zero(lo, hi) else s
+
+
+def fmt_signed(x, unit: str) -> str:
+    """A difference without an interval: "+1,234", "+0.3 pp"."""
+    if _missing(x):
+        return "n/a"
+    return _num(x, _decimals(unit), signed=True) + (" pp" if unit in PERCENT_UNITS else "")
+
+
+def fmt_range(lo, hi, unit: str) -> str:
+    """The 5-95% range of per-seed differences: "+900 to +1,600"."""
+    if _missing(lo) or _missing(hi):
+        return "n/a"
+    d = _decimals(unit)
+    pp = " pp" if unit in PERCENT_UNITS else ""
+    return f"{_num(lo, d, signed=True)} to {_num(hi, d, signed=True)}{pp}"
+
+
+def _fmt_seconds(s: float) -> str:
+    s = float(s)
+    if s < 120:
+        return f"{s:,.0f} s"
+    if s < 2 * 3600:
+        return f"{s / 60:,.1f} min"
+    return f"{s / 3600:,.1f} h"
+
+
+def _fmt_plain(x) -> str:
+    """A meta number as written by the user (0.2, not 0.20)."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+# ---------------------------------------------------------------------------- table model
+def _cell(text: str, cls: str = "num") -> dict:
+    return {"text": text, "cls": cls}
+
+
+def _col(text: str, group: str = "", num: bool = True) -> dict:
+    return {"text": text, "group": group, "num": num}
+
+
+def _table(columns: list[dict], rows: list[dict], caption: str = "", notes: list[str] | None = None) -> dict:
+    """columns: [{"text", "group", "num"}]; rows: {"cells": [{"text", "cls"}]} or {"group": str}.
+    ``header_groups`` (HTML) merges consecutive equal groups into one spanning header cell;
+    ``md_header`` joins group and column for the one-line Markdown header."""
+    groups = []
+    for c in columns:
+        if groups and groups[-1]["text"] == c["group"]:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"text": c["group"], "span": 1})
+    return {"caption": caption, "columns": columns, "rows": rows, "notes": notes or [],
+            "header_groups": groups if any(c["group"] for c in columns) else [],
+            "md_header": [f"{c['group']}: {c['text']}" if c["group"] else c["text"] for c in columns]}
+
+
+class _Data:
+    """Fast lookups into the levels and diffs frames."""
+
+    def __init__(self, levels: pd.DataFrame, diffs: pd.DataFrame, ref: str):
+        self.ref = ref
+        self.levels = {(s, i, int(y)): float(m) for s, i, y, m in
+                       zip(levels["scenario"], levels["indicator"], levels["year"], levels["mean"])}
+        self.diffs = {}
+        if len(diffs):
+            cols = [diffs[c] for c in ("scenario", "indicator", "year", "mean_diff", "ci90_low", "ci90_high",
+                                       "seed_p05", "seed_p95")]
+            for s, i, y, m, lo, hi, p05, p95 in zip(*cols):
+                self.diffs[(s, i, int(y))] = (float(m), float(lo), float(hi), float(p05), float(p95))
+        self.indicators = set(levels["indicator"]) | (set(diffs["indicator"]) if len(diffs) else set())
+        self.years = sorted({int(y) for y in levels["year"]})
+
+    def level(self, scenario: str, ind: str, year: int) -> float:
+        return self.levels.get((scenario, ind, year), float("nan"))
+
+    def diff(self, scenario: str, ind: str, year: int) -> tuple:
+        return self.diffs.get((scenario, ind, year), (float("nan"),) * 5)
+
+    def value_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        return _cell(fmt_value(self.level(scenario, ind, year), unit))
+
+    def diff_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        m, lo, hi, _p05, _p95 = self.diff(scenario, ind, year)
+        return _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num")
+
+
+def has_limit(capacity) -> bool:
+    """Whether a park capacity is a hard limit (a finite number; None, NaN or inf: no limit)."""
+    return not _missing(capacity) and math.isfinite(float(capacity))
+
+
+def fmt_capacity(capacity) -> str:
+    """A park's capacity: whole slots, or NO_LIMIT where the record states no physical limit."""
+    return fmt_value(capacity, "slots") if has_limit(capacity) else NO_LIMIT
+
+
+def is_full(fill, overflow=None) -> bool:
+    """A park is full (at some point up to the year) when its firms reach its capacity (mean
+    over seeds at or above 100%) or when it has sent choosers to its region (overflow > 0: it
+    was full when they chose it; at a small population scale its slots in simulated firms,
+    floor(capacity x scale), can hold fewer real firms than the capacity, so a full park can
+    show under 100%)."""
+    return ((not _missing(fill) and float(fill) >= 100.0 - 1e-9)
+            or (not _missing(overflow) and float(overflow) > 0.0))
+
+
+def map_fill(fill_pct: dict[str, float], overflow: dict[str, float] | None = None) -> dict[str, float]:
+    """park id -> share of capacity used, for a map's ``park_fill``: fill % / 100, and at least 1
+    (full) where the park sent choosers to its region (``is_full``). Only parks with a fill (a
+    physical limit) are in it."""
+    overflow = overflow or {}
+    out = {}
+    for k, v in fill_pct.items():
+        share = float(v) / 100.0
+        out[k] = 1.0 if is_full(None, overflow.get(k)) and not share >= 1.0 else share
+    return out
+
+
+def fmt_fill(fill, limited: bool = True, full: bool | None = None) -> str:
+    """A park's fill in percent of its capacity, "(full)" added when full; NO_FILL for a park
+    without a physical limit."""
+    if not limited:
+        return NO_FILL
+    full = is_full(fill) if full is None else full
+    return fmt_value(fill, "percent") + (f" ({FULL_WORD})" if full else "")
+
+
+def _fill_cell(fill: float, limited: bool = True, full: bool | None = None) -> dict:
+    full = is_full(fill) if full is None else full
+    return _cell(fmt_fill(fill, limited, full), "num full" if limited and full else "num")
+
+
+# ---------------------------------------------------------------------------- sections
+def _differs(data: _Data, others: list[str], inds: list[str], year: int) -> bool:
+    """Whether any scenario differs from the reference in any of ``inds`` at ``year``."""
+    for s in others:
+        for ind in inds:
+            d = data.diff(s, ind, year)
+            if any(not _missing(x) and float(x) != 0.0 for x in d):
+                return True
+    return False
+
+
+def _headline_tables(data: _Data, ref: str, others: list[str], years: list[int]) -> list[dict]:
+    """One table per year; years before the scenarios first differ are left out (their levers
+    are the same until then, so every difference is 0), with a note."""
+    rows_ind = [i for i in HEADLINE if i in data.indicators]
+    same = [y for y in years if others and not _differs(data, others, rows_ind, y)]
+    shown = [y for y in years if y not in same] or years[-1:]
+    out = []
+    for y in shown:
+        cols = [_col("Indicator", num=False), _col("Unit", num=False), _col("level", f"{ref} (reference)")]
+        for s in others:
+            cols += [_col("level", s), _col(f"difference from {ref}", s)]
+        rows = []
+        for ind in rows_ind:
+            title, unit = label(ind)
+            cells = [_cell(title, "text"), _cell(unit, "text"), data.value_cell(ref, ind, y, unit)]
+            for s in others:
+                cells += [data.value_cell(s, ind, y, unit), data.diff_cell(s, ind, y, unit)]
+            rows.append({"cells": cells})
+        out.append(_table(cols, rows, caption=f"Headline indicators, end of {y}"))
+    dropped = [y for y in same if y < shown[0]]
+    if dropped:
+        out[0]["notes"] = [f"At the end of {', '.join(map(str, dropped))} the scenarios do not differ in these "
+                           f"indicators (their levers are the same until then): not shown."] + out[0]["notes"]
+    return out
+
+
+def _seed_range_table(data: _Data, ref: str, others: list[str], year: int) -> dict:
+    cols = [_col("Indicator", num=False), _col("Unit", num=False)]
+    cols += [_col(f"{s} minus {ref}: 5-95% of seeds") for s in others]
+    rows = []
+    for ind in (i for i in HEADLINE if i in data.indicators):
+        title, unit = label(ind)
+        cells = [_cell(title, "text"), _cell(unit, "text")]
+        for s in others:
+            _m, _lo, _hi, p05, p95 = data.diff(s, ind, year)
+            cells.append(_cell(fmt_range(p05, p95, unit)))
+        rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"Spread of the per-seed differences, end of {year}")
+
+
+def _posterior_table(data: _Data, post: pd.DataFrame | None, ref: str, others: list[str], year: int) -> dict | None:
+    """Headline differences with seed noise only (the fitted point) beside the posterior ensemble's
+    (parameters and seeds), and the share of the spread that comes from the parameters."""
+    if post is None or not len(post):
+        return None
+    idx = {(s, i, int(y)): r for s, i, y, r in zip(post["scenario"], post["indicator"], post["year"],
+                                                    post.itertuples(index=False))}
+    cols = [_col("Indicator", num=False), _col("Unit", num=False),
+            _col("difference [90% CI]", "seeds only (fitted point)"), _col("5-95% of runs", "seeds only (fitted point)"),
+            _col("mean difference", "posterior draws x seeds"), _col("5-95% of runs", "posterior draws x seeds"),
+            _col("share of variance from parameters", "posterior draws x seeds")]
+    rows = []
+    for s in others:
+        rows.append({"group": f"{s} minus {ref}, end of {year}"})
+        for ind in (i for i in HEADLINE if i in data.indicators):
+            title, unit = label(ind)
+            m, lo, hi, p05, p95 = data.diff(s, ind, year)
+            r = idx.get((s, ind, year))
+            share = "n/a" if r is None or _missing(r.param_share) else f"{100 * r.param_share:.0f}%"
+            rows.append({"cells": [
+                _cell(title, "text"), _cell(unit, "text"),
+                _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num"),
+                _cell(fmt_range(p05, p95, unit)),
+                _cell("n/a" if r is None else fmt_signed(r.post_mean_diff, unit)),
+                _cell("n/a" if r is None else fmt_range(r.post_p05, r.post_p95, unit)),
+                _cell(share)]})
+    n = post[["n_draws", "n_seeds"]].iloc[0]
+    return _table(cols, rows, caption=f"Parameter uncertainty: {int(n.n_draws)} posterior draws x {int(n.n_seeds)} seeds",
+                  notes=["A posterior difference pairs each scenario's run with the reference's run at the same "
+                         "draw and seed. Its 5-95% range covers parameters and seeds together; the share of "
+                         "variance from parameters is the between-draw variance (net of seed noise) over the total."])
+
+
+def _province_table(data: _Data, ref: str, others: list[str], years: list[int]) -> dict | None:
+    present = [(k, ind) for k, ind in enumerate(PROVINCE_INDICATORS) if ind in data.indicators]
+    if not present:
+        return None
+    cols = [_col("Province", num=False), _col("Year", num=False), _col("level", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("level", s), _col(f"difference from {ref}", s)]
+    rows = []
+    for k, ind in present:
+        unit = label(ind)[1]
+        for y in years:
+            cells = [_cell(PROVINCE_NAMES[k], "text"), _cell(str(y), "text"), data.value_cell(ref, ind, y, unit)]
+            for s in others:
+                cells += [data.value_cell(s, ind, y, unit), data.diff_cell(s, ind, y, unit)]
+            rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"{label(present[0][1])[1].capitalize()} by province (mean over seeds)")
+
+
+def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict | None:
+    places = _places()
+    regions = [pid for pid, p in places.items() if not p["is_park"]
+               and (f"region_firms:{pid}" in data.indicators or f"region_firms_from_outside:{pid}" in data.indicators)]
+    if not regions:
+        return None
+    cols = [_col("Region", num=False), _col("firms", f"{ref} (reference)"),
+            _col("firms attracted", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("difference: firms", s), _col("difference: firms attracted", s)]
+    rows = []
+    for k, prov in enumerate(PROVINCE_NAMES):
+        mine = [pid for pid in regions if places[pid]["province"] == k]
+        if not mine:
+            continue
+        rows.append({"group": prov})
+        for pid in mine:
+            a, b = f"region_firms:{pid}", f"region_firms_from_outside:{pid}"
+            cells = [_cell(places[pid]["name"], "text"), data.value_cell(ref, a, year, "firms"),
+                     data.value_cell(ref, b, year, "firms")]
+            for s in others:
+                cells += [data.diff_cell(s, a, year, "firms"), data.diff_cell(s, b, year, "firms")]
+            rows.append({"cells": cells})
+    return _table(cols, rows, caption=f"Regions, end of {year} (firms: legal units and branches, parks included; "
+                                      "firms attracted: of which from another province)")
+
+
+def _park_capacity(data: _Data, scenario: str, pid: str, year: int) -> float:
+    """The park's capacity in a scenario: its ``park_capacity`` level, else the package data's
+    (inf: no physical limit)."""
+    cap = data.level(scenario, f"park_capacity:{pid}", year)
+    return _places()[pid]["capacity"] if _missing(cap) else cap
+
+
+def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
+    fill = data.level(scenario, f"park_fill_pct:{pid}", year)
+    if _missing(fill):
+        firms = data.level(scenario, f"park_firms:{pid}", year)
+        cap = _park_capacity(data, scenario, pid, year)
+        if not _missing(firms) and has_limit(cap) and cap > 0:
+            fill = 100.0 * firms / cap
+    return fill
+
+
+def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[dict | None, list[str], bool]:
+    """The parks table, the names of parks full in some scenario, and whether any fill is known."""
+    places = _places()
+    prefixes = ("park_firms:", "park_firms_from_bjtj:", "park_fill_pct:", "park_overflow_to_region:")
+    parks = [pid for pid, p in places.items() if p["is_park"] and any(f"{x}{pid}" in data.indicators for x in prefixes)]
+    if not parks:
+        return None, [], False
+    cols = [_col("Park", num=False), _col("Region", num=False), _col("capacity (slots)", f"{ref} (reference)"),
+            _col("firms", f"{ref} (reference)"), _col("fill (% of capacity)", f"{ref} (reference)"),
+            _col("firms from Beijing/Tianjin", f"{ref} (reference)"),
+            _col("overflow to region (since 2014)", f"{ref} (reference)")]
+    for s in others:
+        cols += [_col("difference: firms from Beijing/Tianjin", s), _col("fill (% of capacity)", s)]
+    rows, full, fill_known = [], [], False
+    for k, prov in enumerate(PROVINCE_NAMES):
+        mine = [pid for pid in parks if places[pid]["province"] == k]
+        if not mine:
+            continue
+        rows.append({"group": prov})
+        for pid in mine:
+            cap = _park_capacity(data, ref, pid, year)
+            scen = [ref, *others]
+            limited = {s: has_limit(_park_capacity(data, s, pid, year)) for s in scen}
+            fills = {s: _park_fill(data, s, pid, year) for s in scen}
+            overflow = {s: data.level(s, f"park_overflow_to_region:{pid}", year) for s in scen}
+            fulls = {s: is_full(fills[s] if limited[s] else None, overflow[s]) for s in scen}
+            name = places[pid]["name"]
+            fill_known |= any(limited[s] and not _missing(fills[s]) for s in scen)
+            if any(fulls.values()):
+                full.append(name)
+            cells = [_cell(name, "text"), _cell(place_name(places[pid]["region"]), "text"),
+                     _cell(fmt_capacity(cap)), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
+                     _fill_cell(fills[ref], limited[ref], fulls[ref]),
+                     data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
+                     data.value_cell(ref, f"park_overflow_to_region:{pid}", year, "firms")]
+            for s in others:
+                cells += [data.diff_cell(s, f"park_firms_from_bjtj:{pid}", year, "firms"),
+                          _fill_cell(fills[s], limited[s], fulls[s])]
+            rows.append({"cells": cells})
+    notes = [f"{FULL_WORD}: the park reached its capacity by the end of {year}: it sent choosers to its region "
+             "(overflow above 0: firms that would have chosen it settled in the park's region instead) or its "
+             "firms are at or above capacity (mean over seeds). At a small population scale the park holds "
+             "floor(capacity x scale) simulated firms, so a full park can show under 100%.",
+             f"{NO_LIMIT}: the record states no physical limit for the park, so it has no capacity and is never "
+             f"full (fill {NO_FILL})."]
+    return _table(cols, rows, caption=f"Parks, end of {year}", notes=notes), full, fill_known
+
+
+# ---------------------------------------------------------------------------- the park record
+FIELD_WORDS = {"firms": "firms in the park (all origins)", "firms_from_beijing": "firms from Beijing",
+               "firms_from_bjtj": "firms from Beijing or Tianjin"}
+_SOURCE_PATH = r"(?:shared|reference|docs)/[\w./-]*\.md"
+
+
+def source_text(source: str) -> str:
+    """A park figure's source as text: references to notes outside the project (a
+    ``shared/reference/*.md`` path) are left out, keeping what they cite."""
+    s = re.sub(rf"\s*\(\s*{_SOURCE_PATH}\s*\)", "", str(source))
+    s = re.sub(rf"{_SOURCE_PATH}\s*\(([^()]*)\)", r"\1", s)
+    s = re.sub(rf";?\s*{_SOURCE_PATH}", "", s)
+    return re.sub(r"\s{2,}", " ", s).strip(" ;")
+
+
+def within_text(row: dict, end_year: int | None) -> str:
+    """yes / no for a simulated value, "run ends before YEAR" past the run's end, else n/a."""
+    if row["within"] is not None:
+        return "yes" if row["within"] else "no"
+    if end_year is not None and int(row["year"]) > int(end_year):
+        return f"run ends before {row['year']}"
+    return "n/a"
+
+
+def park_record(mean: dict, end_year: int | None, low: dict | None = None, high: dict | None = None) -> list[dict]:
+    """The record beside the model, ready to show: ``park_record.rows`` of ``mean`` (a
+    summary.json-shaped ``parks`` mapping: one run, or the means over runs) with each column as
+    text, and the raw values. ``low``/``high``: the same mapping for the 5th and 95th
+    percentiles over seeds (the "90% of seeds" column; empty without them). ``end_year``: the
+    run's last year (figures after it: "run ends before YEAR")."""
+    from jjj_sim.sim import park_record as record
+
+    places = _places()
+    figures = {f.id: f for f in record.load()}
+    out = []
+    for r in record.rows(mean):
+        f = figures[r["id"]]
+        lo = f.simulated((low or {}).get(f.park, {})) if low is not None else None
+        hi = f.simulated((high or {}).get(f.park, {})) if high is not None else None
+        name = places[r["park"]]["name"] if r["park"] in places else r["name"]
+        out.append({**r, "name": name, "p05": lo, "p95": hi,
+                    "text": {"park": name, "reported": r["reported"], "definition": r["definition"],
+                             "as_of": r["as_of"], "measure": f"{FIELD_WORDS[r['field']]}, end of {r['year']}",
+                             "range": f"{fmt_value(r['low'], 'firms')}\u2013{fmt_value(r['high'], 'firms')}",
+                             "simulated": fmt_value(r["simulated"], "firms") if r["simulated"] is not None
+                             else ("\u2014" if within_text(r, end_year).startswith("run ends") else "n/a"),
+                             "seeds": (f"{fmt_value(lo, 'firms')}\u2013{fmt_value(hi, 'firms')}"
+                                       if lo is not None and hi is not None else ""),
+                             "within": within_text(r, end_year), "use": r["use"],
+                             "source": source_text(r["source"])}})
+    return out
+
+
+RECORD_NOTES = [
+    "A reported figure counts something else than the model's park rows (registered firms with local founders, "
+    "projects, firms signed): each row says which model field it is compared with at the end of which year, and "
+    "the range of that field the figure supports (its mapping is in jjj_sim/data/park_record.csv). "
+    "Use: target ID, fitted by the calibration (calibration/targets.yaml holds the same range); reference, "
+    "before 2021 and not fitted; check after 2020, released after the fitted period and not tuned to.",
+]
+
+
+def _record_table(levels: pd.DataFrame, ref: str, end_year: int) -> dict | None:
+    """The record beside the model for the reference scenario: means and 5-95% over seeds."""
+    from jjj_sim.runner.experiment import mean_summary
+
+    if not len(levels) or not levels.indicator.astype(str).str.startswith("park_").any():
+        return None
+    stats = [c for c in ("p05", "p95") if c in levels.columns]
+    mean = mean_summary(levels, ref)["parks"]
+    lo = mean_summary(levels, ref, "p05")["parks"] if len(stats) == 2 else None
+    hi = mean_summary(levels, ref, "p95")["parks"] if len(stats) == 2 else None
+    cols = [_col("Park", num=False), _col("reported figure", num=False), _col("definition", num=False),
+            _col("as of", num=False), _col("model field & year", num=False), _col("range the figure supports"),
+            _col(f"simulated (mean, {ref})"), _col("90% of seeds"), _col("within range", num=False),
+            _col("use", num=False), _col("source", num=False)]
+    rows = []
+    for r in park_record(mean, end_year, lo, hi):
+        t = r["text"]
+        cls = {"yes": "text within", "no": "text outside"}.get(t["within"], "text")
+        rows.append({"cells": [_cell(t["park"], "text"), _cell(t["reported"], "text"),
+                               _cell(t["definition"], "text"), _cell(t["as_of"], "text"),
+                               _cell(t["measure"], "text"), _cell(t["range"]), _cell(t["simulated"]),
+                               _cell(t["seeds"] or "n/a"), _cell(t["within"], cls), _cell(t["use"], "text"),
+                               _cell(t["source"], "text small")]})
+    return _table(cols, rows, caption="Parks: the record beside the model", notes=RECORD_NOTES)
+
+
+def _image(title: str, path: Path, out: Path) -> dict:
+    path = Path(path)
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+            ".svg": "image/svg+xml"}.get(path.suffix.lower(), "image/png")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    try:
+        rel = path.resolve().relative_to(Path(out).resolve()).as_posix()
+    except ValueError:
+        rel = Path(os.path.relpath(path.resolve(), Path(out).resolve())).as_posix()
+    return {"title": title, "data_uri": f"data:{mime};base64,{data}", "href": rel}
+
+
+# ---------------------------------------------------------------------------- templates
+def _md_escape(s) -> str:
+    """Text for a Markdown table cell or paragraph: characters that Markdown would read as
+    markup (a raw-HTML tag, code, emphasis, a cell border, a heading or quote at the start)
+    are backslash-escaped; line breaks become spaces."""
+    s = str(s).replace("\r", " ").replace("\n", " ")
+    for ch in "\\`*<|":
+        s = s.replace(ch, "\\" + ch)
+    return "\\" + s if s[:1] in ("#", ">") else s
+
+
+def _md_align(columns: list[dict]) -> str:
+    return "|" + "|".join("---:" if c["num"] else "---" for c in columns) + "|"
+
+
+@lru_cache(maxsize=2)
+def _env(kind: str) -> Environment:
+    if kind == "html":
+        env = Environment(loader=PackageLoader("jjj_sim", "templates"),
+                          autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    else:
+        env = Environment(loader=PackageLoader("jjj_sim", "templates"), autoescape=False,
+                          undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        env.filters["md"] = _md_escape
+        env.filters["md_align"] = _md_align
+    return env
+
+
+def _population_text(scale) -> str:
+    """What the population scale means, in words."""
+    try:
+        x = float(scale)
+    except (TypeError, ValueError):
+        return ""
+    if x == 1:
+        return "Every firm of the region is simulated."
+    if x < 1:
+        return f"A {x * 100:.3g}% sample of the region's firms is simulated; every figure is scaled to real firms."
+    return f"The region's firms are simulated {x:g} times over; every figure is scaled back to real firms."
+
+
+def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
+                  images: dict[str, Path], meta: dict, posterior: pd.DataFrame | None = None) -> dict:
+    """Everything the templates show, already formatted (strings)."""
+    if not scenarios:
+        raise ValueError("scenarios: at least the reference scenario is needed")
+    names = [str(s["name"]) for s in scenarios]
+    ref, others = names[0], names[1:]
+    data = _Data(levels, diffs, ref)
+    end = int(meta["end_year"])
+    years = sorted({end, *[y for y in EXTRA_YEARS if y < end]} & set(data.years)) or [end]
+    table_year = end if end in data.years or not data.years else max(data.years)
+
+    overrides = [str(o) for o in meta.get("overrides") or []]
+    seed_values = [str(v) for v in meta.get("seed_values") or []]
+    run = {
+        "n_scenarios": len(names), "scenario_names": names, "ref": ref, "others": others,
+        "seeds": meta.get("seeds", len(seed_values)), "seed_values": seed_values,
+        "scale": _fmt_plain(meta.get("scale", "n/a")), "start": meta.get("start", "n/a"), "end_year": end,
+        "runs": f"{int(meta['runs']):,}" if "runs" in meta else "n/a",
+        "seconds": _fmt_seconds(meta["seconds"]) if "seconds" in meta else "n/a",
+        "version": str(meta.get("version", "n/a")), "overrides": overrides,
+        "uncertainty": str(meta.get("uncertainty") or meta.get("uncertainty_note") or ""),
+        "master_seed": meta.get("master_seed"), "population": _population_text(meta.get("scale")),
+    }
+    parks, full_parks, fill_known = _park_table(data, ref, others, table_year)
+    record = _record_table(levels, ref, max(data.years) if data.years else end)
+    return {
+        "title": "Scenario comparison",
+        "run": run,
+        "scenarios": [{"name": str(s["name"]), "description": str(s.get("description") or ""),
+                       "reference": i == 0} for i, s in enumerate(scenarios)],
+        "ns_legend": NS_LEGEND,
+        "headline": _headline_tables(data, ref, others, years),
+        "seed_ranges": _seed_range_table(data, ref, others, table_year) if others else None,
+        "posterior": _posterior_table(data, posterior, ref, others, table_year) if others else None,
+        "posterior_note": _posterior_note(meta),
+        "provinces": _province_table(data, ref, others, years),
+        "regions": _region_table(data, ref, others, table_year),
+        "parks": parks,
+        "full_parks": full_parks,
+        "park_record": record,
+        "fill_known": fill_known,
+        "table_year": table_year,
+        "images": [_image(t, p, out) for t, p in images.items()],
+    }
+
+
+def _posterior_note(meta: dict) -> str:
+    p = meta.get("posterior")
+    if not p:
+        return ""
+    eps = p.get("epsilons") or []
+    return (f"Parameter draws: {meta.get('draws')} draws from the calibration's ABC-SMC posterior ({p['file']}: "
+            f"{p['particles']} particles of generation {p.get('generations', 'n/a')}"
+            + (f", acceptance threshold {eps[-1]:.3g}" if eps else "") + "), each draw a particle picked with "
+            "probability equal to its weight; every scenario runs every draw on the same seeds.")
+
+
+def write_report(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenarios: list[dict],
+                 images: dict[str, Path], meta: dict, posterior: pd.DataFrame | None = None) -> None:
+    """Write ``out/report.html`` (self-contained: images embedded as data URIs, inline style)
+    and ``out/report.md`` (images linked relative to ``out``), with the same content.
+
+    levels: scenario, indicator, year, mean, p05, p95 (over seeds); diffs: scenario, indicator,
+    year, n_seeds, mean_diff, ci90_low, ci90_high, seed_p05, seed_p95 (paired, from the first
+    scenario); scenarios: [{"name", "description"}], the first is the reference; images: title ->
+    image file (PNG), in display order; meta: seeds, seed_values, scale, start, end_year, runs,
+    seconds, version, overrides, optionally uncertainty (a note shown with the reading guide).
+    """
+    out = Path(out)
+    ctx = build_context(out, levels=levels, diffs=diffs, scenarios=scenarios, images=images, meta=meta,
+                        posterior=posterior)
+    html = _env("html").get_template("report.html.j2").render(**ctx)
+    md = re.sub(r"\n{3,}", "\n\n", _env("md").get_template("report.md.j2").render(**ctx)).rstrip("\n") + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.html").write_text(html, encoding="utf-8")
+    (out / "report.md").write_text(md, encoding="utf-8")

@@ -1,0 +1,127 @@
+"""The calibration's ABC posterior as a portable file, and draws from it.
+
+``posterior.parquet`` (written by ``jjj-sim-calibrate``; the committed one is
+calibration/fitted/baseline_posterior.parquet) has one row per particle of the last ABC-SMC
+generation: a column per free parameter, named by its dotted name under ``params``, and
+``weight`` (the importance weights, summing to 1). Its Parquet metadata (key ``jjj_sim``)
+records how it was made: generations, acceptance thresholds, simulations, seed, scale,
+targets and the parameters' bounds.
+
+Draw K (``jjj-sim params_draw=K``, ``uncertainty: posterior`` in compare) is one particle
+picked with probability equal to its weight by a generator seeded with (the posterior's seed,
+K): the same K is the same parameter set in every tool and on every machine, and draws are
+independent of how many are asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jjj_sim.core.errors import ConfigError
+
+META_KEY = b"jjj_sim"
+
+
+def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
+    """Write the particles (parameter columns and ``weight``) with ``meta`` (all or nothing)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
+    t = t.replace_schema_metadata({**(t.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(t, tmp)
+    tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class Posterior:
+    path: Path
+    names: list[str]  # parameter names (dotted, under params)
+    values: np.ndarray  # particles x parameters
+    weights: np.ndarray  # sums to 1
+    meta: dict
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+    def index(self, k: int) -> int:
+        """The particle of draw ``k``."""
+        rng = np.random.default_rng([int(self.meta.get("seed", 0)), int(k)])
+        return int(rng.choice(self.size, p=self.weights))
+
+    def draw(self, k: int) -> dict[str, float]:
+        """Parameter values of draw ``k`` (k >= 0)."""
+        row = self.values[self.index(k)]
+        return {n: float(v) for n, v in zip(self.names, row)}
+
+
+def prior_draw(k: int, params, seed: int) -> dict[str, float]:
+    """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
+    {dotted parameter name under params: value}; ``params`` is the run's params config."""
+    from jjj_sim.runner.config import check_value
+    from jjj_sim.sim.world import is_counted, read_csv
+
+    check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
+    for end in ("low", "high"):
+        check_value(params.demography[f"growth_half_life_{end}"], "positive", f"params.demography.growth_half_life_{end}")
+    rng = np.random.default_rng([int(seed), int(k), 1])
+    out = {}
+    for row in read_csv("parks.csv"):
+        offset = rng.normal(0.0, float(params.parks.prior_sd))  # drawn for every park: draws stay aligned
+        if not is_counted(row):
+            out[f"parks.asc_offset.{row['id']}"] = float(offset)
+    d = params.demography
+    lo, hi = np.log(float(d.growth_half_life_low)), np.log(float(d.growth_half_life_high))
+    out["demography.growth_half_life_years"] = float(np.exp(rng.uniform(lo, hi)))
+    return out
+
+
+def load(path, field: str = "posterior_file") -> Posterior:
+    """Read and check a posterior file; a ConfigError naming ``field`` if it is not one."""
+    from jjj_sim.runner.config import param_rule, resolve_path
+
+    p = resolve_path(path, field)
+    if not p.is_file():
+        raise ConfigError(field, f"no such file: {p}")
+    import pyarrow.parquet as pq
+
+    try:
+        t = pq.read_table(p)
+    except Exception as e:  # pyarrow raises several types for a file that is not Parquet
+        raise ConfigError(field, f"{p} is not a Parquet file ({e.__class__.__name__})") from None
+    raw = (t.schema.metadata or {}).get(META_KEY)
+    try:
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        raise ConfigError(field, f"{p}: its jjj_sim metadata is not JSON") from None
+    df = t.to_pandas()
+    if "weight" not in df.columns:
+        raise ConfigError(field, f"{p} has no 'weight' column: not a jjj-sim posterior")
+    names = [c for c in df.columns if c != "weight"]
+    if not names:
+        raise ConfigError(field, f"{p} has no parameter columns")
+    for n in names:
+        if param_rule(n) is None:
+            raise ConfigError(field, f"{p}: column {n!r} is not a parameter")
+    try:
+        values = df[names].to_numpy(dtype=float)
+        w = df["weight"].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(field, f"{p}: parameter and weight columns must be numbers") from None
+    if len(w) == 0 or not np.all(np.isfinite(values)) or not np.all(np.isfinite(w)) or (w < 0).any() \
+            or w.sum() <= 0:
+        raise ConfigError(field, f"{p}: needs at least one particle, finite values and weights >= 0")
+    return Posterior(p, names, values, w / w.sum(), meta)
+
+
+def check_draw(value, field: str = "params_draw") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(field, f"expected a whole number >= 0, got {value!r}")
+    return value

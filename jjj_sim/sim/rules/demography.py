@@ -1,0 +1,107 @@
+"""Entry and exit of legal units.
+
+Exit: every firm gets a geometric lifetime at birth with quarterly hazard
+``demography.exit_annual_rate`` (converted to a quarter), so the exits of a quarter are
+looked up, not drawn over the whole table.
+
+Entry: births per province follow the census trajectory of legal units. The count of
+legal units N_p grows at the constant log rate g_p that takes the end-2013 stock to the
+end-2018 census count (Fourth Economic Census), and after 2018 that rate halves every
+``demography.growth_half_life_years``. No published count of legal units for 2019 or 2020 was
+found to fit it to, so it is an explicit scenario assumption with a stated range
+(``growth_half_life_low`` to ``growth_half_life_high``, 1 to 4 years; central 2): the 2014-2018
+boom followed the March 2014 registration reform and was fading by 2018 (Beijing's registered
+enterprises grew 6.5% in 2018, Xinhua 23 Feb 2019, against 9.5% a year for its legal units
+over 2013-2018). Posterior draws sample it from the range (log-uniform), so every comparison
+with parameter uncertainty carries it; summary.json ``firm_stock`` records the value and basis. Births in a quarter ~ Poisson(scale * N_p(t) *
+(quarterly growth + quarterly exit hazard)), so that without migration and closures the
+stock follows the trajectory (births are set from the target, not the simulated stock). Births are split among a province's regions in proportion to the legal
+units there (parks included) and among sectors by the province's sector mix.
+
+Negative list: where it is in force, a share ``demography.negative_list_coverage`` of the
+would-be births of its sectors is barred (the list names activities within the sectors, not
+whole sectors); the other sectors take their place, so the stock keeps its trajectory. Of the
+barred founders, those who still apply are refused registration: a share that halves every
+``demography.negative_list_deterrence_half_life_years`` since 2014 as founders learn the list
+(deterrence). Refusals are counted (``registrations_refused_cum``; target T13: 12,300 by late
+2015, 18,600 by end 2017, 22,800 by end 2019, slowing as the list became known).
+Sectors barred by Hebei's de-capacity get no births at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jjj_sim.sim.population import NO_PARENT
+from jjj_sim.sim.world import PROVINCES
+
+
+def quarterly_exit_hazard(params) -> float:
+    return 1.0 - (1.0 - params.demography.exit_annual_rate) ** 0.25
+
+
+def log_growth(g0: float, years: float, half_life: float) -> float:
+    """Integral of the growth rate from end-2013 to ``years`` later (log units)."""
+    census = 5.0
+    if years <= census:
+        return g0 * years
+    k = np.log(2) / half_life
+    return g0 * census + g0 * (1 - np.exp(-k * (years - census))) / k
+
+
+def target_count(counts_2013: float, g0: float, years: float, half_life: float) -> float:
+    return counts_2013 * np.exp(log_growth(g0, years, half_life))
+
+
+def sector_weights(model, regions: np.ndarray, prov: int) -> tuple[np.ndarray, np.ndarray]:
+    """[regions, S] birth weights by sector in ``regions`` of province ``prov``, and [regions]
+    the probability that a would-be founder there is refused registration (negative list)."""
+    d, st = model.params.demography, model.policy_state
+    share = model.sectors.share[prov]
+    listed = np.outer(st.negative_list_places[regions], st.negative_list_sectors)
+    barred = model.policy_state.blocked()[regions] & ~listed  # de-capacity: no births
+    weights = share * np.where(barred, 0.0, np.where(listed, 1.0 - d.negative_list_coverage, 1.0))
+    applying = 0.5 ** (max(model.quarter, 0) / 4.0 / d.negative_list_deterrence_half_life_years)
+    refused = applying * d.negative_list_coverage * (listed * share).sum(axis=1)
+    return weights, refused
+
+
+def births(model) -> None:
+    q, rng, places, sectors = model.quarter, model.streams["demography"], model.places, model.sectors
+    exit_q = quarterly_exit_hazard(model.params)
+    half_life = model.params.demography.growth_half_life_years
+    legal = model.tally.legal.sum(axis=1)
+    region_stock = np.bincount(places.region, weights=legal, minlength=len(places.ids))
+    born_in, per_sector = [], []  # regions with births, and their births by sector
+    for prov, name in enumerate(PROVINCES):
+        n0, g0 = model.counts_2013[name], model.growth_2013_2018[name]
+        years = q / 4.0
+        stock = target_count(n0, g0, years, half_life)
+        growth = np.exp(log_growth(g0, years + 0.25, half_life) - log_growth(g0, years, half_life)) - 1.0
+        k = rng.poisson(model.scale * stock * (growth + exit_q))
+        regions = np.flatnonzero((places.province == prov) & ~places.is_park & (places.opens <= q))
+        w = region_stock[regions]
+        if k == 0 or w.sum() <= 0:
+            continue
+        share, refused = sector_weights(model, regions, prov)  # [regions, S], [regions]
+        total = share.sum(axis=1)
+        per_region = rng.multinomial(k, w / w.sum())
+        if refused.any():
+            model.cumulative["registrations_refused"] += int(rng.binomial(per_region, refused).sum())
+        for r, kr, s, t in zip(regions.tolist(), per_region.tolist(), share, total):
+            if t <= 0:  # every sector on the negative list here: no births
+                continue
+            born_in.append(r)
+            per_sector.append(rng.multinomial(kr, s / t))
+    if born_in:
+        counts = np.array(per_sector)  # [regions with births, S]
+        place = np.repeat(np.array(born_in, dtype=np.int64), counts.sum(axis=1))
+        sector = np.tile(np.arange(len(sectors.ids)), len(born_in)).repeat(counts.ravel())
+        model.add_firms(place=place, sector=sector, flags=None,
+                        origin=places.province[place], parent=np.full(len(place), NO_PARENT), kind="entry", rng=rng)
+
+
+def exits(model) -> None:
+    rows = model.exits_due(model.quarter)
+    if len(rows):
+        model.remove_firms(rows[model.firms.alive[rows]], kind="exit")

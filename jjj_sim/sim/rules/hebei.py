@@ -1,0 +1,84 @@
+"""Hebei's own structural change: de-capacity in heavy industry and its own high-tech growth.
+
+The high-tech share of Hebei's industrial value added (indicator ``hebei_hightech_va_share``)
+is read off all of Hebei's industrial firms, so it moves with three things: the firms that
+arrive from Beijing and Tianjin (relocation, branching), the two rules here, and ordinary
+entry and exit.
+
+De-capacity (``hebei_decapacity`` lever: places, sectors, schedule of steel capacity cut per
+year in Mt, from the provincial reports in conf/policy/reported.yaml). Hebei's steel capacity
+starts at the 286 Mt reported for 2014 (jjj_sim/data/reported_inputs.yaml) and falls by each
+quarter's cut (a quarter of the year's). Each quarter every legal unit of the lever's sectors
+in its places closes with probability cut_q / capacity_before_the_cut (event ``decapacity``),
+so the sector's firms fall in proportion to the capacity cut. Assumption: steel stands for all
+of the heavy polluting sectors (coal, cement and glass were cut in the same campaign; the
+reports give them in other units). While the lever is in force no new firm of those sectors
+may settle there (PolicyState.blocked: the ban on new capacity that came with the cuts).
+
+Own high-tech growth (``hebei_hightech`` lever, intensity). Hebei's certified high-tech
+enterprises grew from 685 (H1 2012) to 3,174 (end 2017), 32.1% a year, while all its legal
+units grew 21.4% a year (2013-2018, Fourth Economic Census): high-tech firms outgrew the rest
+by ``structure.hightech_excess_growth_annual`` = 1.321 / 1.214 - 1 = 8.8% a year
+(conf/params/default.yaml gives the sources). Births already give Hebei its census growth, so
+this rule adds only the excess: each quarter Poisson(N * ((1 + g * intensity) ** 0.25 - 1))
+of Hebei's own (origin Hebei) industrial legal units outside the de-capacity sectors that are
+not high-tech become high-tech where they are (event ``upgrade``), N being the number of
+Hebei's own high-tech industrial legal units. Assumption: the certified count's excess growth
+carries over to the high-tech industries' firms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jjj_sim.sim.population import BRANCH, HIGHTECH
+from jjj_sim.sim.rules import hazard
+from jjj_sim.sim.world import HEBEI
+
+
+def decapacity(model) -> None:
+    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
+    if st.decapacity_mt <= 0 or model.hebei_steel_capacity_mt <= 0:
+        return
+    cut = min(st.decapacity_mt / 4.0, model.hebei_steel_capacity_mt)
+    h = cut / model.hebei_steel_capacity_mt
+    model.hebei_steel_capacity_mt -= cut
+    rows = hazard.draw(rng, t.n, h)
+    ok = (t.alive[rows] & ((t.flags[rows] & BRANCH) == 0) & st.decapacity_places[t.place[rows]]
+          & st.decapacity_sectors[t.sector[rows]])
+    model.remove_firms(rows[ok], kind="decapacity")
+
+
+def _own_candidates(model, rows: np.ndarray, decap_sectors: np.ndarray) -> np.ndarray:
+    t = model.firms
+    return (t.alive[rows] & ((t.flags[rows] & (BRANCH | HIGHTECH)) == 0) & (t.origin[rows] == HEBEI)
+            & (model.places.province[t.place[rows]] == HEBEI) & model.sectors.industrial[t.sector[rows]]
+            & ~decap_sectors[t.sector[rows]])
+
+
+def upgrade(model) -> None:
+    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
+    g = model.params.structure.hightech_excess_growth_annual * st.hightech_drive
+    if g <= 0:
+        return
+    hebei = model.places.province == HEBEI
+    ind = model.sectors.industrial & ~st.decapacity_sectors
+    n_high = int(model.tally.hightech_own[hebei][:, ind].sum())
+    k = int(rng.poisson(n_high * ((1.0 + g) ** 0.25 - 1.0)))
+    if k <= 0:
+        return
+    # uniform draws among the eligible rows by rejection (no scan of the whole table)
+    chosen = np.empty(0, dtype=np.int64)
+    for _ in range(50):
+        draw = rng.integers(0, t.n, size=max(64, 20 * (k - len(chosen))))
+        chosen = np.union1d(chosen, draw[_own_candidates(model, draw, st.decapacity_sectors)])
+        if len(chosen) >= k:
+            break
+    if len(chosen) > k:
+        chosen = np.sort(rng.choice(chosen, size=k, replace=False))
+    model.upgrade_firms(chosen)
+
+
+def apply(model) -> None:
+    decapacity(model)
+    upgrade(model)

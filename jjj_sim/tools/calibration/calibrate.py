@@ -1,0 +1,668 @@
+"""``jjj-sim-calibrate``: fit the free parameters to calibration/targets.yaml.
+
+    jjj-sim-calibrate                                   # conf/calibrate.yaml defaults
+    jjj-sim-calibrate calibration.budget=400 calibration.replications=2 population.scale=0.1
+    jjj-sim-calibrate hydra.run.dir=out/cal             # run it again to resume an interrupted one
+
+Three stages, each resumable from what it left in the run directory:
+1. Point estimate: Optuna (TPE sampler; ``calibration.start``, a params file, is tried
+   first when given: a warm start from an earlier fit) minimises the loss (targets.py) averaged over
+   ``calibration.replications`` seeds spawned from one SeedSequence (the same seeds for every
+   parameter set: common random numbers). ``calibration.budget`` simulations in all, i.e.
+   budget / replications parameter sets, over ``calibration.workers`` processes sharing an
+   Optuna journal file (``optuna_journal.log``): a killed calibration continues from the
+   trials it completed.
+1b. Polish: Nelder-Mead (scipy) from the Optuna point, on the same seeds, for
+   ``calibration.polish`` simulations (0 skips it); kept in ``polish.json``.
+2. Posterior: ABC-SMC with pyabc (uniform priors on the bounds, log-uniform where ``log``;
+   one seed per simulation), stored in ``abc.db``; a rerun continues from the last complete
+   generation. ``calibration.abc.generations: 0`` skips it.
+3. Check: the fitted point at ``calibration.check.scale`` over ``calibration.check.replications``
+   seeds: each target's mean and 90% band, and whether it is met.
+Writes fitted_params.yaml (loadable with ``jjj-sim params_file=...``), fit_report.md,
+fit_report.json and plots/.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing as mp
+import os
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from jjj_sim import __version__
+from jjj_sim.tools.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
+from jjj_sim.tools.calibration.targets import Target, load_targets
+from jjj_sim.runner.experiment import EXIT_WRITE, fail, precheck
+from jjj_sim.runner.config import count, leaves, resolve_path, whole_number
+from jjj_sim.core.errors import ConfigError, OutputError
+from jjj_sim.runner.outputs import staged, write_error
+from jjj_sim.core.resources import CONF_SEARCH
+
+log = logging.getLogger("jjj_sim.calibrate")
+STUDY = "jjj-sim"
+PROG = "jjj-sim-calibrate"  # the command, in its error messages
+SAMPLERS = ("multicore", "single", "dask")  # how the ABC-SMC stage evaluates its particles
+POSTERIOR_FILE = "posterior.parquet"
+
+
+# ---------------------------------------------------------------------------- settings
+class Settings:
+    """The checked ``calibration`` section."""
+
+    def __init__(self, cfg: DictConfig):
+        c = cfg.calibration
+        self.targets: list[Target] = load_targets(resolve_path(c.targets, "calibration.targets"))
+        self.free: list[FreeParam] = parse_free(c.free)
+        self.budget = count(c.budget, "calibration.budget", "samples")
+        self.replications = count(c.replications, "calibration.replications", "replications")
+        self.workers = count(c.workers or os.cpu_count() or 1, "calibration.workers", "workers")
+        self.margin = _real(c.bound_margin, "calibration.bound_margin")
+        if not 0 <= self.margin < 1:
+            raise ConfigError("calibration.bound_margin", f"must be in [0, 1), got {c.bound_margin}")
+        self.trials = self.budget // self.replications
+        if self.trials < 1:
+            raise ConfigError("calibration.budget", "must be at least calibration.replications")
+        self.polish = count(c.get("polish", 0), "calibration.polish", "samples", 0)
+        self.start: dict[str, float] = {}
+        if c.get("start"):  # a params file whose values of the free parameters are tried first
+            from jjj_sim.runner.config import load_params_file
+
+            given = load_params_file(c.start)
+            for p in self.free:
+                if p.name in given:
+                    self.start[p.name] = min(p.high, max(p.low, float(given[p.name])))
+        self.abc_population = count(c.abc.population_size, "calibration.abc.population_size", "samples", 2)
+        self.abc_generations = count(c.abc.generations, "calibration.abc.generations", "samples", 0)
+        self.abc_min_epsilon = _real(c.abc.get("min_epsilon") or 0.0, "calibration.abc.min_epsilon")
+        if self.abc_min_epsilon < 0:
+            raise ConfigError("calibration.abc.min_epsilon", f"must be a number >= 0, got {c.abc.min_epsilon!r}")
+        ms = c.abc.get("max_simulations")
+        self.abc_max_simulations = math.inf if ms is None else count(ms, "calibration.abc.max_simulations", "samples")
+        self.sampler = str(c.get("sampler") or "multicore")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError("calibration.sampler", f"expected one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        self.dask_address = c.get("dask_address")
+        if self.sampler == "dask" and not self.dask_address:
+            raise ConfigError("calibration.dask_address", "the dask sampler needs the scheduler's address "
+                              "(e.g. tcp://10.0.0.5:8786)")
+        self.check_scale = _real(c.check.scale, "calibration.check.scale")
+        if not 0 < self.check_scale <= 10:
+            raise ConfigError("calibration.check.scale", f"must be in (0, 10], got {c.check.scale}")
+        self.check_replications = count(c.check.replications, "calibration.check.replications", "replications")
+        self.seed = int(cfg.seed)
+
+
+def _real(v, field: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ConfigError(field, f"expected a number, got {v!r}")
+    return float(v)
+
+
+
+def with_free_override(cfg: DictConfig, overrides) -> DictConfig:
+    """``calibration.free={...}`` on the command line names the free parameters: it replaces
+    the default set (Hydra would merge the two dicts, so the defaults would still be fitted)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = [str(o) for o in overrides or () if str(o).split("=", 1)[0].lstrip("+~") == "calibration.free"]
+    if given:
+        try:
+            value = OverridesParser.create().parse_override(given[-1].lstrip("+~")).value()
+        except Exception as e:  # Hydra's OverrideParseException
+            raise ConfigError("calibration.free", (str(e).strip().splitlines() or ["cannot parse"])[0]) from None
+        with open_dict(cfg):
+            OmegaConf.update(cfg, "calibration.free", value if value else {}, merge=False)
+    return cfg
+
+
+def normalise_args(argv: list[str]) -> list[str]:
+    """``calibration.free.NAME={low: .., high: ..}`` adds or changes one free parameter (any
+    parameter of conf/params, not only the default set): passed to Hydra as ``++``."""
+    return [f"++{a}" if a.startswith("calibration.free.") and "=" in a else a for a in argv]
+
+
+PLAN_FILE = "calibration_plan.json"
+RESUMABLE = ("calibration.workers", "calibration.sampler", "calibration.dask_address")  # may change on resume
+
+
+def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
+    """A calibration resumes only with the settings it started with: its config (all but
+    RESUMABLE) and its targets file's content are kept in calibration_plan.json; a rerun into
+    the same directory with others is refused, naming the settings that differ."""
+    import hashlib
+
+    plan = OmegaConf.to_container(cfg, resolve=True)
+    for key in RESUMABLE:
+        section, name = key.split(".")
+        plan.get(section, {}).pop(name, None)
+    plan["targets_sha256"] = hashlib.sha256(resolve_path(cfg.calibration.targets, "calibration.targets")
+                                            .read_bytes()).hexdigest()
+    f = run_dir / PLAN_FILE
+    if f.is_file():
+        try:
+            before = json.loads(f.read_text(encoding="utf-8"))
+        except ValueError:
+            before = {}
+        now = json.loads(json.dumps(plan))
+        if now != before:
+            now_flat, was_flat = dict(leaves(now)), dict(leaves(before))
+            differ = sorted(k for k in set(now_flat) | set(was_flat) if now_flat.get(k) != was_flat.get(k)) or ["..."]
+            differ = differ[:6] + (["..."] if len(differ) > 6 else [])
+            raise ConfigError("hydra.run.dir", f"{run_dir} holds a calibration with other settings (they differ in: "
+                                               f"{', '.join(differ)}); choose another directory to start a new one")
+        return
+    if not write:
+        return
+    tmp = f.with_name(f".{f.name}.tmp")
+    tmp.write_text(json.dumps(plan, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, f)
+
+
+
+def repair_journal(path: Path) -> None:
+    """Drop a last line that a kill tore (no newline, or not JSON) from Optuna's journal, so
+    the calibration resumes from the trials before it instead of failing on every resume."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    keep = lines[:-1]  # complete lines; lines[-1] is what follows the last newline
+    while keep:
+        try:
+            json.loads(keep[-1])
+            break
+        except ValueError:
+            keep.pop()
+    fixed = b"".join(line + b"\n" for line in keep)
+    if fixed != data:
+        log.warning("optuna journal: dropped a torn last record (%d bytes)", len(data) - len(fixed))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(fixed)
+        os.replace(tmp, path)
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker process ends when the calibration that forked it is killed."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+# ---------------------------------------------------------------------------- stage 1: Optuna
+def _storage(run_dir: Path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(run_dir / "optuna_journal.log")))
+
+
+def _objective(sim: Simulator, free: list[FreeParam]):
+    def objective(trial) -> float:
+        params = {p.name: trial.suggest_float(p.name, p.low, p.high, log=p.log) for p in free}
+        value, runs = sim.evaluate(params)
+        trial.set_user_attr("replications", runs)
+        return value if math.isfinite(value) else 1e12
+
+    return objective
+
+
+def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: int, sampler_seed: int) -> None:
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _die_with_parent()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=min(10, trials))
+    study = optuna.load_study(study_name=STUDY, storage=_storage(Path(run_dir)), sampler=sampler)
+    study.optimize(_objective(sim, free), n_trials=trials,
+                   callbacks=[MaxTrialsCallback(trials, states=(TrialState.COMPLETE,))])
+
+
+def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
+    import optuna
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    repair_journal(run_dir / "optuna_journal.log")
+    study = optuna.create_study(study_name=STUDY, storage=_storage(run_dir), direction="minimize",
+                                load_if_exists=True)
+    done = len(study.get_trials(states=(TrialState.COMPLETE,)))
+    if s.start and not study.trials:  # warm start: the given point is the first parameter set tried
+        study.enqueue_trial(s.start)
+    if done < s.trials:
+        log.info("optuna: %d of %d parameter sets done; running the rest on %d worker(s)", done, s.trials, s.workers)
+        if s.workers == 1:
+            _optuna_worker(str(run_dir), sim, s.free, s.trials, s.seed + done)
+        else:
+            ctx = mp.get_context("fork")
+            procs = [ctx.Process(target=_optuna_worker, args=(str(run_dir), sim, s.free, s.trials, s.seed + done + i))
+                     for i in range(s.workers)]
+            for p in procs:
+                p.start()
+            for p in procs:
+                p.join()
+            if any(p.exitcode != 0 for p in procs):
+                raise RuntimeError("an Optuna worker failed; rerun the same command to resume")
+        study = optuna.load_study(study_name=STUDY, storage=_storage(run_dir))
+    return study
+
+
+# ---------------------------------------------------------------------------- stage 1b: polish
+_POLISH_SIM: Simulator | None = None  # set before the polish's worker processes fork
+
+
+def _polish_values(params: dict[str, float], seed: int) -> dict[str, float]:
+    return _POLISH_SIM.values(params, seed)
+
+def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
+    """Nelder-Mead (scipy) from the Optuna point on the unit cube of the bounds, with the same
+    replication seeds (common random numbers, so the loss is a deterministic function of the
+    parameters), for ``calibration.polish`` simulations. TPE finds the basin; the simplex
+    walks down it, which matters when one-sided and range targets meet at a corner (the
+    closure path, T3-T6). Returns (best point, summary); the result is kept in polish.json,
+    so a rerun reuses it."""
+    path = run_dir / "polish.json"
+    if s.polish < s.replications:
+        return start, None
+    if path.exists():
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return {k: float(v) for k, v in saved["best"].items()}, saved
+    from scipy.optimize import minimize
+
+    from jjj_sim.tools.calibration.targets import loss
+
+    free = s.free
+    evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
+    workers = min(s.workers, s.replications)
+    global _POLISH_SIM
+    _POLISH_SIM = sim
+    pool = mp.get_context("fork").Pool(workers, initializer=_die_with_parent) if workers > 1 else None  # a point's seeds
+
+    def f(u):
+        params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
+        if pool is None:
+            value, _ = sim.evaluate(params)
+        else:
+            runs = pool.starmap(_polish_values, [(params, seed) for seed in sim.seeds])
+            value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
+        value = value if math.isfinite(value) else 1e12
+        evals.append((value, params))
+        return value
+
+    x0 = np.array([p.to_unit(start[p.name]) for p in free])
+    step = 0.05  # first simplex: 5% of each range around the start
+    simplex = np.vstack([x0] + [np.clip(x0 + step * np.eye(len(free))[i] * (1 if x0[i] < 0.95 else -1), 0, 1)
+                                for i in range(len(free))])
+    log.info("polish: Nelder-Mead from loss %.4g, %d simulations", start_loss, s.polish)
+    try:
+        minimize(f, x0, method="Nelder-Mead",
+                 options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
+                          "xatol": 1e-4, "fatol": 1e-6})
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    best_loss, best = min(evals, key=lambda e: e[0])
+    saved = {"start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
+             "simulations": (len(evals) - 1) * s.replications, "best": best}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+    return best, saved
+
+
+# ---------------------------------------------------------------------------- stage 2: ABC-SMC
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def connect_dask(address: str):
+    """A client of the Dask scheduler at ``address`` (calibration.dask_address), or a ConfigError
+    naming that field. It waits for Dask's connect timeout (distributed.comm.timeouts.connect,
+    30 s by default; e.g. DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s)."""
+    import dask
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=dask.config.get("distributed.comm.timeouts.connect"))
+    except (OSError, ValueError, TypeError) as e:
+        why = (str(e).strip().splitlines() or [e.__class__.__name__])[0]
+        raise ConfigError("calibration.dask_address", f"cannot reach the Dask scheduler at {address}: {why}") from None
+
+
+def posterior(run_dir: Path, sim: Simulator, s: Settings):
+    """ABC-SMC population of the last generation as (DataFrame of params, weights), or None."""
+    if s.abc_generations == 0:
+        return None
+    import pyabc
+
+    logging.getLogger("ABC").setLevel(logging.WARNING)
+    priors = {}
+    for p in s.free:
+        lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
+        priors[_key(p.name)] = pyabc.RV("uniform", lo, hi - lo)
+    free = {_key(p.name): p for p in s.free}
+
+    def model(theta):
+        params = {free[k].name: (math.exp(v) if free[k].log else v) for k, v in theta.items()}
+        # one fresh seed per simulation from numpy's global generator, which pyabc seeds
+        return sim.values(params, int(np.random.randint(0, 2**31 - 1)))
+
+    def distance(x, x0):
+        from jjj_sim.tools.calibration.targets import loss
+
+        return loss(s.targets, x, s.margin)
+
+    client = None
+    if s.sampler == "dask":  # the particles on a Dask cluster (e.g. dask-jobqueue on SLURM)
+        client = connect_dask(s.dask_address)
+        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=4)
+    elif s.sampler == "single" or s.workers == 1:
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=s.workers)
+    abc = pyabc.ABCSMC(model, pyabc.Distribution(**priors), distance, population_size=s.abc_population,
+                       sampler=sampler)
+    db = run_dir / "abc.db"
+    url = f"sqlite:///{db}"
+    np.random.seed(s.seed % 2**32)
+    done = 0
+    if db.exists():
+        history = pyabc.History(url)
+        if history.n_populations > 0:
+            done = history.max_t + 1
+            abc.load(url, 1)
+    if done == 0:
+        db.unlink(missing_ok=True)
+        abc.new(url, {t.id: t.value for t in s.targets})
+    stopped = None
+    try:
+        if done < s.abc_generations:
+            log.info("abc-smc: %d of %d generations done", done, s.abc_generations)
+            abc.run(max_nr_populations=s.abc_generations - done, minimum_epsilon=s.abc_min_epsilon,
+                    max_total_nr_simulations=s.abc_max_simulations)
+    except ValueError as e:  # pyabc cannot fit the next proposal: the importance weights degenerated
+        stopped = f"stopped after the last complete generation: {str(e).splitlines()[0]}"
+        log.warning("abc-smc: %s", stopped)
+    finally:
+        if client is not None:
+            client.close()
+    history = pyabc.History(url)
+    if history.max_t < 0:
+        raise ConfigError("calibration.abc", stopped or "no ABC generation completed")
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    df = df.rename(columns={_key(p.name): p.name for p in s.free})
+    for p in s.free:
+        if p.log:
+            df[p.name] = np.exp(df[p.name])
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0]
+    return df[[p.name for p in s.free]], np.asarray(w), {
+        "sampler": s.sampler,
+        "generations": int(history.max_t + 1),
+        "epsilons": [float(e) for e in pops["epsilon"]],
+        "simulations": int(history.total_nr_simulations),
+        "population_size": s.abc_population,
+        "stopped": stopped,
+        "effective_sample_size": float(1.0 / np.sum((np.asarray(w) / np.sum(w)) ** 2)),  # Kish's ESS of the weights
+    }
+
+
+def write_posterior(path: Path, post, s: Settings, cfg: DictConfig) -> None:
+    """The last ABC-SMC generation as a portable table: one row per particle, a column per
+    free parameter (its dotted name under params) and ``weight`` (normalised to sum to 1); the
+    file's metadata (key ``jjj_sim``) records how it was made. jjj_sim/runner/posterior.py reads it."""
+    from jjj_sim.runner.posterior import write
+
+    df, w, meta = post
+    table = df.copy()
+    table["weight"] = w / w.sum()
+    write(path, table, {**meta, "version": __version__, "seed": s.seed,
+                        "population_scale": float(cfg.population.scale),
+                        "targets": [t.id for t in s.targets], "margin": s.margin,
+                        "free": {p.name: {"low": p.low, "high": p.high, "log": p.log} for p in s.free}})
+
+
+# ---------------------------------------------------------------------------- stage 3: check
+def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
+    seeds = replication_seeds(s.seed + 1, s.check_replications)
+    runs = [sim.values(best, seed, scale=s.check_scale) for seed in seeds]
+    out = {}
+    for t in s.targets:
+        v = np.array([r[t.id] for r in runs])
+        out[t.id] = {"mean": float(v.mean()), "p05": float(np.percentile(v, 5)), "p95": float(np.percentile(v, 95)),
+                     "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "met": bool(t.met(float(v.mean()))),
+                     "share_of_seeds_met": float(np.mean([t.met(x) for x in v])), "values": v.tolist()}
+    return {"scale": s.check_scale, "seeds": seeds, "targets": out}
+
+
+# ---------------------------------------------------------------------------- report
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x)
+    cw = np.cumsum(w[order]) / w.sum()
+    return float(np.interp(q, cw, x[order]))
+
+
+def build_report(s: Settings, study, post, check: dict, best: dict, timings: dict, cfg: DictConfig) -> dict:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(states=(TrialState.COMPLETE,))
+    history = [float(t.value) for t in sorted(trials, key=lambda t: t.number)]
+    rep = {
+        "version": __version__, "seed": s.seed, "population_scale": float(cfg.population.scale),
+        "budget": s.budget, "replications": s.replications, "workers": s.workers, "bound_margin": s.margin,
+        "free": {p.name: {"low": p.low, "high": p.high, "log": p.log, "fitted": best[p.name],
+                          "at_bound": p.to_unit(best[p.name]) < 0.02 or p.to_unit(best[p.name]) > 0.98}
+                 for p in s.free},
+        "targets": [{"id": t.id, "indicator": t.series, "year": t.year, "reported": t.value, "kind": t.kind,
+                     "low": getattr(t, "low", None), "high": getattr(t, "high", None), "tolerance": t.tolerance, "source": t.source, "date": t.date, **check["targets"][t.id]}
+                    for t in s.targets],
+        "check": {"scale": check["scale"], "seeds": check["seeds"]},
+        "optuna": {"parameter_sets": len(trials), "best_loss": float(study.best_value), "loss_history": history},
+        "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
+    }
+    if post is not None:
+        df, w, meta = post
+        names = list(df.columns)
+        x = df.to_numpy(dtype=float)
+        wn = w / w.sum()
+        mean = wn @ x
+        cov = ((x - mean) * wn[:, None]).T @ (x - mean)
+        sd = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sd, sd)
+        rep["posterior"] = {
+            **meta,
+            "params": {n: {"p05": weighted_quantile(x[:, i], w, 0.05), "p50": weighted_quantile(x[:, i], w, 0.5),
+                           "p95": weighted_quantile(x[:, i], w, 0.95), "mean": float(mean[i])}
+                       for i, n in enumerate(names)},
+            "correlation": {n: {m: float(corr[i, j]) for j, m in enumerate(names)} for i, n in enumerate(names)},
+        }
+    return rep
+
+
+def report_markdown(rep: dict) -> str:
+    lines = ["# Calibration report", "",
+             f"jjj-sim {rep['version']}; seed {rep['seed']}; fitted at population scale {rep['population_scale']} "
+             f"with {rep['optuna']['parameter_sets']} parameter sets x {rep['replications']} replications "
+             f"(budget {rep['budget']} simulations); checked at scale {rep['check']['scale']} over "
+             f"{len(rep['check']['seeds'])} seeds.", "",
+             "## Targets", "",
+             "| id | indicator (year) | reported | kind | simulated mean | 90% band | met | seeds meeting | source |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for t in rep["targets"]:
+        kind = {"approx": f"approx +-{t['tolerance']:.0%}", "at_least": "at least", "at_most": "at most",
+                "range": "range"}[t["kind"]]
+        reported = (f"{t['low']:,.0f}-{t['high']:,.0f}" if t["kind"] == "range" else f"{t['reported']:,.0f}")
+        lines.append(f"| {t['id']} | {t['indicator']} ({t['year']}) | {reported} | {kind} | {t['mean']:,.0f} | "
+                     f"{t['p05']:,.0f}-{t['p95']:,.0f} | {'yes' if t['met'] else 'NO'} | "
+                     f"{t['share_of_seeds_met']:.0%} | {t['source']} ({t['date']}) |")
+    lines += ["", "## Fitted parameters", "", "| parameter | low | high | fitted | at a bound |", "|---|---|---|---|---|"]
+    for n, p in rep["free"].items():
+        lines.append(f"| {n} | {p['low']:g} | {p['high']:g} | {p['fitted']:.6g} | {'yes' if p['at_bound'] else 'no'} |")
+    lines += ["", f"Best loss {rep['optuna']['best_loss']:.4g} after {rep['optuna']['parameter_sets']} parameter sets."]
+    if rep.get("polish"):
+        pol = rep["polish"]
+        lines += [f"Polished by Nelder-Mead ({pol['evaluations']} parameter sets, {pol['simulations']} simulations): "
+                  f"loss {pol['start_loss']:.4g} -> {pol['loss']:.4g}. The fitted values above are the polished point."]
+    post = rep.get("posterior")
+    if post:
+        lines += ["", "## Posterior (ABC-SMC, last generation)", "",
+                  f"{post['generations']} generations of {post['population_size']} particles, "
+                  f"{post['simulations']} simulations; epsilon by generation: "
+                  + ", ".join(f"{e:.3g}" for e in post["epsilons"]) + ".", "",
+                  "| parameter | 5% | median | 95% |", "|---|---|---|---|"]
+        for n, q in post["params"].items():
+            lines.append(f"| {n} | {q['p05']:.6g} | {q['p50']:.6g} | {q['p95']:.6g} |")
+        names = list(post["correlation"])
+        lines += ["", "Correlations:", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for n in names:
+            lines.append(f"| {n} | " + " | ".join(f"{post['correlation'][n][m]:+.2f}" for m in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _grid(plt, n: int, height: float, cols: int = 4):
+    """A grid of n panels, ``cols`` to a row; unused panels hidden."""
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, min(cols, n), figsize=(4 * min(cols, n), height * rows), squeeze=False)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def write_plots(out: Path, rep: dict, post) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    h = np.array(rep["optuna"]["loss_history"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogy(np.arange(len(h)), np.maximum(h, 1e-6), ".", alpha=0.5, label="parameter set")
+    ax.semilogy(np.arange(len(h)), np.maximum(np.minimum.accumulate(h), 1e-6), "-", label="best so far")
+    ax.set_xlabel("parameter set (Optuna trial)")
+    ax.set_ylabel("loss (floored at 1e-6)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "loss_history.png", dpi=110)
+    plt.close(fig)
+    fig, axes = _grid(plt, len(rep["targets"]), 3.2)
+    for ax, t in zip(axes, rep["targets"]):
+        ax.hist(t["values"], bins=10, color="tab:blue", alpha=0.7)
+        ax.axvline(t["reported"], color="k", label="reported")
+        if t["kind"] == "approx":
+            ax.axvspan(t["reported"] * (1 - t["tolerance"]), t["reported"] * (1 + t["tolerance"]), color="k", alpha=0.1)
+        elif t["kind"] == "range":
+            ax.axvspan(t["low"], t["high"], color="k", alpha=0.1)
+        ax.set_title(f"{t['id']}: {t['indicator']} {t['year']}", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "check.png", dpi=110)
+    plt.close(fig)
+    if post is not None:
+        df, w, _ = post
+        fig, axes = _grid(plt, df.shape[1], 3.0)
+        for ax, name in zip(axes, df.columns):
+            ax.hist(df[name], weights=w, bins=20, color="tab:green", alpha=0.7)
+            ax.axvline(rep["free"][name]["fitted"], color="k", label="point estimate")
+            ax.set_title(name, fontsize=9)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "posterior.png", dpi=110)
+        plt.close(fig)
+
+
+def write_fitted(path: Path, best: dict, rep: dict) -> None:
+    loss = rep["polish"]["loss"] if rep.get("polish") else rep["optuna"]["best_loss"]
+    header = [f"# Fitted by jjj-sim-calibrate {rep['version']} (seed {rep['seed']}, population scale "
+              f"{rep['population_scale']}, budget {rep['budget']} simulations, {rep['replications']} replications).",
+              f"# Loss {loss:.4g}; see fit_report.md beside it. Load with: jjj-sim params_file=THIS"]
+    body = {k: float(v) for k, v in best.items()}
+    path.write_text("\n".join(header) + "\n" + OmegaConf.to_yaml(OmegaConf.create(body)), encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------- app
+@hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="calibrate")
+def _app(cfg: DictConfig) -> None:
+    from jjj_sim.runner import config
+
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        overrides = HydraConfig.get().overrides.task
+        cfg = config.prepare(with_free_override(cfg, overrides), overrides, tool=True)
+        s = Settings(cfg)
+        check_plan(run_dir, cfg)
+        if s.sampler == "dask":  # the scheduler must answer now, not after the point estimate
+            connect_dask(s.dask_address).close()
+    except ConfigError as e:
+        fail(str(e), PROG)
+    sim = Simulator(cfg, s.targets, replication_seeds(s.seed, s.replications), s.margin)
+    timings = {}
+    t0 = time.perf_counter()
+    study = point_estimate(run_dir, sim, s)
+    best = {p.name: float(study.best_params[p.name]) for p in s.free}
+    timings["point_estimate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    best, polished = polish(run_dir, sim, s, best, float(study.best_value))
+    timings["polish"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    try:
+        post = posterior(run_dir, sim, s)
+    except ConfigError as e:  # the Dask scheduler went away during the point estimate
+        fail(str(e), PROG)
+    timings["posterior"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    check = check_fit(sim, s, best)
+    timings["check"] = time.perf_counter() - t0
+    rep = build_report(s, study, post, check, best, timings, cfg)
+    rep["polish"] = polished
+    try:
+        with staged(run_dir, last="fit_report.json", replace=True) as st:  # all or nothing, the report last
+            write_plots(st / "plots", rep, post)
+            if post is not None:
+                write_posterior(st / POSTERIOR_FILE, post, s, cfg)
+            write_fitted(st / "fitted_params.yaml", best, rep)
+            (st / "fit_report.md").write_text(report_markdown(rep), encoding="utf-8")
+            (st / "fit_report.json").write_text(json.dumps(rep, indent=1, allow_nan=False), encoding="utf-8")
+    except OSError as e:
+        print(f"{PROG}: error: hydra.run.dir: {write_error(e, run_dir)}", file=sys.stderr)
+        sys.exit(1)
+    print(report_markdown(rep))
+    print(f"outputs: {run_dir}")
+
+
+def main() -> None:
+    argv = normalise_args(sys.argv[1:])
+    sys.argv[1:] = argv
+    if not any(a.startswith("-") for a in argv):
+        try:
+            cfg, run_dir = precheck(argv, "calibrate", extra_check=lambda cfg: Settings(with_free_override(cfg, argv)))
+            check_plan(run_dir, cfg, write=False)  # before Hydra rewrites anything in a resumed directory
+        except ConfigError as e:
+            fail(str(e), PROG)
+        except OutputError as e:  # the run directory cannot be made
+            fail(str(e), PROG, EXIT_WRITE)
+    _app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""``jjj-sim-dashboard``: the what-if in a browser (a Solara app, ``jjj_sim.tools.dashboard.app``).
+
+    jjj-sim-dashboard                      # http://127.0.0.1:8765
+    jjj-sim-dashboard --port 9000 --host 0.0.0.0 --workers 2
+
+Serves the app with Solara's Starlette server under uvicorn (as Solara documents for
+deployment: ``SOLARA_APP=... uvicorn solara.server.starlette:app``), in this process, so
+it works from any directory and from an installed wheel. Ctrl-C stops it. Simulations run in
+a pool of worker processes (``--workers``, default min(2, cores)); 1 runs them in a thread.
+
+The page needs Solara's browser files; where Solara's CDN cannot be reached they are fetched
+once with npm into Solara's cache (``assets.py``; ``--prepare-assets`` does only that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from jjj_sim.runner.config import COUNT_BOUNDS
+
+APP = "jjj_sim.tools.dashboard.app"
+DEFAULT_PORT = 8765
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="jjj-sim-dashboard",
+                                 description="Serve the what-if dashboard (Solara) in a browser.")
+    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ap.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="simulation worker processes (default min(2, cores); 1 = run in a thread)")
+    ap.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    ap.add_argument("--prepare-assets", action="store_true",
+                    help="only fetch Solara's browser files into its cache (with npm) and exit")
+    a = ap.parse_args(argv)
+    if not 0 < a.port < 65536:
+        ap.error(f"--port must be 1-65535, got {a.port}")
+    if a.workers is not None:
+        high, reason = COUNT_BOUNDS["workers"]
+        if not 1 <= a.workers <= high:
+            ap.error(f"--workers must be from 1 to {high}, got {a.workers}: {reason}")
+        os.environ["JJJ_SIM_DASHBOARD_WORKERS"] = str(a.workers)
+
+    # Solara's server reads these when it is imported
+    os.environ["SOLARA_APP"] = APP
+    os.environ.setdefault("SOLARA_MODE", "production")
+    os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = a.host, str(a.port)
+
+    import warnings
+
+    # plain http on a local address: Solara falls back to SameSite=Lax cookies, which is right here
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
+    from jjj_sim.tools.dashboard import assets
+
+    ok = assets.ensure(log=lambda m: print(m, file=sys.stderr, flush=True))
+    if a.prepare_assets:
+        sys.exit(0 if ok else 1)
+
+    import uvicorn
+
+    from jjj_sim.tools.dashboard import runner
+
+    runner.warm_up()  # start the simulation workers while the server comes up
+    url = f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '') else a.host}:{a.port}"
+    print(f"jjj-sim-dashboard: serving on {url} (Ctrl-C to stop)", flush=True)
+    config = uvicorn.Config("solara.server.starlette:app", host=a.host, port=a.port, log_level=a.log_level,
+                            ws_max_size=2**26)
+    server = uvicorn.Server(config)
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again with the
+    # handlers it found: make SIGTERM end like Ctrl-C, so the workers are stopped too
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.shutdown()
+    if not server.started:
+        print(f"jjj-sim-dashboard: error: could not serve on {a.host}:{a.port} (in use?)", file=sys.stderr)
+        sys.exit(1)
+    print("jjj-sim-dashboard: stopped", flush=True)

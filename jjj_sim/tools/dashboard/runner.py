@@ -1,0 +1,423 @@
+"""Running a what-if against the baseline for the dashboard, off the server's event loop.
+
+``run_whatif`` runs the what-if and the baseline on the same seeds (``replication_seeds``:
+common random numbers), in a pool of worker processes (``ProcessPoolExecutor``, spawned;
+``default_workers``: min(2, cores) or ``--workers``; with one, a thread), while it reports progress (runs done,
+and the simulated year of each run in progress: the workers send it through a queue after every
+simulated year). Every finished run is cached (its overrides, scale, end year and seed), so the
+baseline of a second what-if with the same scale, seeds and end year is not simulated again.
+The paired differences and the figures are computed in the pool too.
+
+The pool and the cache are shared by every browser session (they hold no session state).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from jjj_sim.runner.experiment import ScenarioSpec, paired_differences, run_rows, summarise
+
+log = logging.getLogger("jjj_sim.tools.dashboard")
+
+
+def _series_all_years() -> tuple[str, ...]:
+    """Series whose differences the views show in every year (headline table, time series)."""
+    from jjj_sim.tools.dashboard.figures import PANELS
+    from jjj_sim.reporting.report import HEADLINE
+
+    return tuple(dict.fromkeys((*HEADLINE, *PANELS)))
+
+
+SERIES_ALL_YEARS = _series_all_years()
+MASTER_SEED = 2014  # as jjj-sim-compare: seeds = replication_seeds(2014, n)
+REFERENCE = "baseline"
+CACHE_RUNS = 400  # finished runs kept (each a few thousand rows)
+WORKERS_ENV = "JJJ_SIM_DASHBOARD_WORKERS"
+
+
+def default_workers() -> int:
+    env = os.environ.get(WORKERS_ENV)
+    if env:
+        return max(1, int(env))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+# ---------------------------------------------------------------------------- workers
+_WORKER_QUEUE = None  # in a worker process: where progress goes
+_YEARS: dict[str, int] = {}  # job id -> last simulated year (filled by the listener or in-thread)
+_LOCK = threading.Lock()
+_EXEC = None
+_EXEC_KIND = ""
+_QUEUE = None
+_JOB_IDS = itertools.count()
+
+
+def _init_worker(q, parent: int) -> None:
+    global _WORKER_QUEUE
+    _WORKER_QUEUE = q
+    threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
+    import jjj_sim.runner.experiment  # noqa: F401  (warm the imports)
+    import jjj_sim.sim.model  # noqa: F401
+
+
+def _orphan_watch(parent: int) -> None:
+    """End this worker when the server that started it is gone (killed without a clean stop)."""
+    while True:
+        time.sleep(2.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _report(job_id: str, year: int) -> None:
+    if _WORKER_QUEUE is not None:
+        _WORKER_QUEUE.put((job_id, year))
+    else:
+        _YEARS[job_id] = year
+
+
+def _run_job(job_id: str, spec: ScenarioSpec, seed: int, common: list[str]) -> pd.DataFrame:
+    rows = run_rows(spec, seed, common, progress=lambda m: _report(job_id, m.quarter // 4 + 2014))
+    return pd.DataFrame(rows)
+
+
+def _warm(_=None) -> int:
+    """Do once what a worker's first run, difference and figure would do the first time
+    (Hydra's first compose, the world's caches, scipy and matplotlib imports, the map's
+    boundaries), so the user's first what-if is as quick as the next."""
+    from jjj_sim.tools.dashboard import figures
+    from jjj_sim.runner.experiment import scenario_spec
+
+    t = time.perf_counter()
+    spec = scenario_spec(REFERENCE)
+    common = ["population.scale=0.005", "run.end_year=2015", "run.record_events=false", "run.plots=false"]
+    rows = pd.DataFrame(run_rows(spec, 1, common) + run_rows(spec, 2, common))
+    other = rows.assign(scenario="warm")
+    runs = pd.concat([rows, other], ignore_index=True)
+    levels = summarise(runs)
+    diffs = paired_differences(runs[runs.year == 2015], reference=REFERENCE)
+    figures.render("map_diff", levels[levels.scenario == "warm"], diffs, "warm", REFERENCE, 2015)
+    time.sleep(max(0.0, 0.5 - (time.perf_counter() - t)))  # so that each worker takes one
+    return os.getpid()
+
+
+def _diff_chunk(runs: pd.DataFrame) -> pd.DataFrame:
+    return paired_differences(runs, reference=REFERENCE)
+
+
+def _paired(runs: pd.DataFrame) -> pd.DataFrame:
+    """``paired_differences`` of ``runs`` split by indicator over the pool (each indicator and
+    year is independent)."""
+    ex = executor()
+    inds = sorted(runs.indicator.unique())
+    n = max(1, getattr(ex, "_max_workers", 1))
+    chunks = [set(inds[i::n]) for i in range(n)]
+    futs = [ex.submit(_diff_chunk, runs[runs.indicator.isin(c)]) for c in chunks if c]
+    parts = [f.result() for f in futs]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _listen(q) -> None:
+    while True:
+        try:
+            job_id, year = q.get()
+        except (EOFError, OSError):
+            return
+        _YEARS[job_id] = year
+
+
+def executor():
+    """The shared pool (created on first use)."""
+    global _EXEC, _EXEC_KIND, _QUEUE
+    with _LOCK:
+        if _EXEC is None:
+            n = default_workers()
+            if n >= 2:
+                ctx = mp.get_context("spawn")  # never fork a threaded server
+                _QUEUE = ctx.Queue()
+                threading.Thread(target=_listen, args=(_QUEUE,), daemon=True, name="jjj-progress").start()
+                _EXEC = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker,
+                                            initargs=(_QUEUE, os.getpid()))
+                _EXEC_KIND = f"{n} worker processes"
+            else:
+                _EXEC = ThreadPoolExecutor(1, thread_name_prefix="jjj-run")
+                _EXEC_KIND = "a worker thread"
+        return _EXEC
+
+
+def workers_text() -> str:
+    executor()
+    return _EXEC_KIND
+
+
+def warm_up() -> None:
+    """Start the workers and compose a config in each (in the background: call at start-up)."""
+    ex = executor()
+    n = getattr(ex, "_max_workers", 1)
+    for _ in range(n):
+        ex.submit(_warm)
+
+
+def _reset_executor(terminate: bool = False) -> None:
+    global _EXEC
+    with _LOCK:
+        if _EXEC is not None:
+            procs = list((getattr(_EXEC, "_processes", None) or {}).values())
+            _EXEC.shutdown(wait=False, cancel_futures=True)
+            if terminate:  # runs in progress are of no use any more
+                for p in procs:
+                    if p.is_alive():
+                        p.terminate()
+        _EXEC = None
+
+
+# ---------------------------------------------------------------------------- cache
+_CACHE: OrderedDict = OrderedDict()
+
+
+def _cache_key(spec: ScenarioSpec, common: list[str], seed: int) -> tuple:
+    return (tuple(spec.overrides), tuple(common), int(seed))
+
+
+def _cached(key) -> pd.DataFrame | None:
+    with _LOCK:
+        df = _CACHE.get(key)
+        if df is not None:
+            _CACHE.move_to_end(key)
+        return df
+
+
+def _store(key, df: pd.DataFrame) -> None:
+    with _LOCK:
+        _CACHE[key] = df
+        while len(_CACHE) > CACHE_RUNS:
+            _CACHE.popitem(last=False)
+
+
+def cache_size() -> int:
+    return len(_CACHE)
+
+
+# ---------------------------------------------------------------------------- a run
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    total: int = 0
+    running: list[tuple[str, int]] = field(default_factory=list)  # (label, year)
+    phase: str = ""
+    cached: int = 0
+    years: int = 22  # simulated years per run
+
+    @property
+    def fraction(self) -> float:
+        if not self.total:
+            return 0.0
+        part = sum(max(0, y - 2014 + 1) for _, y in self.running) / max(1, self.years)
+        return min(1.0, (self.done + part) / self.total)
+
+    def text(self) -> str:
+        s = f"runs done {self.done}/{self.total}"
+        if self.cached:
+            s += f" ({self.cached} from the cache)"
+        if self.running:
+            s += "; simulating " + ", ".join(f"{lab}: year {y}" for lab, y in self.running)
+        if self.phase:
+            s += f"; {self.phase}"
+        return s
+
+
+@dataclass
+class Results:
+    scenario: str  # the chosen scenario's name
+    whatif: str  # the what-if's name in the tables (scenario, or scenario+edited)
+    description: str
+    changed: list[str]
+    lever_overrides: list[str]
+    common: list[str]
+    seeds: list[int]
+    scale: float
+    end_year: int
+    runs: pd.DataFrame
+    levels: pd.DataFrame
+    diffs: pd.DataFrame
+    images: dict[str, bytes]
+    seconds: float
+    simulated: int
+    cached: int
+    number: int = 0
+    reference: str = REFERENCE
+    timings: dict = field(default_factory=dict)
+    full_years: set = field(default_factory=set)  # years whose differences cover every indicator
+    _full_diffs: pd.DataFrame | None = None
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    def differences(self, years=(), series=()) -> pd.DataFrame:
+        """Paired differences (``paired_differences``) of every indicator in ``years`` and of
+        ``series`` in every year, computed in the pool (split by indicator)."""
+        runs = self.runs
+        sel = runs[runs.year.isin(list(years)) | runs.indicator.isin(list(series))]
+        return _paired(sel)
+
+    def diffs_for_year(self, year: int) -> pd.DataFrame:
+        """The differences with every indicator in ``year`` (computed once per year)."""
+        if year not in self.full_years:
+            have = self.diffs[self.diffs.year != year]
+            self.diffs = pd.concat([have, self.differences(years=[year])], ignore_index=True)
+            self.full_years.add(year)
+        return self.diffs
+
+    def full_differences(self) -> pd.DataFrame:
+        """Every indicator in every year (for the download)."""
+        if self._full_diffs is None:
+            self._full_diffs = _paired(self.runs)
+        return self._full_diffs
+
+
+def whatif_name(spec: ScenarioSpec, lever_overrides: list[str]) -> str:
+    from jjj_sim.runner.experiment import run_label
+
+    name = run_label(spec.name, lever_overrides)
+    return f"{name}-whatif" if name == REFERENCE else name
+
+
+def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str], *, scale: float, n_seeds: int,
+               end_year: int, on_progress: Callable[[Progress], None] = lambda p: None,
+               cancelled: Callable[[], bool] = lambda: False, master_seed: int = MASTER_SEED,
+               reference: ScenarioSpec | None = None) -> Results:
+    """Simulate the what-if (``base`` with ``lever_overrides``) and the baseline on the same
+    seeds; return levels, paired differences and figures. Raises ConfigError (bad input; the
+    what-if's config is checked before anything runs) or Cancelled."""
+    from jjj_sim.runner.experiment import replication_seeds
+    from jjj_sim.runner.experiment import scenario_spec
+
+    t0 = time.perf_counter()
+    name = whatif_name(base, lever_overrides)
+    whatif = ScenarioSpec(name, base.description, (*base.overrides, *lever_overrides), base.source)
+    ref = reference or scenario_spec(REFERENCE)
+    common = [f"population.scale={scale!r}", f"run.end_year={int(end_year)}", "run.record_events=false",
+              "run.plots=false"]
+    seeds = replication_seeds(master_seed, n_seeds)
+    prog = Progress(total=2 * len(seeds), years=end_year - 2014 + 1, phase="checking the configs")
+    on_progress(prog)
+
+    frames: dict[tuple[str, int], pd.DataFrame] = {}
+    todo = []
+    for sd in seeds:
+        for label, spec in (("baseline", ref), ("what-if", whatif)):
+            df = _cached(_cache_key(spec, common, sd))
+            if df is not None:
+                frames[(label, sd)] = df
+            else:
+                todo.append((label, spec, sd))
+    prog.cached = prog.done = len(frames)
+    # check the what-if's config before anything runs (ConfigError names the field); the baseline
+    # shares its scale and end year, and its levers are the reported ones
+    whatif.compose(common)
+    if cancelled():
+        raise Cancelled()
+    timings = {"check": time.perf_counter() - t0}
+
+    prog.phase = ""
+    ex = executor()
+    futures: dict[Future, tuple] = {}
+    for label, spec, sd in todo:
+        job_id = f"{os.getpid()}-{next(_JOB_IDS)}"
+        fut = ex.submit(_run_job, job_id, spec, sd, common)
+        futures[fut] = (label, spec, sd, job_id)
+    seed_no = {sd: i + 1 for i, sd in enumerate(seeds)}
+    try:
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                label, spec, sd, job_id = futures[fut]
+                df = fut.result()
+                _store(_cache_key(spec, common, sd), df)
+                frames[(label, sd)] = df
+                prog.done += 1
+                _YEARS.pop(job_id, None)
+            prog.running = [(f"{futures[f][0]} seed {seed_no[futures[f][2]]}", _YEARS[futures[f][3]])
+                            for f in pending if futures[f][3] in _YEARS]
+            on_progress(prog)
+            if cancelled():
+                for f in pending:
+                    f.cancel()
+                raise Cancelled()
+    except BrokenProcessPool:
+        _reset_executor()
+        raise RuntimeError("a simulation worker stopped (out of memory?); the pool was restarted, run again") from None
+    simulated = len(todo)
+    timings["runs"] = time.perf_counter() - t0 - timings["check"]
+
+    t1 = time.perf_counter()
+    prog.running, prog.phase = [], "differences and figures"
+    on_progress(prog)
+    parts = []
+    for (label, sd), df in frames.items():
+        df = df.copy()
+        df["scenario"] = REFERENCE if label == "baseline" else name
+        parts.append(df)
+    runs = pd.concat(parts, ignore_index=True)
+    levels = summarise(runs)
+    res = Results(scenario=base.name, whatif=name, description=base.description, changed=list(changed),
+                  lever_overrides=list(lever_overrides), common=common, seeds=seeds, scale=scale, end_year=end_year,
+                  runs=runs, levels=levels, diffs=pd.DataFrame(), images={}, seconds=0.0, simulated=simulated,
+                  cached=len(frames) - simulated, timings=timings)
+    from jjj_sim.tools.dashboard import figures
+
+    # figures that need only the levels start at once; the paired differences (of the series
+    # the views show: every year of the panels, every indicator at the end year) alongside
+    lv_w = levels[levels.scenario == name]
+    img_futs = {ex.submit(figures.render, "map_whatif", lv_w, None, name, REFERENCE, end_year): "map_whatif",
+                ex.submit(figures.render, "levels", levels[levels.indicator.isin(figures.PANELS)], None, name,
+                          REFERENCE, end_year): "levels"}
+    res.diffs = res.differences(years=[end_year], series=SERIES_ALL_YEARS)
+    res.full_years.add(end_year)
+    timings["differences"] = time.perf_counter() - t1
+    img_futs[ex.submit(figures.render, "map_diff", lv_w, res.diffs[res.diffs.year == end_year], name, REFERENCE,
+                       end_year)] = "map_diff"
+    img_futs[ex.submit(figures.render, "diffs", None, res.diffs[res.diffs.indicator.isin(figures.PANELS)], name,
+                       REFERENCE, end_year)] = "diffs"
+    for f, kind in img_futs.items():
+        res.images[kind] = f.result()
+    timings["figures"] = time.perf_counter() - t1 - timings["differences"]
+    prog.phase = ""
+    on_progress(prog)
+    res.seconds = time.perf_counter() - t0
+    log.info("what-if %s: %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    return res
+
+
+def map_images(res: Results, year: int) -> dict[str, bytes]:
+    """The two maps for another year (in the pool)."""
+    from jjj_sim.tools.dashboard import figures
+
+    ex = executor()
+    lv = res.levels[res.levels.scenario == res.whatif]
+    diffs = res.diffs_for_year(year)
+    a = ex.submit(figures.render, "map_whatif", lv, None, res.whatif, res.reference, year)
+    b = ex.submit(figures.render, "map_diff", lv, diffs[diffs.year == year], res.whatif, res.reference, year)
+    return {"map_whatif": a.result(), "map_diff": b.result()}
+
+
+def shutdown() -> None:
+    """Stop the workers (at server exit)."""
+    _reset_executor(terminate=True)
