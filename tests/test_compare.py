@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from jjj_sim.runner.experiment import paired_differences
+from jjj_sim.runner.ensembles import paired_differences
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -35,8 +35,8 @@ TIMEOUT_MS = 60_000
 def _baseline():
     from omegaconf import OmegaConf
 
+    from jjj_sim.runner.compose import scenario_spec
     from jjj_sim.tools.dashboard import levers as lv
-    from jjj_sim.runner.experiment import scenario_spec
 
     spec = scenario_spec("baseline")
     levers = lv.levers_of(OmegaConf.to_container(spec.compose([]).policy))
@@ -75,8 +75,8 @@ def test_changed_controls_become_lever_edits_that_keep_history():
 
 
 def test_bad_input_is_placed_on_its_control():
-    from jjj_sim.tools.dashboard import levers as lv
     from jjj_sim.core.errors import ConfigError
+    from jjj_sim.tools.dashboard import levers as lv
 
     spec, levers, init = _baseline()
     c = dict(init)

@@ -28,7 +28,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RAY_VENV = Path(os.environ.get("JJJ_RAY_VENV") or ROOT / ".venv-ray")

@@ -211,9 +211,9 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_written_run(tmp_path, module
 
 def test_staging_is_removed_when_writing_fails(tmp_path, monkeypatch):
     import pandas as pd
-
     from conftest import make_cfg
-    from jjj_sim.runner.experiment import run_to_dir
+
+    from jjj_sim.runner.simulate import run_to_dir
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")

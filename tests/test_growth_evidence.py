@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from conftest import make_cfg, run_model
 
-from jjj_sim.tools.calibration.targets import parse_entry
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.sim.indicators import year_end
 from jjj_sim.sim.model import RelocationModel
 from jjj_sim.sim.population import BRANCH, ZGC
 from jjj_sim.sim.rules import branching
+from jjj_sim.tools.calibration.targets import parse_entry
 
 
 def test_branching_hazard_falls_with_the_branches_a_parent_has():

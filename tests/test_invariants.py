@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import run_model
+
 from jjj_sim.sim.events import KINDS
 from jjj_sim.sim.population import BRANCH, HIGHTECH, ZGC
 from jjj_sim.sim.rules import demography
@@ -67,6 +67,7 @@ def test_park_capacities_hold_every_quarter():
     overflows; parks without a physical limit in the record have no slots limit."""
     cfg_over = ("population.scale=0.05", "params.choice.asc_park_science=10", "run.end_year=2020")
     from conftest import make_cfg
+
     from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(make_cfg(*cfg_over), seed=11)
@@ -191,6 +192,7 @@ def test_initial_conditions(small_run):
 
 def test_hightech_share_starts_at_reported_value():
     from conftest import make_cfg
+
     from jjj_sim.sim.indicators import INDICATORS
     from jjj_sim.sim.model import RelocationModel
 

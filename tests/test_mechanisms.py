@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import make_cfg, run_model
+
 from jjj_sim.sim.events import KINDS
 from jjj_sim.sim.indicators import INDICATORS, parks_year_end, year_end
 from jjj_sim.sim.model import RelocationModel

@@ -4,11 +4,11 @@ log; the same config and seed give byte-identical files."""
 from __future__ import annotations
 
 import pandas as pd
-
 from conftest import make_cfg
-from jjj_sim.sim import events as ev
-from jjj_sim.runner.experiment import run_to_dir, simulate
+
 from jjj_sim.core.timeline import quarter_end_date
+from jjj_sim.runner.simulate import run_to_dir, simulate
+from jjj_sim.sim import events as ev
 
 
 def test_streamed_event_log_equals_the_in_memory_one(tmp_path, monkeypatch):

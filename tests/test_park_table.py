@@ -12,12 +12,12 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import make_cfg
-from jjj_sim.sim import park_record
+
 from jjj_sim.reporting import report
-from jjj_sim.runner.experiment import result_rows, summarise
+from jjj_sim.runner.ensembles import result_rows, summarise
 from jjj_sim.runner.outputs import summary
+from jjj_sim.sim import park_record
 
 END = 2020  # the runs end here: figures of 2015-2020 are simulated, those of 2023 and 2025 are not
 SEEDS = (3, 4)
@@ -216,8 +216,8 @@ def test_dashboard_parks_and_record_tables(levels):
 # ---------------------------------------------------------------------------- plots
 def test_run_plots_and_compare_parks_plot_cope_without_capacity(tmp_path, runs, levels):
     from jjj_sim.reporting import maps
-    from jjj_sim.tools.compare import make_plots
     from jjj_sim.reporting.plots import write_plots
+    from jjj_sim.tools.compare import make_plots
 
     summaries, _rows = runs
     paths = write_plots(tmp_path / "run", summaries[0])

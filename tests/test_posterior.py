@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_cfg
 
+from jjj_sim.core.errors import ConfigError
 from jjj_sim.runner import posterior
 from jjj_sim.runner.config import load_params_file
-from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.experiment import posterior_differences
-
-from conftest import make_cfg
+from jjj_sim.runner.ensembles import posterior_differences
 
 ROOT = Path(__file__).resolve().parents[1]
 FITTED = load_params_file("calibration/fitted/baseline.yaml")

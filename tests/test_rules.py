@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.timeline import last_quarter, quarter_end_date, quarter_of
 from jjj_sim.sim.policy import Schedule
 from jjj_sim.sim.rules import hazard
 from jjj_sim.sim.rules.choice import NONE, ChoiceContext, choose
-from jjj_sim.core.timeline import last_quarter, quarter_end_date, quarter_of
 
 
 def test_draw_has_the_right_rate_and_no_repeats():
@@ -186,7 +186,13 @@ def test_rail_openings_cut_travel_times():
 def test_a_later_rail_link_shortens_travel_time():
     """Every dated link counts: Tangshan's Dec 2022 direct line (1 h 03 min) beats its 2013
     route via Tianjin, and the scenario's extra link with hours beats both."""
-    from jjj_sim.sim.world import Geography, RailLink, load_places, load_rail_links, load_sectors
+    from jjj_sim.sim.world import (
+        Geography,
+        RailLink,
+        load_places,
+        load_rail_links,
+        load_sectors,
+    )
 
     class W:
         circuity, road_speed_kmh, rail_speed_kmh, rail_access_hours = 1.3, 60, 200, 0.75

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jjj_sim.runner import experiment
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner.compose import compose, scenario_spec, scenario_specs
 from jjj_sim.sim.indicators import quarterly
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,39 +39,39 @@ def _schedule(cfg, path):
 
 # ---------------------------------------------------------------------------- lever edits
 def test_from_appends_to_the_schedule_and_keeps_earlier_entries():
-    cfg = experiment.compose(["policy.incentives.xiongan.from=[{from: 2026-01, value: 4}]"])
+    cfg = compose(["policy.incentives.xiongan.from=[{from: 2026-01, value: 4}]"])
     assert _schedule(cfg, "incentives.xiongan") == [("2017-04", 2.0), ("2026-01", 4.0)]
     assert cfg.scenario.name == "baseline+edited"
     assert any("keeping 1 earlier entry" in n for n in cfg.scenario.edits)
 
 
 def test_from_replaces_only_entries_from_its_date_on():
-    cfg = experiment.compose(["policy.closure_campaign.from=[{from: 2019-01, value: 2.0}]"])
+    cfg = compose(["policy.closure_campaign.from=[{from: 2019-01, value: 2.0}]"])
     assert _schedule(cfg, "closure_campaign") == [("2014-02", 1.0), ("2017-04", 1.667), ("2019-01", 2.0)]
     assert any("replaces 2019-01: 1.03, 2020-01: 0.637" in n for n in cfg.scenario.edits)
 
 
 def test_replacing_a_schedule_whole_says_what_was_dropped():
-    cfg = experiment.compose(["policy.incentives.xiongan.schedule=[{from: 2026-01, value: 4}]"])
+    cfg = compose(["policy.incentives.xiongan.schedule=[{from: 2026-01, value: 4}]"])
     assert _schedule(cfg, "incentives.xiongan") == [("2026-01", 4.0)]
     notes = " ".join(cfg.scenario.edits)
     assert "replaced whole" in notes and "dropped 2017-04: 2" in notes
 
 
 def test_an_edited_run_is_not_called_baseline_unless_renamed():
-    assert experiment.compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]"]).scenario.name \
+    assert compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]"]).scenario.name \
         == "baseline+edited"
-    assert experiment.compose(["params.choice.asc_park_science=5"]).scenario.name == "baseline"
-    named = experiment.compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]", "scenario.name=fast"])
+    assert compose(["params.choice.asc_park_science=5"]).scenario.name == "baseline"
+    named = compose(["policy.rail.speedup.schedule=[{from: 2026-01, value: 0.1}]", "scenario.name=fast"])
     assert named.scenario.name == "fast"
 
 
 def test_bad_from_entries_are_refused_naming_the_field():
     with pytest.raises(ConfigError) as e:
-        experiment.compose(["policy.incentives.xiongan.from=[{from: 2040-01, value: 4}]"])
+        compose(["policy.incentives.xiongan.from=[{from: 2040-01, value: 4}]"])
     assert e.value.field.startswith("policy.incentives.xiongan.from")
     with pytest.raises(ConfigError) as e:
-        experiment.compose(["policy.incentives.xiongan.from=[]"])
+        compose(["policy.incentives.xiongan.from=[]"])
     assert e.value.field == "policy.incentives.xiongan.from"
 
 
@@ -79,7 +79,7 @@ def test_bad_from_entries_are_refused_naming_the_field():
 def test_a_speedup_of_one_link_shortens_only_that_regions_time():
     from jjj_sim.sim.model import RelocationModel
 
-    cfg = experiment.compose([*SMALL, "run.end_year=2027",
+    cfg = compose([*SMALL, "run.end_year=2027",
                               "+policy.rail.speedups.bt={region: tangshan, opens: 2022-12, "
                               "schedule: [{from: 2026-01, value: 0.3}]}"])
     m = RelocationModel(cfg, seed=1)
@@ -109,14 +109,14 @@ def test_rail_lever_errors_name_their_field():
     }
     for override, field in bad.items():
         with pytest.raises(ConfigError) as e:
-            experiment.compose([override])
+            compose([override])
         assert e.value.field == field, override
 
 
 def test_a_new_link_with_a_speed_opens_on_its_date():
     from jjj_sim.sim.model import RelocationModel
 
-    cfg = experiment.compose([*SMALL, "run.end_year=2030",
+    cfg = compose([*SMALL, "run.end_year=2030",
                               "policy.rail.extra_links=[{region: hengshui, opens: 2026-09, speed_kmh: 350}]"])
     m = RelocationModel(cfg, seed=1)
     hs = m.places.index("hengshui", "t")
@@ -128,7 +128,7 @@ def test_the_example_scenario_file_matches_the_baseline_until_2026():
     from conftest import run_model
 
     base = quarterly(run_model(*SMALL, "run.end_year=2027", seed=21))
-    spec = experiment.scenario_spec(str(EXAMPLE))
+    spec = scenario_spec(str(EXAMPLE))
     from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(spec.compose([*SMALL, "run.end_year=2027", "seed=21"]), seed=21)
@@ -207,7 +207,7 @@ def test_output_directory_that_is_a_file_or_unwritable(tmp_path):
 # ---------------------------------------------------------------------------- experiments files
 def test_scenario_specs_take_names_files_and_inline_entries(tmp_path):
     (tmp_path / "case.yaml").write_text("scenario: {name: from_file}\n")
-    specs = experiment.scenario_specs(
+    specs = scenario_specs(
         ["baseline", "case.yaml", {"name": "inline_case", "description": "d",
                                    "overrides": ["policy.incentives.xiongan.from=[{from: 2026-01, value: 4}]"]}],
         base_dir=tmp_path)
@@ -230,7 +230,7 @@ def test_scenario_specs_take_names_files_and_inline_entries(tmp_path):
 ])
 def test_bad_scenario_lists_are_refused(tmp_path, entries, field):
     with pytest.raises(ConfigError) as e:
-        experiment.scenario_specs(entries, base_dir=tmp_path)
+        scenario_specs(entries, base_dir=tmp_path)
     assert e.value.field == field
 
 

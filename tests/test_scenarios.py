@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import make_cfg, run_model
+
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.sim.indicators import quarterly
 

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.tools.sensitivity import analyse, load_samples, parse, samples_table, write_samples
+from jjj_sim.tools.sensitivity import (
+    analyse,
+    load_samples,
+    parse,
+    samples_table,
+    write_samples,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {

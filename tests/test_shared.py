@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CONF_DIR, make_cfg
 from hydra import compose, initialize_config_dir
 
+from jjj_sim.core.errors import ConfigError
 from jjj_sim.runner import config
+from jjj_sim.sim.model import RelocationModel
 from jjj_sim.tools.calibration.simulator import Simulator
 from jjj_sim.tools.calibration.targets import load_targets
-from jjj_sim.core.errors import ConfigError
-from jjj_sim.sim.model import RelocationModel
-
-from conftest import CONF_DIR, make_cfg
 
 
 def _run(cfg, seed):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jjj_sim.tools.calibration.targets import load_targets
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.tools.calibration.targets import load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["population.scale=0.01", "seeds=2", "run.end_year=2016"]
@@ -168,7 +168,7 @@ def test_given_real_run_is_scored(tmp_path, figures_file):
 
 
 def test_end_year_is_raised_to_the_latest_figure(figures_file):
-    from jjj_sim.runner.experiment import compose as compose_config
+    from jjj_sim.runner.compose import compose as compose_config
     from jjj_sim.tools.validate import Settings
 
     s = Settings(compose_config([f"figures={figures_file}", "run.end_year=2014"], "validate"))
@@ -181,7 +181,7 @@ def test_end_year_is_raised_to_the_latest_figure(figures_file):
 
 
 def test_default_figures_are_the_calibration_targets():
-    from jjj_sim.runner.experiment import compose as compose_config
+    from jjj_sim.runner.compose import compose as compose_config
     from jjj_sim.tools.validate import Settings
 
     s = Settings(compose_config([], "validate"))

@@ -547,7 +547,7 @@ RECORD_NOTES = [
 
 def _record_table(levels: pd.DataFrame, ref: str, end_year: int) -> dict | None:
     """The record beside the model for the reference scenario: means and 5-95% over seeds."""
-    from jjj_sim.runner.experiment import mean_summary
+    from jjj_sim.runner.ensembles import mean_summary
 
     if not len(levels) or not levels.indicator.astype(str).str.startswith("park_").any():
         return None

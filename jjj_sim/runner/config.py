@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, horizon_quarter
-from jjj_sim.sim.world import PROVINCES, park_ids
 from jjj_sim.core.yaml_input import read_yaml
+from jjj_sim.sim.world import PROVINCES, park_ids
 
 
 def resolve_path(path, field: str) -> Path:
@@ -295,9 +295,9 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     (``notes`` and the lever edits) go to ``scenario.edits``. ``tool``: the config of a tool
     (calibrate, validate) whose own top-level keys its settings check.
     """
-    from jjj_sim.runner.experiment import run_label
-
     from omegaconf.errors import OmegaConfBaseException
+
+    from jjj_sim.runner.labels import run_label
 
     try:
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))

@@ -25,10 +25,9 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from jjj_sim import __version__
-from jjj_sim.sim import indicators
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.timeline import quarter_end_date
-
+from jjj_sim.sim import indicators
 
 LOCK_FILE = ".lock"
 STAGING_PREFIX = ".partial-"

@@ -18,13 +18,28 @@ import mesa
 import numpy as np
 from omegaconf import OmegaConf
 
-from jjj_sim.sim import indicators, shared
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.sim.events import EventLog
-from jjj_sim.sim.population import BRANCH, HIGHTECH, ZGC, FirmTable, draw_attributes, draw_lifetimes, synthesise
-from jjj_sim.sim.rules import branching, closure, demography, hebei, relocation, technology
-from jjj_sim.sim.rules.choice import build_context, place_constants
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, last_quarter
+from jjj_sim.sim import indicators, shared
+from jjj_sim.sim.events import EventLog
+from jjj_sim.sim.population import (
+    BRANCH,
+    HIGHTECH,
+    ZGC,
+    FirmTable,
+    draw_attributes,
+    draw_lifetimes,
+    synthesise,
+)
+from jjj_sim.sim.rules import (
+    branching,
+    closure,
+    demography,
+    hebei,
+    relocation,
+    technology,
+)
+from jjj_sim.sim.rules.choice import build_context, place_constants
 from jjj_sim.sim.world import BEIJING, HEBEI, PROVINCES, load_rail_links  # noqa: F401 (load_rail_links: tests import it here)
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from jjj_sim.tools.calibration.targets import PARK_FIELDS as FIELDS  # the park fields a figure can measure
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.sim.world import read_csv
+from jjj_sim.tools.calibration.targets import (
+    PARK_FIELDS as FIELDS,  # the park fields a figure can measure
+)
 
 
 @dataclass(frozen=True)

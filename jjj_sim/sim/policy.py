@@ -40,7 +40,6 @@ from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.timeline import horizon_quarter
 from jjj_sim.sim.world import Places, RailLink, Sectors, load_rail_links, rail_hours
 
-
 # The largest value a lever may take, with the reason (values are intensities, 1 = the policy
 # as reported, unless the lever says otherwise)
 MAX_INTENSITY = 100.0  # 100 times the reported policy: beyond any scale reported for a lever

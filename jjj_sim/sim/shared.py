@@ -22,9 +22,16 @@ from importlib import resources
 import numpy as np
 from omegaconf import OmegaConf
 
-from jjj_sim.sim.policy import Policy
-from jjj_sim.sim.world import Geography, Places, Sectors, load_places, load_rail_links, load_sectors
 from jjj_sim.core.yaml_input import parse_yaml
+from jjj_sim.sim.policy import Policy
+from jjj_sim.sim.world import (
+    Geography,
+    Places,
+    Sectors,
+    load_places,
+    load_rail_links,
+    load_sectors,
+)
 
 _SIZE = 16  # compiled policies and geographies kept (the oldest goes first)
 _POLICIES: dict[str, Policy] = {}

@@ -25,8 +25,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from jjj_sim.core.errors import ConfigError, OutputError
-from jjj_sim.runner.experiment import EXIT_WRITE, fail, precheck
 from jjj_sim.core.resources import CONF_SEARCH
+from jjj_sim.runner.compose import compose, dropped_entries, precheck
+from jjj_sim.runner.entry import EXIT_WRITE, fail
+from jjj_sim.runner.scenarios import expand_args
+from jjj_sim.runner.simulate import run_to_dir
 from jjj_sim.tools.sweep import record_failure
 
 log = logging.getLogger("jjj_sim")
@@ -53,8 +56,7 @@ def _headline(result: dict) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="config")
 def _app(cfg: DictConfig) -> None:
-    from jjj_sim.runner import config, experiment
-
+    from jjj_sim.runner import config
     from jjj_sim.runner.outputs import lock_dir, release_dir, write_error
 
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
@@ -72,13 +74,13 @@ def _app(cfg: DictConfig) -> None:
         fail(str(e))
     try:
         overrides = list(hc.overrides.task)
-        cfg = config.prepare(cfg, overrides, notes=experiment.dropped_entries(cfg, overrides))
+        cfg = config.prepare(cfg, overrides, notes=dropped_entries(cfg, overrides))
         for note in cfg.scenario.edits:
             log.warning("lever edit: %s", note)
         if in_sweep and _finished_same(run_dir, cfg):  # a rerun of the same sweep: keep the finished job
             log.info("job %s already complete in %s: not run again", hc.job.num, run_dir)
             return
-        result, timings = experiment.run_to_dir(run_dir, cfg, progress=True, parallel_plots=not in_sweep)
+        result, timings = run_to_dir(run_dir, cfg, progress=True, parallel_plots=not in_sweep)
     except Exception as e:
         if in_sweep:  # record it in the job's directory (not over a finished run) and let the sweep go on
             if not (run_dir / "summary.json").exists():
@@ -161,7 +163,6 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
     part way)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from jjj_sim.runner import experiment
 
     try:
         parsed = OverridesParser.create().parse_overrides([o for o in overrides])
@@ -173,11 +174,10 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
         if o.key_or_group == "scenario" and o.is_sweep_override():
             scenarios = [str(v) for v in o.sweep_string_iterator()]
     for sc in scenarios:
-        experiment.compose(fixed + ([f"scenario={sc}"] if sc is not None else []), config_name)
+        compose(fixed + ([f"scenario={sc}"] if sc is not None else []), config_name)
 
 
 def main() -> None:
-    from jjj_sim.runner import experiment
 
     argv = sys.argv[1:]
     flags, overrides = split_flags(argv)
@@ -185,7 +185,7 @@ def main() -> None:
     if multirun:
         pin_threads()
     try:
-        argv = experiment.expand_args(argv)  # scenario=path/to/file.yaml -> a config-group option
+        argv = expand_args(argv)  # scenario=path/to/file.yaml -> a config-group option
         sys.argv[1:] = argv
         flags, overrides = split_flags(argv)
         name = flags.get("--config-name", flags.get("-cn")) or "config"

@@ -31,19 +31,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.runner.config import count, whole_number
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.experiment import (JOBS_DIR, ScenarioSpec, load_experiment, paired_differences, posterior_differences,
-                                run_jobs, run_rows, scenario_specs, summarise, tool_errors)
-from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.core.timeline import START_YEAR
+from jjj_sim.runner.compose import ScenarioSpec, scenario_specs
+from jjj_sim.runner.config import count, whole_number
+from jjj_sim.runner.ensembles import (
+    paired_differences,
+    posterior_differences,
+    run_rows,
+    summarise,
+)
+from jjj_sim.runner.entry import tool_errors
+from jjj_sim.runner.files import load_experiment
+from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
+from jjj_sim.runner.outputs import new_output_dir, staged
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
@@ -209,8 +216,8 @@ def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
 
 
 def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) -> dict:
-    from jjj_sim.runner.experiment import replication_seeds
     from jjj_sim.reporting.report import write_report
+    from jjj_sim.runner.simulate import replication_seeds
 
     specs: list[ScenarioSpec] = scenario_specs(exp.get("scenarios"), base_dir)
     if len(specs) < 2:

@@ -37,12 +37,14 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.runner.config import check_value, count, param_rule, whole_number
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.experiment import ScenarioSpec, load_experiment, scenario_spec, tool_errors
-from jjj_sim.sim.indicators import INDICATORS
-from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
+from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
+from jjj_sim.runner.config import check_value, count, param_rule, whole_number
+from jjj_sim.runner.entry import tool_errors
+from jjj_sim.runner.files import load_experiment
+from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.sim.indicators import INDICATORS
 
 TOOL = "jjj-sim-explore"
 EXPERIMENT_KEYS = ("description", "scenario", "population_scale", "end_year", "seed", "replications", "overrides",
@@ -303,8 +305,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     from omegaconf import OmegaConf
 
     from jjj_sim.runner import posterior as post
-    from jjj_sim.runner.experiment import replication_seeds
     from jjj_sim.runner.config import resolve_path
+    from jjj_sim.runner.simulate import replication_seeds
 
     outcomes_raw = exp.get("outcomes")
     if isinstance(outcomes_raw, str) or not isinstance(outcomes_raw, list) or not outcomes_raw:
@@ -463,13 +465,13 @@ class Runner:
         return out
 
     def config(self, values: dict, seed: int):
-        from jjj_sim.runner.experiment import compose
+        from jjj_sim.runner.compose import compose
 
         return compose(self.overrides(values, seed), name=self.scenario[0], description=self.scenario[1])
 
     def __call__(self, seed: int = 0, **values) -> dict[str, float]:
+        from jjj_sim.runner.simulate import simulate
         from jjj_sim.sim import indicators
-        from jjj_sim.runner.experiment import simulate
 
         model, _ = simulate(self.config(values, seed))
         ye = indicators.year_end(model)

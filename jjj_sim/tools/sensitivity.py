@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -45,12 +44,16 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
-from jjj_sim.runner.experiment import JOBS_DIR, load_experiment, param_range, run_jobs, scenario_spec, tool_errors
-from jjj_sim.runner.config import count, param_rule, whole_number
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.sim.indicators import INDICATORS
-from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.runner.compose import scenario_spec
+from jjj_sim.runner.config import count, param_rule, whole_number
+from jjj_sim.runner.entry import tool_errors
+from jjj_sim.runner.files import load_experiment
+from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
+from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.runner.params import param_range
+from jjj_sim.sim.indicators import INDICATORS
 
 
 def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
@@ -117,8 +120,8 @@ def _point(job) -> list[list[float]]:
     x, names, seeds, spec, overrides, outputs = job
     from omegaconf import OmegaConf
 
+    from jjj_sim.runner.simulate import simulate
     from jjj_sim.sim import indicators
-    from jjj_sim.runner.experiment import simulate
 
     base = spec.compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []
@@ -221,7 +224,7 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
     from SALib.sample import morris as morris_s
     from SALib.sample import sobol as sobol_s
 
-    from jjj_sim.runner.experiment import replication_seeds
+    from jjj_sim.runner.simulate import replication_seeds
 
     problem, outputs = parse(exp)
     reps = exp.get("replications", 2)

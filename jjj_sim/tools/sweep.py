@@ -188,8 +188,8 @@ def _override_columns(per_row_overrides: list[dict], kinds: dict[str, str], pref
 def _load_targets(path):
     if path is None:
         return None
-    from jjj_sim.tools.calibration.targets import load_targets
     from jjj_sim.runner.config import resolve_path
+    from jjj_sim.tools.calibration.targets import load_targets
 
     return load_targets(resolve_path(str(path), "hydra.callbacks.gather.targets"))
 
@@ -371,7 +371,7 @@ class GatherResults(Callback):
         """Lock the sweep directory for this multirun, and refuse one that holds another sweep:
         the same command again resumes (jobs already complete are not run again, cli._app)."""
         from jjj_sim.core.errors import ConfigError
-        from jjj_sim.runner.experiment import fail
+        from jjj_sim.runner.entry import fail
         from jjj_sim.runner.outputs import lock_dir, release_dir
 
         sweep_dir = Path(config.hydra.sweep.dir)

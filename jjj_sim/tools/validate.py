@@ -36,9 +36,8 @@ import math
 import shutil
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import dataclass
+from pathlib import Path
 
 import hydra
 import numpy as np
@@ -46,13 +45,19 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jjj_sim import __version__
-from jjj_sim.runner.experiment import replication_seeds
-from jjj_sim.tools.calibration.targets import Target, load_targets, parse_entry, read_entries
-from jjj_sim.runner.experiment import EXIT_BAD_INPUT, EXIT_WRITE, precheck
-from jjj_sim.runner.config import count, resolve_path
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.runner.compose import precheck
+from jjj_sim.runner.config import count, resolve_path
+from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
+from jjj_sim.runner.simulate import replication_seeds
+from jjj_sim.tools.calibration.targets import (
+    Target,
+    load_targets,
+    parse_entry,
+    read_entries,
+)
 
 PROG = "jjj-sim-validate"
 MARKER = "validation.json"
@@ -181,8 +186,8 @@ def forecast_markdown(rows: list[dict], how: str) -> str:
 # ---------------------------------------------------------------------------- runs
 def run_seeds(cfg: DictConfig, s: Settings) -> tuple[list[dict], list[int]]:
     """Summaries of the model over the replication seeds of ``cfg.seed``."""
-    from jjj_sim.runner.experiment import simulate
     from jjj_sim.runner.outputs import summary
+    from jjj_sim.runner.simulate import simulate
 
     base = OmegaConf.to_container(cfg, resolve=True)
     base["run"].update(end_year=s.end_year, record_events=False, plots=False)
@@ -390,7 +395,8 @@ def park_record_table(results: list[dict]) -> list[dict]:
 
 def park_record_markdown(rows: list[dict], n_runs: int) -> list[str]:
     """The "Parks: the record beside the model" section of validation.md."""
-    from jjj_sim.reporting.report import RECORD_NOTES, _md_escape as esc
+    from jjj_sim.reporting.report import RECORD_NOTES
+    from jjj_sim.reporting.report import _md_escape as esc
 
     lines = ["", "## Parks: the record beside the model", "",
              f"Every reported park figure beside the simulated mean over {n_runs} run(s) (90% band: 5-95% of runs).",

@@ -40,13 +40,19 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jjj_sim import __version__
-from jjj_sim.tools.calibration.simulator import FreeParam, Simulator, parse_free, replication_seeds
-from jjj_sim.tools.calibration.targets import Target, load_targets
-from jjj_sim.runner.experiment import EXIT_WRITE, fail, precheck
-from jjj_sim.runner.config import count, leaves, resolve_path, whole_number
 from jjj_sim.core.errors import ConfigError, OutputError
-from jjj_sim.runner.outputs import staged, write_error
 from jjj_sim.core.resources import CONF_SEARCH
+from jjj_sim.runner.compose import precheck
+from jjj_sim.runner.config import count, leaves, resolve_path
+from jjj_sim.runner.entry import EXIT_WRITE, fail
+from jjj_sim.runner.outputs import staged, write_error
+from jjj_sim.tools.calibration.simulator import (
+    FreeParam,
+    Simulator,
+    parse_free,
+    replication_seeds,
+)
+from jjj_sim.tools.calibration.targets import Target, load_targets
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"

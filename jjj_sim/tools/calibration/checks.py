@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from jjj_sim.core.errors import ConfigError
 from jjj_sim.runner import config
+from jjj_sim.runner.compose import compose as compose_config
+from jjj_sim.runner.config import resolve_path
 from jjj_sim.tools.calibration.simulator import Simulator, parse_free, replication_seeds
 from jjj_sim.tools.calibration.targets import load_targets
-from jjj_sim.runner.experiment import compose as compose_config
-from jjj_sim.runner.config import resolve_path
-from jjj_sim.core.errors import ConfigError
 
 PROG = "jjj_sim.tools.calibration.checks"
 CHECKS = ("identification", "replications", "recovery")

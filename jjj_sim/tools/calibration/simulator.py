@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner.config import POPULATION_RULES, check_value, param_rule
+from jjj_sim.runner.params import ParamRange, param_range
+from jjj_sim.runner.simulate import replication_seeds  # noqa: F401 (the layer's; re-exported)
 from jjj_sim.sim import indicators
 from jjj_sim.tools.calibration.targets import Target, loss
-from jjj_sim.runner.config import POPULATION_RULES, check_value, param_rule
-from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.experiment import ParamRange, param_range, replication_seeds  # noqa: F401 (the layer's; re-exported)
 
 FreeParam = ParamRange  # a free parameter of the calibration is a parameter range
 

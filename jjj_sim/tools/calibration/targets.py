@@ -33,11 +33,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.core.yaml_input import read_yaml
 from jjj_sim.sim.indicators import INDICATORS
-from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.sim.world import park_ids
 
 KINDS = ("approx", "at_least", "at_most", "range")

@@ -17,10 +17,10 @@ import solara
 import solara.lab
 from omegaconf import OmegaConf
 
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner.compose import known_scenarios, scenario_spec
 from jjj_sim.tools.dashboard import levers as lv
 from jjj_sim.tools.dashboard import runner, views
-from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.experiment import known_scenarios, scenario_spec
 
 VUE3 = ipyvuetify.__version__.startswith("3")
 SELECT_KW = {"density": "compact", "closable_chips": True} if VUE3 else {"dense": True, "deletable_chips": True,

@@ -21,21 +21,28 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from jjj_sim.runner.experiment import ScenarioSpec, paired_differences, run_rows, summarise
+from jjj_sim.runner.compose import ScenarioSpec
+from jjj_sim.runner.ensembles import paired_differences, run_rows, summarise
 
 log = logging.getLogger("jjj_sim.tools.dashboard")
 
 
 def _series_all_years() -> tuple[str, ...]:
     """Series whose differences the views show in every year (headline table, time series)."""
-    from jjj_sim.tools.dashboard.figures import PANELS
     from jjj_sim.reporting.report import HEADLINE
+    from jjj_sim.tools.dashboard.figures import PANELS
 
     return tuple(dict.fromkeys((*HEADLINE, *PANELS)))
 
@@ -68,7 +75,7 @@ def _init_worker(q, parent: int) -> None:
     global _WORKER_QUEUE
     _WORKER_QUEUE = q
     threading.Thread(target=_orphan_watch, args=(parent,), daemon=True).start()
-    import jjj_sim.runner.experiment  # noqa: F401  (warm the imports)
+    import jjj_sim.runner.compose  # noqa: F401  (warm the imports)
     import jjj_sim.sim.model  # noqa: F401
 
 
@@ -96,8 +103,8 @@ def _warm(_=None) -> int:
     """Do once what a worker's first run, difference and figure would do the first time
     (Hydra's first compose, the world's caches, scipy and matplotlib imports, the map's
     boundaries), so the user's first what-if is as quick as the next."""
+    from jjj_sim.runner.compose import scenario_spec
     from jjj_sim.tools.dashboard import figures
-    from jjj_sim.runner.experiment import scenario_spec
 
     t = time.perf_counter()
     spec = scenario_spec(REFERENCE)
@@ -292,7 +299,7 @@ class Results:
 
 
 def whatif_name(spec: ScenarioSpec, lever_overrides: list[str]) -> str:
-    from jjj_sim.runner.experiment import run_label
+    from jjj_sim.runner.labels import run_label
 
     name = run_label(spec.name, lever_overrides)
     return f"{name}-whatif" if name == REFERENCE else name
@@ -305,8 +312,8 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
     """Simulate the what-if (``base`` with ``lever_overrides``) and the baseline on the same
     seeds; return levels, paired differences and figures. Raises ConfigError (bad input; the
     what-if's config is checked before anything runs) or Cancelled."""
-    from jjj_sim.runner.experiment import replication_seeds
-    from jjj_sim.runner.experiment import scenario_spec
+    from jjj_sim.runner.compose import scenario_spec
+    from jjj_sim.runner.simulate import replication_seeds
 
     t0 = time.perf_counter()
     name = whatif_name(base, lever_overrides)

@@ -14,10 +14,21 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-
-from jjj_sim.reporting.report import (HEADLINE, NO_FILL, NS_LEGEND, ci_contains_zero, fmt_capacity, fmt_diff, fmt_fill,
-                            fmt_value, has_limit, is_full)
-from jjj_sim.reporting.report import plot_label as label  # the report's words without CJK terms (fonts)
+from jjj_sim.reporting.report import (
+    HEADLINE,
+    NO_FILL,
+    NS_LEGEND,
+    ci_contains_zero,
+    fmt_capacity,
+    fmt_diff,
+    fmt_fill,
+    fmt_value,
+    has_limit,
+    is_full,
+)
+from jjj_sim.reporting.report import (
+    plot_label as label,  # the report's words without CJK terms (fonts)
+)
 
 PROVINCES = ("beijing", "tianjin", "hebei")
 CSS = """
@@ -165,8 +176,8 @@ def parks_table(res, year: int) -> str:
 def park_record_table(res) -> str:
     """Parks: the record beside the model: every reported park figure (park_record.csv) beside
     the baseline's and the what-if's means over seeds (with the baseline's 5-95% of seeds)."""
-    from jjj_sim.runner.experiment import mean_summary
     from jjj_sim.reporting.report import park_record
+    from jjj_sim.runner.ensembles import mean_summary
 
     lv = res.levels
     base = park_record(mean_summary(lv, res.reference)["parks"], res.end_year,
@@ -202,8 +213,8 @@ def park_record_table(res) -> str:
 # ---------------------------------------------------------------------------- targets
 @lru_cache(maxsize=1)
 def targets():
-    from jjj_sim.tools.calibration.targets import load_targets
     from jjj_sim.core.resources import find
+    from jjj_sim.tools.calibration.targets import load_targets
 
     return tuple(load_targets(find("calibration/targets.yaml", "targets")))
 
@@ -237,7 +248,7 @@ def _simulated(t, summary: dict, end_year: int) -> tuple[str, str, str]:
 
 
 def targets_table(res) -> str:
-    from jjj_sim.runner.experiment import mean_summary
+    from jjj_sim.runner.ensembles import mean_summary
 
     sw, sb = mean_summary(res.levels, res.whatif), mean_summary(res.levels, res.reference)
     rows = []
@@ -256,7 +267,7 @@ def targets_table(res) -> str:
 
 # ---------------------------------------------------------------------------- downloads
 def summary_json(res) -> str:
-    from jjj_sim.runner.experiment import mean_summary
+    from jjj_sim.runner.ensembles import mean_summary
 
     out = mean_summary(res.levels, res.whatif)
     out["meta"] = {"scenario": res.scenario, "description": res.description, "edits": res.changed,

@@ -1,0 +1,35 @@
+"""Experiment files (compare, sensitivity, explore): one YAML reader, unknown keys refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.yaml_input import read_yaml
+
+
+@dataclass
+class Experiment:
+    """An experiments file: its checked mapping and the folder its relative paths start from."""
+
+    data: dict
+    path: Path | None = None
+    base_dir: Path | None = field(default=None)
+
+
+
+def load_experiment(path, allowed: tuple[str, ...] | None = None) -> Experiment:
+    """Read an experiments file (YAML mapping); with ``allowed``, unknown keys are refused."""
+    from jjj_sim.runner.config import resolve_path
+
+    p = resolve_path(path, "experiment")
+    exp = read_yaml(p, "experiment", bad_field=p.name) or {}
+    if not isinstance(exp, dict):
+        raise ConfigError(p.name, "expected a mapping")
+    if allowed is not None:
+        for key in exp:
+            if key not in allowed:
+                raise ConfigError(f"{p.name}:{key}", f"unknown key (known: {', '.join(allowed)})")
+    return Experiment(exp, p, p.parent.resolve())

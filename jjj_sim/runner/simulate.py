@@ -1,0 +1,84 @@
+"""Running the model: ``simulate(cfg)`` builds and runs one simulation (the one way a run is
+made), ``run_to_dir`` writes it into a run directory, all or nothing; ``replication_seeds``
+spawns the seeds of an ensemble (common random numbers).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+log = logging.getLogger("jjj_sim")
+
+
+def replication_seeds(seed: int, n: int) -> list[int]:
+    """n seeds spawned from one SeedSequence: the same for every parameter set and scenario
+    (common random numbers)."""
+    import numpy as np
+
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+
+def simulate(cfg: DictConfig, progress=False, events_path=None):
+    """Build and run the model for a prepared config; return (model, timings). ``progress``:
+    True logs a line per simulated year; a callable is called with the model after each year.
+    ``events_path``: stream the event log to this Parquet file while the model runs (instead
+    of keeping it in memory)."""
+    from jjj_sim.core.timeline import last_quarter, quarter_end_date
+    from jjj_sim.sim.events import ParquetEventWriter
+    from jjj_sim.sim.model import RelocationModel
+
+    t0 = time.perf_counter()
+    sink = None
+    if events_path is not None and cfg.run.record_events:
+        from jjj_sim.sim.world import load_places, load_sectors
+
+        sectors = load_sectors()
+        dates = [quarter_end_date(q) for q in range(last_quarter(int(cfg.run.end_year)) + 1)]
+        sink = ParquetEventWriter(events_path, load_places(sectors).ids, sectors.ids, dates)
+    try:
+        model = RelocationModel(cfg, seed=cfg.seed, event_sink=sink)
+        t1 = time.perf_counter()
+
+        def report(m):
+            if progress and m.quarter % 4 == 3:
+                if callable(progress):
+                    progress(m)
+                else:
+                    log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+
+        model.run_model(progress=report)
+        if sink is not None:
+            sink.close()
+            sink = None
+    finally:
+        if sink is not None:
+            sink.abort()
+    t2 = time.perf_counter()
+    return model, {"build": t1 - t0, "run": t2 - t1}
+
+
+
+def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, parallel_plots: bool = True):
+    """Simulate and write every output into ``run_dir``, all or nothing (outputs.staged): the
+    event log streams into the staging directory while the model runs, and the plots are drawn
+    by a process started before the run (``parallel_plots``; off in sweeps, where every core
+    already runs a job, else in this process). Returns (summary, timings)."""
+    from jjj_sim.runner.outputs import PlotProcess, staged, write_run
+
+    plotter = PlotProcess() if cfg.run.plots and parallel_plots else None
+    try:
+        with staged(Path(run_dir), last="summary.json") as staging:
+            events = staging / "events.parquet" if cfg.run.record_events else None
+            model, timings = simulate(cfg, progress=progress, events_path=events)
+            t0 = time.perf_counter()
+            result = write_run(staging, model, cfg, timings, plotter)
+            timings["write"] = time.perf_counter() - t0
+    finally:
+        if plotter is not None:
+            plotter.stop()
+    return result, timings
