@@ -33,13 +33,13 @@ _POINTS: list[dict[str, float]] = []
 
 def _setup(n_sims: int, scale: float) -> None:
     global _SIM, _POINTS
+    from jjj_sim.core.resources import find
     from jjj_sim.runner.compose import compose
-    from jjj_sim.runner.config import resolve_path
     from jjj_sim.tools.calibration.simulator import Simulator, parse_free
     from jjj_sim.tools.calibration.targets import load_targets
 
     cfg = compose([f"population.scale={scale}"], "calibrate")
-    targets = load_targets(resolve_path(cfg.calibration.targets, "calibration.targets"))
+    targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))
     free = parse_free(cfg.calibration.free)
     _SIM = Simulator(cfg, targets, [0])
     rng = np.random.default_rng(2024)

@@ -9,6 +9,7 @@ from conftest import CONF_DIR, make_cfg
 from hydra import compose, initialize_config_dir
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
 from jjj_sim.runner import config
 from jjj_sim.sim.model import RelocationModel
 from jjj_sim.tools.calibration.simulator import Simulator
@@ -52,7 +53,7 @@ def _simulator(seeds):
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         cfg = config.prepare(compose(config_name="calibrate", overrides=["population.scale=0.01"]),
                              ["population.scale=0.01"], tool=True)
-    targets = load_targets(config.resolve_path(cfg.calibration.targets, "calibration.targets"))
+    targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))
     return Simulator(cfg, targets, seeds)
 
 

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR  # noqa: E402
 from jjj_sim.reporting.report import map_fill, place_name  # noqa: E402
 from jjj_sim.reporting.report import plot_label as label  # noqa: E402
 
@@ -102,7 +103,7 @@ def _warm_up() -> None:
     import io
 
     fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot([2014, 2035], [0, 1], marker="o")
+    ax.plot([START_YEAR, MAX_END_YEAR], [0, 1], marker="o")
     ax.set_title("warm-up")
     ax.set_ylabel("firms")
     ax.set_xscale("symlog", linthresh=100)

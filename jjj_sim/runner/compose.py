@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from jjj_sim.core.checks import check_name as _check_name
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.config import check_name as _check_name
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import override_key
 from jjj_sim.runner.scenarios import (

@@ -22,9 +22,9 @@ class Experiment:
 
 def load_experiment(path, allowed: tuple[str, ...] | None = None) -> Experiment:
     """Read an experiments file (YAML mapping); with ``allowed``, unknown keys are refused."""
-    from jjj_sim.runner.config import resolve_path
+    from jjj_sim.core.resources import find
 
-    p = resolve_path(path, "experiment")
+    p = find(path, "experiment")
     exp = read_yaml(p, "experiment", bad_field=p.name) or {}
     if not isinstance(exp, dict):
         raise ConfigError(p.name, "expected a mapping")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jjj_sim.core.checks import whole_number
 from jjj_sim.core.errors import ConfigError
 
 META_KEY = b"jjj_sim"
@@ -65,7 +66,7 @@ class Posterior:
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
     {dotted parameter name under params: value}; ``params`` is the run's params config."""
-    from jjj_sim.runner.config import check_value
+    from jjj_sim.core.checks import check_value
     from jjj_sim.sim.world import is_counted, read_csv
 
     check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
@@ -85,9 +86,10 @@ def prior_draw(k: int, params, seed: int) -> dict[str, float]:
 
 def load(path, field: str = "posterior_file") -> Posterior:
     """Read and check a posterior file; a ConfigError naming ``field`` if it is not one."""
-    from jjj_sim.runner.config import param_rule, resolve_path
+    from jjj_sim.core.resources import find
+    from jjj_sim.runner.params import param_rule
 
-    p = resolve_path(path, field)
+    p = find(path, field)
     if not p.is_file():
         raise ConfigError(field, f"no such file: {p}")
     import pyarrow.parquet as pq
@@ -122,6 +124,5 @@ def load(path, field: str = "posterior_file") -> Posterior:
 
 
 def check_draw(value, field: str = "params_draw") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(field, f"expected a whole number >= 0, got {value!r}")
-    return value
+    """``value`` if it is a draw's index (a whole number >= 0), else a ConfigError naming ``field``."""
+    return whole_number(value, field, 0)

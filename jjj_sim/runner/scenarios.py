@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from jjj_sim.core.checks import NAME_PATTERN, NAME_RULE
+from jjj_sim.core.checks import check_name as _check_name
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.yaml_input import read_yaml
-from jjj_sim.runner.config import NAME_PATTERN, NAME_RULE
-from jjj_sim.runner.config import check_name as _check_name
 
 CONFIG_GROUPS = ("population", "params", "policy", "scenario")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from jjj_sim.core.timeline import year_of
+
 log = logging.getLogger("jjj_sim")
 
 
@@ -49,7 +51,7 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
                 if callable(progress):
                     progress(m)
                 else:
-                    log.info("year %d done (%d firm rows)", 2014 + m.quarter // 4, m.firms.n)
+                    log.info("year %d done (%d firm rows)", year_of(m.quarter), m.firms.n)
 
         model.run_model(progress=report)
         if sink is not None:

@@ -27,18 +27,13 @@ from omegaconf import DictConfig
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH
 from jjj_sim.runner.compose import compose, dropped_entries, precheck
-from jjj_sim.runner.entry import EXIT_WRITE, fail
+from jjj_sim.runner.entry import EXIT_WRITE, fail, first_line
 from jjj_sim.runner.scenarios import expand_args
 from jjj_sim.runner.simulate import run_to_dir
 from jjj_sim.tools.sweep import record_failure
 
 log = logging.getLogger("jjj_sim")
 _HYDRA_FILES = {".hydra", "cli.log", "jjj-sim.log"}
-
-
-def _one_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0] if text else e.__class__.__name__
 
 
 def _headline(result: dict) -> str:
@@ -88,7 +83,7 @@ def _app(cfg: DictConfig) -> None:
                     record_failure(run_dir, e)
                 except OSError:
                     pass
-            log.error("job %s failed: %s", hc.job.num, _one_line(e))
+            log.error("job %s failed: %s", hc.job.num, first_line(e))
             return
         if isinstance(e, ConfigError):
             _discard_if_empty(run_dir)
@@ -167,7 +162,7 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
     try:
         parsed = OverridesParser.create().parse_overrides([o for o in overrides])
     except Exception as e:  # Hydra's OverrideParseException: a malformed override
-        raise ConfigError("overrides", _one_line(e)) from None
+        raise ConfigError("overrides", first_line(e)) from None
     fixed = [o.input_line for o in parsed if not o.is_sweep_override()]
     scenarios = [None]
     for o in parsed:

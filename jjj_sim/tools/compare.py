@@ -37,10 +37,10 @@ from pathlib import Path
 import pandas as pd
 
 from jjj_sim import __version__
+from jjj_sim.core.checks import count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.timeline import START_YEAR
 from jjj_sim.runner.compose import ScenarioSpec, scenario_specs
-from jjj_sim.runner.config import count, whole_number
 from jjj_sim.runner.ensembles import (
     paired_differences,
     posterior_differences,

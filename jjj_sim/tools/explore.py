@@ -37,13 +37,14 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim import __version__
+from jjj_sim.core.checks import check_value, check_year, count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
-from jjj_sim.runner.config import check_value, count, param_rule, whole_number
 from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.runner.params import param_rule
 from jjj_sim.sim.indicators import INDICATORS
 
 TOOL = "jjj-sim-explore"
@@ -304,8 +305,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     """Check an experiments file and compose the configs it implies (raises ConfigError)."""
     from omegaconf import OmegaConf
 
+    from jjj_sim.core.resources import find
     from jjj_sim.runner import posterior as post
-    from jjj_sim.runner.config import resolve_path
     from jjj_sim.runner.simulate import replication_seeds
 
     outcomes_raw = exp.get("outcomes")
@@ -315,8 +316,7 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     if len(set(outcomes)) < len(outcomes):
         raise ConfigError("outcomes", "an outcome is listed twice")
     end_year = exp.get("end_year", max(o.year for o in outcomes))
-    if isinstance(end_year, bool) or not isinstance(end_year, int) or not START_YEAR <= end_year <= MAX_END_YEAR:
-        raise ConfigError("end_year", f"must be a year from {START_YEAR} to {MAX_END_YEAR}, got {end_year!r}")
+    check_year(end_year, "end_year")
     for i, o in enumerate(outcomes):
         if o.year > end_year:
             raise ConfigError(f"outcomes[{i}]", f"{o.label} is after end_year ({end_year})")
@@ -386,8 +386,8 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
         p = Path(str(file)).expanduser()
         if posterior["file"] is not None and base_dir is not None and not p.is_absolute() and not p.exists():
             p = base_dir / p
-        post.load(resolve_path(p, "uncertainties.posterior.file"), "uncertainties.posterior.file")
-        posterior["file"] = str(resolve_path(p, "uncertainties.posterior.file").resolve())
+        post.load(find(p, "uncertainties.posterior.file"), "uncertainties.posterior.file")
+        posterior["file"] = str(find(p, "uncertainties.posterior.file").resolve())
     seeds = replication_seeds(seed, reps)
     plan = Plan(spec, common, seed, seeds, levers, params, posterior, outcomes, design, prim, fs,
                 str(exp.get("description", "")))

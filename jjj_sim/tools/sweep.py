@@ -188,10 +188,10 @@ def _override_columns(per_row_overrides: list[dict], kinds: dict[str, str], pref
 def _load_targets(path):
     if path is None:
         return None
-    from jjj_sim.runner.config import resolve_path
+    from jjj_sim.core.resources import find
     from jjj_sim.tools.calibration.targets import load_targets
 
-    return load_targets(resolve_path(str(path), "hydra.callbacks.gather.targets"))
+    return load_targets(find(str(path), "hydra.callbacks.gather.targets"))
 
 
 def target_rows(s: dict, targets) -> list[dict]:

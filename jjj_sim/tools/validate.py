@@ -45,12 +45,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from jjj_sim import __version__
+from jjj_sim.core.checks import count
 from jjj_sim.core.errors import ConfigError, OutputError
-from jjj_sim.core.resources import CONF_SEARCH
+from jjj_sim.core.resources import CONF_SEARCH, find
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.runner.compose import precheck
-from jjj_sim.runner.config import count, resolve_path
 from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
+from jjj_sim.runner.entry import fail as entry_fail
 from jjj_sim.runner.simulate import replication_seeds
 from jjj_sim.tools.calibration.targets import (
     Target,
@@ -65,9 +66,9 @@ _HYDRA_FILES = {".hydra", "validate.log", f"{PROG}.log"}
 log = logging.getLogger("jjj_sim.tools.validate")
 
 
-def fail(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
+    """One line ``jjj-sim-validate: error: message`` and exit with ``code`` (2: bad input)."""
+    entry_fail(message, PROG, code)
 
 
 # ---------------------------------------------------------------------------- settings
@@ -75,7 +76,7 @@ class Settings:
     """The checked keys of conf/validate.yaml (raises ConfigError naming the field)."""
 
     def __init__(self, cfg: DictConfig):
-        self.figures_file = resolve_path(cfg.figures, "figures")
+        self.figures_file = find(cfg.figures, "figures")
         self.figures: list[Target] = load_targets(self.figures_file, MAX_END_YEAR, field="figures")
         self.seeds = count(cfg.get("seeds"), "seeds", "seeds")
         self.forecast = load_forecast(cfg.get("forecast"))
@@ -138,7 +139,7 @@ def load_forecast(path) -> list[ForecastSeries]:
     """``forecast``: a YAML file {series: [{id, what, years, indicator | park+field | ratio}]}."""
     if path in (None, ""):
         return []
-    name, entries = read_entries(resolve_path(path, "forecast"), "series", "forecast")
+    name, entries = read_entries(find(path, "forecast"), "series", "forecast")
     out, seen = [], set()
     for i, e in enumerate(entries):
         where = f"{name}:series[{i}]"
@@ -492,8 +493,7 @@ def main() -> None:
         except ConfigError as e:
             fail(str(e))
         except OutputError as e:  # the run directory cannot be made
-            print(f"{PROG}: error: {e}", file=sys.stderr)
-            sys.exit(EXIT_WRITE)
+            fail(str(e), EXIT_WRITE)
     _app()
 
 

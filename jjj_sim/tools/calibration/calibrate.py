@@ -40,10 +40,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jjj_sim import __version__
+from jjj_sim.core.checks import count
 from jjj_sim.core.errors import ConfigError, OutputError
-from jjj_sim.core.resources import CONF_SEARCH
+from jjj_sim.core.resources import CONF_SEARCH, find
 from jjj_sim.runner.compose import precheck
-from jjj_sim.runner.config import count, leaves, resolve_path
+from jjj_sim.runner.config import leaves
 from jjj_sim.runner.entry import EXIT_WRITE, fail
 from jjj_sim.runner.outputs import staged, write_error
 from jjj_sim.tools.calibration.simulator import (
@@ -67,7 +68,7 @@ class Settings:
 
     def __init__(self, cfg: DictConfig):
         c = cfg.calibration
-        self.targets: list[Target] = load_targets(resolve_path(c.targets, "calibration.targets"))
+        self.targets: list[Target] = load_targets(find(c.targets, "calibration.targets"))
         self.free: list[FreeParam] = parse_free(c.free)
         self.budget = count(c.budget, "calibration.budget", "samples")
         self.replications = count(c.replications, "calibration.replications", "replications")
@@ -151,7 +152,7 @@ def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
     for key in RESUMABLE:
         section, name = key.split(".")
         plan.get(section, {}).pop(name, None)
-    plan["targets_sha256"] = hashlib.sha256(resolve_path(cfg.calibration.targets, "calibration.targets")
+    plan["targets_sha256"] = hashlib.sha256(find(cfg.calibration.targets, "calibration.targets")
                                             .read_bytes()).hexdigest()
     f = run_dir / PLAN_FILE
     if f.is_file():

@@ -32,9 +32,9 @@ import numpy as np
 import yaml
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import compose as compose_config
-from jjj_sim.runner.config import resolve_path
 from jjj_sim.tools.calibration.simulator import Simulator, parse_free, replication_seeds
 from jjj_sim.tools.calibration.targets import load_targets
 
@@ -44,7 +44,7 @@ CHECKS = ("identification", "replications", "recovery")
 
 def _setup(params_file: str, scale: float, seed: int = 2024):
     cfg = compose_config([f"population.scale={scale}"], "calibrate")
-    targets = load_targets(resolve_path(cfg.calibration.targets, "calibration.targets"))
+    targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))
     free = parse_free(cfg.calibration.free)
     fitted = config.load_params_file(params_file)
     point = {p.name: float(fitted[p.name]) for p in free}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from jjj_sim.core.checks import ParamRange, check_value
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.config import POPULATION_RULES, check_value, param_rule
-from jjj_sim.runner.params import ParamRange, param_range
+from jjj_sim.runner.params import POPULATION_RULES, param_range, param_rule
 from jjj_sim.runner.simulate import replication_seeds  # noqa: F401 (the layer's; re-exported)
 from jjj_sim.sim import indicators
 from jjj_sim.tools.calibration.targets import Target, loss

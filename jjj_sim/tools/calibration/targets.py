@@ -33,8 +33,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from jjj_sim.core.checks import check_year
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.core.timeline import MAX_END_YEAR
 from jjj_sim.core.yaml_input import read_yaml
 from jjj_sim.sim.indicators import INDICATORS
 from jjj_sim.sim.world import park_ids
@@ -209,9 +210,7 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
     if park is None and e.get("field") is not None:
         raise ConfigError(f"{where}.field", "only with park")
     year = e["year"]
-    if isinstance(year, bool) or not isinstance(year, int) or not START_YEAR <= year <= min(end_year, MAX_END_YEAR):
-        raise ConfigError(f"{where}.year", f"must be a year of the run ({START_YEAR}-{min(end_year, MAX_END_YEAR)}), "
-                                           f"got {year!r}")
+    check_year(year, f"{where}.year", high=min(end_year, MAX_END_YEAR))
     kind = e["kind"]
     if kind not in KINDS:
         raise ConfigError(f"{where}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -225,8 +224,7 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
     if since is not None:
         if indicator is None or INDICATORS[indicator][0] != "cumulative":
             raise ConfigError(f"{where}.since", "only with a cumulative indicator")
-        if isinstance(since, bool) or not isinstance(since, int) or not START_YEAR <= since < year:
-            raise ConfigError(f"{where}.since", f"must be a year from {START_YEAR} to {year - 1}, got {since!r}")
+        check_year(since, f"{where}.since", high=year - 1)
     low = high = None
     if kind == "range":
         for f in ("low", "high"):

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 
-from jjj_sim.runner.config import COUNT_BOUNDS
+from jjj_sim.core.checks import COUNT_BOUNDS
 
 APP = "jjj_sim.tools.dashboard.app"
 DEFAULT_PORT = 8765
