@@ -83,8 +83,9 @@ def test_two_commands_never_write_into_one_directory(tmp_path):
     finished = f"jjj-sim: error: hydra.run.dir: {d} already holds a finished run; choose another directory"
     assert second.returncode == 2
     # on a loaded machine the first may finish while the second starts up: refused all the same
-    assert second.stderr.strip().splitlines() == [in_use if first.poll() is None else finished] or \
-        second.stderr.strip().splitlines() in ([in_use], [finished])
+    still_running = first.poll() is None
+    lines = second.stderr.strip().splitlines()
+    assert lines == [in_use] if still_running else lines in ([in_use], [finished]), lines
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-2000:]
     assert (d / "summary.json").exists() and staging_dirs(d) == []
