@@ -36,7 +36,7 @@ def _setup(n_sims: int, scale: float) -> None:
     from jjj_sim.core.resources import find
     from jjj_sim.runner.compose import compose
     from jjj_sim.tools.calibration.simulator import Simulator, parse_free
-    from jjj_sim.tools.calibration.targets import load_targets
+    from jjj_sim.runner.targets import load_targets
 
     cfg = compose([f"population.scale={scale}"], "calibrate")
     targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))
@@ -49,7 +49,7 @@ def _setup(n_sims: int, scale: float) -> None:
 
 def _one(i: int) -> float:
     """Simulation i: its parameter set and seed i; returns its loss (a check that it ran)."""
-    from jjj_sim.tools.calibration.targets import loss
+    from jjj_sim.runner.targets import loss
 
     return loss(_SIM.targets, _SIM.values(_POINTS[i], i), _SIM.margin)
 

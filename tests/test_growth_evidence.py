@@ -7,11 +7,11 @@ import pytest
 from conftest import make_cfg, run_model
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner.targets import parse_entry
 from jjj_sim.sim.indicators import year_end
 from jjj_sim.sim.model import RelocationModel
 from jjj_sim.sim.population import BRANCH, ZGC
 from jjj_sim.sim.rules import branching
-from jjj_sim.tools.calibration.targets import parse_entry
 
 
 def test_branching_hazard_falls_with_the_branches_a_parent_has():
@@ -75,7 +75,7 @@ def test_since_measures_a_span_of_a_cumulative_indicator():
 
 
 def test_a_weight_zero_target_is_judged_but_not_fitted():
-    from jjj_sim.tools.calibration.targets import loss
+    from jjj_sim.runner.targets import loss
 
     base = {"indicator": "zgc_branches_tjhb", "kind": "approx", "tolerance": 0.1, "source": "s", "date": "d",
             "quote": "q", "year": 2020}

@@ -339,7 +339,7 @@ def test_a_key_given_twice_in_a_params_file_is_refused(tmp_path, content, field)
 
 
 def test_a_key_given_twice_in_a_scenario_or_targets_file_is_refused(tmp_path):
-    from jjj_sim.tools.calibration.targets import load_targets
+    from jjj_sim.runner.targets import load_targets
 
     f = tmp_path / "twice.yaml"
     f.write_text("policy:\n  incentives: {}\npolicy:\n  incentives: {}\n")

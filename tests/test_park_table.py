@@ -15,9 +15,9 @@ import pytest
 from conftest import make_cfg
 
 from jjj_sim.reporting import report
+from jjj_sim.runner import park_record
 from jjj_sim.runner.ensembles import result_rows, summarise
 from jjj_sim.runner.outputs import summary
-from jjj_sim.sim import park_record
 
 END = 2020  # the runs end here: figures of 2015-2020 are simulated, those of 2023 and 2025 are not
 SEEDS = (3, 4)
@@ -28,7 +28,7 @@ META = {"seeds": len(SEEDS), "seed_values": list(SEEDS), "scale": 0.02, "start":
 
 
 def _n_figures() -> int:
-    with open(Path(park_record.__file__).parent / "data" / "park_record.csv", newline="", encoding="utf-8") as f:
+    with open(Path(park_record.__file__).parents[1] / "data" / "park_record.csv", newline="", encoding="utf-8") as f:
         return sum(1 for _ in csv.DictReader(f))
 
 

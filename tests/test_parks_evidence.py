@@ -11,11 +11,10 @@ import pytest
 import yaml
 from conftest import make_cfg, run_model
 
-from jjj_sim.runner import posterior
-from jjj_sim.sim import park_record
+from jjj_sim.runner import park_record, posterior
+from jjj_sim.runner.targets import load_targets
 from jjj_sim.sim.indicators import parks_year_end
 from jjj_sim.sim.model import RelocationModel
-from jjj_sim.tools.calibration.targets import load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 

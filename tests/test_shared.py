@@ -11,9 +11,9 @@ from hydra import compose, initialize_config_dir
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.runner import config
+from jjj_sim.runner.targets import load_targets
 from jjj_sim.sim.model import RelocationModel
 from jjj_sim.tools.calibration.simulator import Simulator
-from jjj_sim.tools.calibration.targets import load_targets
 
 
 def _run(cfg, seed):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from jjj_sim.runner import posterior
+from jjj_sim.runner.targets import load_targets
 from jjj_sim.sim.indicators import INDICATORS
-from jjj_sim.tools.calibration.targets import load_targets
 from jjj_sim.tools.sweep import Gathered, column_kinds, gather, write
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.tools.calibration.targets import Target, load_targets, loss
+from jjj_sim.runner.targets import Target, load_targets, loss
 
 BASE = {"year": 2016, "kind": "approx", "tolerance": 0.1, "source": "s", "date": "2016-12-29", "quote": "q"}
 

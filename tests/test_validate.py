@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.tools.calibration.targets import load_targets
+from jjj_sim.runner.targets import load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["population.scale=0.01", "seeds=2", "run.end_year=2016"]
@@ -74,7 +74,7 @@ def test_validation_report(validated):
     assert f3["unit"] == "share" and 0 < f3["mean"] < 10
     assert rep["met"] == sum(f["met"] for f in rep["figures"])
     # the parks' record beside the model: every figure of park_record.csv; the run ends in 2016
-    from jjj_sim.sim.park_record import load
+    from jjj_sim.runner.park_record import load
 
     rec = {r["id"]: r for r in rep["park_record"]}
     assert list(rec) == [f.id for f in load()]

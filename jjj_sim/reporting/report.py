@@ -513,7 +513,7 @@ def park_record(mean: dict, end_year: int | None, low: dict | None = None, high:
     text, and the raw values. ``low``/``high``: the same mapping for the 5th and 95th
     percentiles over seeds (the "90% of seeds" column; empty without them). ``end_year``: the
     run's last year (figures after it: "run ends before YEAR")."""
-    from jjj_sim.sim import park_record as record
+    from jjj_sim.runner import park_record as record
 
     places = _places()
     figures = {f.id: f for f in record.load()}

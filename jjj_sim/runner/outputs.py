@@ -216,6 +216,23 @@ def firm_stock_basis(cfg) -> dict:
             "range": [float(d.growth_half_life_low), float(d.growth_half_life_high)], "value": how}
 
 
+class InProcessPlots:
+    """The run's plots drawn in this process by ``draw(out, summary)`` (the PlotProcess interface)."""
+
+    def __init__(self, draw):
+        self._draw = draw
+
+    def render(self, out: Path, result: dict) -> None:
+        """Draw the plots of ``result`` into ``out`` now."""
+        self._draw(out, result)
+
+    def wait(self) -> None:
+        """Nothing to wait for: ``render`` drew them."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+
 class PlotProcess:
     """The run's plots drawn by a child process started before the run (``python -m
     jjj_sim.reporting.plots``: a clean interpreter, whatever the caller's main module): it imports
@@ -267,18 +284,15 @@ def strict_json(result: dict) -> str:
         raise ConfigError("population", "the run gave a value that is not a number") from None
 
 
-def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | None = None) -> dict:
+def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | InProcessPlots | None = None) -> dict:
     """Write a finished run's outputs into ``staging`` (the event log, if recorded, is already
     there when it was streamed; else it is written here). ``summary.json`` is the caller's
     ``staged(..., last="summary.json")`` mark of a complete run."""
     result = summary(model, cfg)
     if cfg.run.plots:
-        if plotter is not None:
-            plotter.render(staging / "plots", result)
-        else:
-            from jjj_sim.reporting.plots import write_plots
-
-            write_plots(staging / "plots", result)
+        if plotter is None:
+            raise ValueError("run.plots is on: write_run needs a plotter (PlotProcess or InProcessPlots)")
+        plotter.render(staging / "plots", result)
     indicators.long_table(model).to_parquet(staging / "indicators.parquet", index=False)
     if cfg.run.record_events and not (staging / "events.parquet").exists():
         dates = [quarter_end_date(q) for q in range(model.last_quarter + 1)]

@@ -65,14 +65,16 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
 
 
 
-def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, parallel_plots: bool = True):
+def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, draw=None):
     """Simulate and write every output into ``run_dir``, all or nothing (outputs.staged): the
     event log streams into the staging directory while the model runs, and the plots are drawn
-    by a process started before the run (``parallel_plots``; off in sweeps, where every core
-    already runs a job, else in this process). Returns (summary, timings)."""
-    from jjj_sim.runner.outputs import PlotProcess, staged, write_run
+    by a process started before the run, or by ``draw(out, summary)`` in this process when it
+    is given (sweeps, where every core already runs a job; the caller passes
+    jjj_sim.reporting.plots.write_plots, so the runner does not import the reporting layer).
+    Returns (summary, timings)."""
+    from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, staged, write_run
 
-    plotter = PlotProcess() if cfg.run.plots and parallel_plots else None
+    plotter = None if not cfg.run.plots else PlotProcess() if draw is None else InProcessPlots(draw)
     try:
         with staged(Path(run_dir), last="summary.json") as staging:
             events = staging / "events.parquet" if cfg.run.record_events else None

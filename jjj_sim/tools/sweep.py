@@ -189,7 +189,7 @@ def _load_targets(path):
     if path is None:
         return None
     from jjj_sim.core.resources import find
-    from jjj_sim.tools.calibration.targets import load_targets
+    from jjj_sim.runner.targets import load_targets
 
     return load_targets(find(str(path), "hydra.callbacks.gather.targets"))
 

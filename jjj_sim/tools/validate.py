@@ -5,7 +5,7 @@
     jjj-sim-validate figures=my_figures.yaml 'runs=[outputs/baseline/A,outputs/baseline/B]'
     jjj-sim-validate hydra.run.dir=out/validation
 
-``figures`` is a file in the schema of calibration/targets.yaml (jjj_sim.tools.calibration.targets):
+``figures`` is a file in the schema of calibration/targets.yaml (jjj_sim.runner.targets):
 each figure measures an indicator, a park's firms or a ratio of two indicators in one year,
 and is ``approx``, ``at_least``, ``at_most`` or a ``range``. The model runs over ``seeds``
 replication seeds spawned from ``seed`` (the same as the calibration's), to at least the
@@ -53,7 +53,7 @@ from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
 from jjj_sim.runner.entry import fail as entry_fail
 from jjj_sim.runner.simulate import replication_seeds
-from jjj_sim.tools.calibration.targets import (
+from jjj_sim.runner.targets import (
     Target,
     load_targets,
     parse_entry,
@@ -348,7 +348,7 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
 def _park_stat(results: list[dict], fn) -> dict:
     """A summary.json-shaped ``parks`` mapping of ``fn`` (mean, a percentile) over the runs'
     values of each park, field and year (those every run has)."""
-    from jjj_sim.sim.park_record import FIELDS
+    from jjj_sim.runner.park_record import FIELDS
 
     out: dict = {}
     parks = set.intersection(*(set(r.get("parks") or {}) for r in results)) if results else set()

@@ -47,13 +47,13 @@ from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.config import leaves
 from jjj_sim.runner.entry import EXIT_WRITE, fail
 from jjj_sim.runner.outputs import staged, write_error
+from jjj_sim.runner.targets import Target, load_targets
 from jjj_sim.tools.calibration.simulator import (
     FreeParam,
     Simulator,
     parse_free,
     replication_seeds,
 )
-from jjj_sim.tools.calibration.targets import Target, load_targets
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"
@@ -293,7 +293,7 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
         return {k: float(v) for k, v in saved["best"].items()}, saved
     from scipy.optimize import minimize
 
-    from jjj_sim.tools.calibration.targets import loss
+    from jjj_sim.runner.targets import loss
 
     free = s.free
     evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
@@ -373,7 +373,7 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
         return sim.values(params, int(np.random.randint(0, 2**31 - 1)))
 
     def distance(x, x0):
-        from jjj_sim.tools.calibration.targets import loss
+        from jjj_sim.runner.targets import loss
 
         return loss(s.targets, x, s.margin)
 

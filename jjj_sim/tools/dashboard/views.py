@@ -214,7 +214,7 @@ def park_record_table(res) -> str:
 @lru_cache(maxsize=1)
 def targets():
     from jjj_sim.core.resources import find
-    from jjj_sim.tools.calibration.targets import load_targets
+    from jjj_sim.runner.targets import load_targets
 
     return tuple(load_targets(find("calibration/targets.yaml", "targets")))
 

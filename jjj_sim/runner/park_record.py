@@ -16,10 +16,10 @@ import functools
 from dataclasses import dataclass
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.sim.world import read_csv
-from jjj_sim.tools.calibration.targets import (
+from jjj_sim.runner.targets import (
     PARK_FIELDS as FIELDS,  # the park fields a figure can measure
 )
+from jjj_sim.sim.world import read_csv
 
 
 @dataclass(frozen=True)
