@@ -30,6 +30,8 @@ from importlib import resources
 
 import numpy as np
 
+from jjj_sim.sim.world import load_places, load_sectors
+
 # Map labels for regions whose regions.csv name is long (the full names carry the district lists).
 # Other regions are labelled with their full name from places.names.
 SHORT_REGION_NAMES = {
@@ -309,8 +311,6 @@ def _place_labels(ax, items, obstacles, renderer) -> list:
 
 
 def _default_places():
-    from jjj_sim.sim.world import load_places, load_sectors
-
     return load_places(load_sectors())
 
 

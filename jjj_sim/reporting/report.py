@@ -22,6 +22,11 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from jjj_sim.runner import park_record as record
+from jjj_sim.runner.ensembles import mean_summary
+from jjj_sim.sim.indicators import INDICATORS
+from jjj_sim.sim.world import load_places, load_sectors
+
 # Headline rows, in this order (those absent from the data are left out).
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
             "relocations_out_of_beijing_cum", "xiongan_firms_from_beijing", "hebei_hightech_va_share",
@@ -54,8 +59,6 @@ _TITLE_OVERRIDES = {
 @lru_cache(maxsize=1)
 def _places() -> dict:
     """{id: {"name", "is_park", "region" (id), "province" (int), "capacity"}} from the package data."""
-    from jjj_sim.sim.world import load_places, load_sectors
-
     p = load_places(load_sectors())
     return {pid: {"name": p.names[i], "is_park": bool(p.is_park[i]), "region": p.ids[int(p.region[i])],
                   "province": int(p.province[i]), "capacity": float(p.capacity[i])}
@@ -72,8 +75,6 @@ def label(indicator_id: str) -> tuple[str, str]:
     """(title in words, unit) for a headline indicator id or a place-family id such as
     ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
     ``(indicator_id, "")``."""
-    from jjj_sim.sim.indicators import INDICATORS
-
     if indicator_id in INDICATORS:
         kind, unit, description, _reporter = INDICATORS[indicator_id]
         title = _TITLE_OVERRIDES.get(indicator_id, description)
@@ -513,8 +514,6 @@ def park_record(mean: dict, end_year: int | None, low: dict | None = None, high:
     text, and the raw values. ``low``/``high``: the same mapping for the 5th and 95th
     percentiles over seeds (the "90% of seeds" column; empty without them). ``end_year``: the
     run's last year (figures after it: "run ends before YEAR")."""
-    from jjj_sim.runner import park_record as record
-
     places = _places()
     figures = {f.id: f for f in record.load()}
     out = []
@@ -547,8 +546,6 @@ RECORD_NOTES = [
 
 def _record_table(levels: pd.DataFrame, ref: str, end_year: int) -> dict | None:
     """The record beside the model for the reference scenario: means and 5-95% over seeds."""
-    from jjj_sim.runner.ensembles import mean_summary
-
     if not len(levels) or not levels.indicator.astype(str).str.startswith("park_").any():
         return None
     stats = [c for c in ("p05", "p95") if c in levels.columns]

@@ -16,8 +16,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jjj_sim.core.checks import check_name as _check_name
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import initialize_conf
+from jjj_sim.runner import config
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import override_key
+from jjj_sim.runner.outputs import lock_dir, release_dir
 from jjj_sim.runner.scenarios import (
     CONFIG_GROUPS,
     cache_dir,
@@ -46,7 +49,6 @@ def _compose_raw(overrides: list[str], config_name: str, with_hydra: bool = Fals
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
 
-    from jjj_sim.core.resources import initialize_conf
 
     for a in overrides:
         group, _, option = a.partition("=")
@@ -156,8 +158,6 @@ def compose_run(argv, config_name: str = "config") -> tuple[DictConfig, Path]:
 
 
 def _compose(overrides, config_name, name, description, run_dir) -> tuple[DictConfig, Path | None]:
-    from jjj_sim.runner import config
-
     overrides = normalise_overrides(overrides)
     cfg = _compose_raw(overrides, config_name, with_hydra=run_dir)
     checked = None
@@ -213,7 +213,6 @@ def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> 
     directory."""
     import shutil
 
-    from jjj_sim.runner.outputs import lock_dir, release_dir
 
     cfg, run_dir = compose_run(argv, config_name)
     if extra_check is not None:

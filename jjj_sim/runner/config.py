@@ -15,6 +15,7 @@ from jjj_sim.core.resources import find
 from jjj_sim.core.timeline import horizon_quarter
 from jjj_sim.core.yaml_input import read_yaml
 from jjj_sim.runner.entry import first_line
+from jjj_sim.runner.labels import run_label
 from jjj_sim.runner.params import (
     MAX_SCALE,
     MAX_SIZE_MEDIAN,
@@ -24,6 +25,8 @@ from jjj_sim.runner.params import (
     POPULATION_RULES,
     param_rule,
 )
+from jjj_sim.sim.policy import Policy
+from jjj_sim.sim.world import load_places, load_sectors
 
 
 def leaves(d, prefix=""):
@@ -118,7 +121,6 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     """
     from omegaconf.errors import OmegaConfBaseException
 
-    from jjj_sim.runner.labels import run_label
 
     try:
         cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
@@ -190,8 +192,6 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     if not MIN_SCALE <= cfg.population.scale <= MAX_SCALE:
         raise ConfigError("population.scale", f"must be from {MIN_SCALE} to {MAX_SCALE}, got {cfg.population.scale}")
     # levers: compiling them checks places, sectors and dates
-    from jjj_sim.sim.policy import Policy
-    from jjj_sim.sim.world import load_places, load_sectors
 
     sectors = load_sectors()
     Policy(cfg.policy, load_places(sectors), sectors)

@@ -10,6 +10,7 @@ import math
 
 from jjj_sim.runner.compose import ScenarioSpec
 from jjj_sim.runner.simulate import simulate
+from jjj_sim.sim import indicators
 
 # place families in run rows: indicator ids "<family>:<place id>" (report.label names them)
 PARK_FAMILIES = {"firms": "park_firms", "firms_from_beijing": "park_firms_from_beijing",
@@ -26,8 +27,6 @@ def result_rows(model, name: str, seed: int) -> list[dict]:
     value): every indicator, and per park and region its fields (``PARK_FAMILIES``,
     ``REGION_FAMILIES``), and for a park with a hard capacity its capacity and its fill in
     percent (a park without a physical limit, capacity None, has neither row)."""
-    from jjj_sim.sim import indicators
-
     rows = [{"scenario": name, "seed": seed, "indicator": ind, "year": int(y), "value": v}
             for ind, series in indicators.year_end(model).items() for y, v in series.items()]
     for pid, park in indicators.parks_year_end(model).items():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
 from jjj_sim.core.yaml_input import read_yaml
 
 
@@ -22,8 +23,6 @@ class Experiment:
 
 def load_experiment(path, allowed: tuple[str, ...] | None = None) -> Experiment:
     """Read an experiments file (YAML mapping); with ``allowed``, unknown keys are refused."""
-    from jjj_sim.core.resources import find
-
     p = find(path, "experiment")
     exp = read_yaml(p, "experiment", bad_field=p.name) or {}
     if not isinstance(exp, dict):

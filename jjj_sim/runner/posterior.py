@@ -22,8 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jjj_sim.core.checks import whole_number
+from jjj_sim.core.checks import check_value, whole_number
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
+from jjj_sim.runner.params import param_rule
+from jjj_sim.sim.world import is_counted, read_csv
 
 META_KEY = b"jjj_sim"
 
@@ -66,9 +69,6 @@ class Posterior:
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
     {dotted parameter name under params: value}; ``params`` is the run's params config."""
-    from jjj_sim.core.checks import check_value
-    from jjj_sim.sim.world import is_counted, read_csv
-
     check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
     for end in ("low", "high"):
         check_value(params.demography[f"growth_half_life_{end}"], "positive", f"params.demography.growth_half_life_{end}")
@@ -86,9 +86,6 @@ def prior_draw(k: int, params, seed: int) -> dict[str, float]:
 
 def load(path, field: str = "posterior_file") -> Posterior:
     """Read and check a posterior file; a ConfigError naming ``field`` if it is not one."""
-    from jjj_sim.core.resources import find
-    from jjj_sim.runner.params import param_rule
-
     p = find(path, field)
     if not p.is_file():
         raise ConfigError(field, f"no such file: {p}")

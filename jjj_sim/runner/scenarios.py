@@ -15,6 +15,7 @@ import yaml
 from jjj_sim.core.checks import NAME_PATTERN, NAME_RULE
 from jjj_sim.core.checks import check_name as _check_name
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import conf_path
 from jjj_sim.core.yaml_input import read_yaml
 
 CONFIG_GROUPS = ("population", "params", "policy", "scenario")
@@ -24,8 +25,6 @@ SCENARIO_FILE_KEYS = ("defaults", "scenario", "policy")  # what a scenario file 
 
 
 def conf_dir() -> Path:
-    from jjj_sim.core.resources import conf_path
-
     return conf_path()
 
 

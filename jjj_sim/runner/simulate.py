@@ -11,7 +11,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from jjj_sim.core.timeline import year_of
+from jjj_sim.core.timeline import last_quarter, quarter_end_date, year_of
+from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, staged, write_run
+from jjj_sim.sim.events import ParquetEventWriter
+from jjj_sim.sim.model import RelocationModel
 
 log = logging.getLogger("jjj_sim")
 
@@ -30,10 +33,6 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
     True logs a line per simulated year; a callable is called with the model after each year.
     ``events_path``: stream the event log to this Parquet file while the model runs (instead
     of keeping it in memory)."""
-    from jjj_sim.core.timeline import last_quarter, quarter_end_date
-    from jjj_sim.sim.events import ParquetEventWriter
-    from jjj_sim.sim.model import RelocationModel
-
     t0 = time.perf_counter()
     sink = None
     if events_path is not None and cfg.run.record_events:
@@ -72,8 +71,6 @@ def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, draw=None):
     is given (sweeps, where every core already runs a job; the caller passes
     jjj_sim.reporting.plots.write_plots, so the runner does not import the reporting layer).
     Returns (summary, timings)."""
-    from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, staged, write_run
-
     plotter = None if not cfg.run.plots else PlotProcess() if draw is None else InProcessPlots(draw)
     try:
         with staged(Path(run_dir), last="summary.json") as staging:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from jjj_sim.core.timeline import quarter_end_date, year_of
-from jjj_sim.sim.world import BEIJING, HEBEI, TIANJIN
+from jjj_sim.sim.world import BEIJING, HEBEI, PROVINCES, TIANJIN
 
 CUMULATIVE_COUNTERS = ("hebei_attracted", "hebei_attracted_from_beijing", "beijing_closures", "beijing_campaign_exits",
                        "closures", "registrations_refused",
@@ -185,8 +185,6 @@ REGION_FIELDS = ("firms", "firms_from_outside")
 
 def regions_year_end(model) -> dict:
     """{region id: {"name", "province", FIELD: {year: value} for FIELD in REGION_FIELDS}}."""
-    from jjj_sim.sim.world import PROVINCES
-
     places = model.places
     last = _year_ends(model)
     out = {}

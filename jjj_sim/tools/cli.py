@@ -26,8 +26,10 @@ from omegaconf import DictConfig
 
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH
+from jjj_sim.runner import config
 from jjj_sim.runner.compose import compose, dropped_entries, precheck
 from jjj_sim.runner.entry import EXIT_WRITE, fail, first_line
+from jjj_sim.runner.outputs import lock_dir, release_dir, write_error
 from jjj_sim.runner.scenarios import expand_args
 from jjj_sim.runner.simulate import run_to_dir
 from jjj_sim.tools.sweep import record_failure
@@ -51,9 +53,6 @@ def _headline(result: dict) -> str:
 
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="config")
 def _app(cfg: DictConfig) -> None:
-    from jjj_sim.runner import config
-    from jjj_sim.runner.outputs import lock_dir, release_dir, write_error
-
     logging.getLogger("MESA").setLevel(logging.WARNING)  # Mesa logs every step at INFO
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)

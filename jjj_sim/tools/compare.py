@@ -51,6 +51,8 @@ from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
 from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.runner.simulate import replication_seeds
+from jjj_sim.sim.world import load_places, load_sectors
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
             "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
@@ -144,7 +146,6 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     images["Indicators over time, every scenario"] = out / "timeseries.png"
 
     # parks against capacity
-    from jjj_sim.sim.world import load_places, load_sectors
 
     places = load_places(load_sectors())
     pname = {places.ids[i]: places.names[i] for i in places.parks}
@@ -217,7 +218,6 @@ def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
 
 def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) -> dict:
     from jjj_sim.reporting.report import write_report
-    from jjj_sim.runner.simulate import replication_seeds
 
     specs: list[ScenarioSpec] = scenario_specs(exp.get("scenarios"), base_dir)
     if len(specs) < 2:

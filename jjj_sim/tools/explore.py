@@ -39,12 +39,16 @@ import pandas as pd
 from jjj_sim import __version__
 from jjj_sim.core.checks import check_value, check_year, count, whole_number
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
-from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
+from jjj_sim.runner import posterior as post
+from jjj_sim.runner.compose import ScenarioSpec, compose, scenario_spec
 from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.runner.params import param_rule
+from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 
 TOOL = "jjj-sim-explore"
@@ -305,9 +309,6 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     """Check an experiments file and compose the configs it implies (raises ConfigError)."""
     from omegaconf import OmegaConf
 
-    from jjj_sim.core.resources import find
-    from jjj_sim.runner import posterior as post
-    from jjj_sim.runner.simulate import replication_seeds
 
     outcomes_raw = exp.get("outcomes")
     if isinstance(outcomes_raw, str) or not isinstance(outcomes_raw, list) or not outcomes_raw:
@@ -465,14 +466,9 @@ class Runner:
         return out
 
     def config(self, values: dict, seed: int):
-        from jjj_sim.runner.compose import compose
-
         return compose(self.overrides(values, seed), name=self.scenario[0], description=self.scenario[1])
 
     def __call__(self, seed: int = 0, **values) -> dict[str, float]:
-        from jjj_sim.runner.simulate import simulate
-        from jjj_sim.sim import indicators
-
         model, _ = simulate(self.config(values, seed))
         ye = indicators.year_end(model)
         return {o.name: float(ye[o.indicator][str(o.year)]) for o in self.outcomes}
@@ -575,8 +571,6 @@ def input_columns(plan: Plan) -> list[str]:
 def experiments_table(plan: Plan, experiments: pd.DataFrame) -> pd.DataFrame:
     """One row per experiment: its ids, the sampled values (typed), the start months of start
     levers and, with posterior draws, the drawn parameter values."""
-    from jjj_sim.runner import posterior as post
-
     x = pd.DataFrame({"experiment": np.arange(len(experiments), dtype=np.int64)})
     x["scenario"] = pd.factorize(experiments["scenario"].astype(str), sort=False)[0].astype(np.int64)
     x["policy"] = pd.factorize(experiments["policy"].astype(str), sort=False)[0].astype(np.int64)

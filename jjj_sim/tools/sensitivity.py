@@ -53,6 +53,8 @@ from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
 from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.runner.params import param_range, param_rule
+from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 
 
@@ -120,8 +122,6 @@ def _point(job) -> list[list[float]]:
     x, names, seeds, spec, overrides, outputs = job
     from omegaconf import OmegaConf
 
-    from jjj_sim.runner.simulate import simulate
-    from jjj_sim.sim import indicators
 
     base = spec.compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []
@@ -224,7 +224,6 @@ def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None =
     from SALib.sample import morris as morris_s
     from SALib.sample import sobol as sobol_s
 
-    from jjj_sim.runner.simulate import replication_seeds
 
     problem, outputs = parse(exp)
     reps = exp.get("replications", 2)

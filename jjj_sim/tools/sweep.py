@@ -60,6 +60,12 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
+from jjj_sim.runner.entry import fail
+from jjj_sim.runner.outputs import lock_dir, release_dir
+from jjj_sim.runner.targets import load_targets
+
 log = logging.getLogger("jjj_sim.tools.sweep")
 FAILURE = "failure.json"
 SWEEP_PLAN = ".sweep.json"  # the sweep's command (config name and overrides), for resuming it
@@ -188,8 +194,6 @@ def _override_columns(per_row_overrides: list[dict], kinds: dict[str, str], pref
 def _load_targets(path):
     if path is None:
         return None
-    from jjj_sim.core.resources import find
-    from jjj_sim.runner.targets import load_targets
 
     return load_targets(find(str(path), "hydra.callbacks.gather.targets"))
 
@@ -370,10 +374,6 @@ class GatherResults(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         """Lock the sweep directory for this multirun, and refuse one that holds another sweep:
         the same command again resumes (jobs already complete are not run again, cli._app)."""
-        from jjj_sim.core.errors import ConfigError
-        from jjj_sim.runner.entry import fail
-        from jjj_sim.runner.outputs import lock_dir, release_dir
-
         sweep_dir = Path(config.hydra.sweep.dir)
         plan = {"config_name": config.hydra.job.config_name, "overrides": [str(o) for o in config.hydra.overrides.task]}
         try:
@@ -413,8 +413,6 @@ class GatherResults(Callback):
             log.error("gathering failed: %s", e)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from jjj_sim.runner.outputs import release_dir
-
         sweep_dir = Path(config.hydra.sweep.dir)
         self._ended = True
         try:
@@ -424,8 +422,6 @@ class GatherResults(Callback):
             release_dir(sweep_dir)
 
     def _gather(self, sweep_dir: Path) -> None:
-        from jjj_sim.core.errors import ConfigError
-
         try:
             g = gather(sweep_dir, self.targets, self.quarterly)
         except ConfigError as e:  # a bad targets file: gather the rest without target columns

@@ -49,16 +49,20 @@ from jjj_sim.core.checks import count
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH, find
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
 from jjj_sim.runner.entry import fail as entry_fail
-from jjj_sim.runner.simulate import replication_seeds
+from jjj_sim.runner.outputs import staged, summary
+from jjj_sim.runner.park_record import FIELDS
+from jjj_sim.runner.simulate import replication_seeds, simulate
 from jjj_sim.runner.targets import (
     Target,
     load_targets,
     parse_entry,
     read_entries,
 )
+from jjj_sim.sim.indicators import INDICATORS
 
 PROG = "jjj-sim-validate"
 MARKER = "validation.json"
@@ -187,9 +191,6 @@ def forecast_markdown(rows: list[dict], how: str) -> str:
 # ---------------------------------------------------------------------------- runs
 def run_seeds(cfg: DictConfig, s: Settings) -> tuple[list[dict], list[int]]:
     """Summaries of the model over the replication seeds of ``cfg.seed``."""
-    from jjj_sim.runner.outputs import summary
-    from jjj_sim.runner.simulate import simulate
-
     base = OmegaConf.to_container(cfg, resolve=True)
     base["run"].update(end_year=s.end_year, record_events=False, plots=False)
     seeds = replication_seeds(int(cfg.seed), s.seeds)
@@ -294,7 +295,6 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from jjj_sim.sim.indicators import INDICATORS
 
     out.mkdir(parents=True, exist_ok=True)
     by_series: dict[str, list[Target]] = {}
@@ -348,8 +348,6 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
 def _park_stat(results: list[dict], fn) -> dict:
     """A summary.json-shaped ``parks`` mapping of ``fn`` (mean, a percentile) over the runs'
     values of each park, field and year (those every run has)."""
-    from jjj_sim.runner.park_record import FIELDS
-
     out: dict = {}
     parks = set.intersection(*(set(r.get("parks") or {}) for r in results)) if results else set()
     for pid in sorted(parks):
@@ -441,9 +439,6 @@ def _discard_if_empty(run_dir: Path) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="validate")
 def _app(cfg: DictConfig) -> None:
-    from jjj_sim.runner import config
-    from jjj_sim.runner.outputs import staged
-
     logging.getLogger("MESA").setLevel(logging.WARNING)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

@@ -43,11 +43,13 @@ from jjj_sim import __version__
 from jjj_sim.core.checks import count
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH, find
+from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.config import leaves
 from jjj_sim.runner.entry import EXIT_WRITE, fail
 from jjj_sim.runner.outputs import staged, write_error
-from jjj_sim.runner.targets import Target, load_targets
+from jjj_sim.runner.posterior import write
+from jjj_sim.runner.targets import Target, load_targets, loss
 from jjj_sim.tools.calibration.simulator import (
     FreeParam,
     Simulator,
@@ -293,7 +295,6 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
         return {k: float(v) for k, v in saved["best"].items()}, saved
     from scipy.optimize import minimize
 
-    from jjj_sim.runner.targets import loss
 
     free = s.free
     evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
@@ -373,8 +374,6 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
         return sim.values(params, int(np.random.randint(0, 2**31 - 1)))
 
     def distance(x, x0):
-        from jjj_sim.runner.targets import loss
-
         return loss(s.targets, x, s.margin)
 
     client = None
@@ -436,8 +435,6 @@ def write_posterior(path: Path, post, s: Settings, cfg: DictConfig) -> None:
     """The last ABC-SMC generation as a portable table: one row per particle, a column per
     free parameter (its dotted name under params) and ``weight`` (normalised to sum to 1); the
     file's metadata (key ``jjj_sim``) records how it was made. jjj_sim/runner/posterior.py reads it."""
-    from jjj_sim.runner.posterior import write
-
     df, w, meta = post
     table = df.copy()
     table["weight"] = w / w.sum()
@@ -609,8 +606,6 @@ def write_fitted(path: Path, best: dict, rep: dict) -> None:
 # ---------------------------------------------------------------------------- app
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="calibrate")
 def _app(cfg: DictConfig) -> None:
-    from jjj_sim.runner import config
-
     logging.getLogger("MESA").setLevel(logging.WARNING)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

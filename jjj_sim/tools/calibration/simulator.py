@@ -11,6 +11,7 @@ from jjj_sim.runner.params import POPULATION_RULES, param_range, param_rule
 from jjj_sim.runner.simulate import replication_seeds  # noqa: F401 (the layer's; re-exported)
 from jjj_sim.runner.targets import Target, loss
 from jjj_sim.sim import indicators
+from jjj_sim.sim.model import RelocationModel
 
 FreeParam = ParamRange  # a free parameter of the calibration is a parameter range
 
@@ -90,8 +91,6 @@ class Simulator:
 
     def values(self, params: dict[str, float], seed: int, scale: float | None = None) -> dict[str, float]:
         """{target id: simulated value} of one run."""
-        from jjj_sim.sim.model import RelocationModel
-
         model = RelocationModel(self.config(params, scale), seed=seed)
         model.run_model()
         parks = indicators.parks_year_end(model) if any(t.park is not None for t in self.targets) else {}

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
+from jjj_sim.sim.world import PROVINCES, load_places, load_rail_links, load_sectors
 
 DEFAULT_FROM = "2026-01"  # the first month the controls change a lever from, unless edited
 RAIL_SHARE_MAX = 0.9
@@ -93,8 +94,6 @@ class Lever:
 
     def value_at(self, date: str) -> float:
         """The scenario's value in force in the quarter of ``date`` (0 before the first entry)."""
-        from jjj_sim.core.timeline import quarter_of
-
         q = quarter_of(date, self.control)
         v = 0.0
         for d, x in self.schedule:
@@ -177,8 +176,6 @@ def grouped(levers: list[Lever]) -> list[tuple[str, list[Lever]]]:
 @lru_cache(maxsize=1)
 def place_table() -> tuple[tuple[str, str, bool, str], ...]:
     """(id, name, is_park, province) of every region and park."""
-    from jjj_sim.sim.world import PROVINCES, load_places, load_sectors
-
     p = load_places(load_sectors())
     return tuple((pid, p.names[i], bool(p.is_park[i]), PROVINCES[int(p.province[i])]) for i, pid in enumerate(p.ids))
 
@@ -201,8 +198,6 @@ def select_item(text: str, value: str) -> dict:
 @lru_cache(maxsize=1)
 def rail_regions() -> tuple[tuple[str, str], ...]:
     """(id, name) of the regions with a fast rail link to Beijing (those a speed-up can apply to)."""
-    from jjj_sim.sim.world import load_rail_links
-
     with_links = {lk.region for lk in load_rail_links()}
     return tuple((pid, name) for pid, name, is_park, _ in place_table() if not is_park and pid in with_links)
 

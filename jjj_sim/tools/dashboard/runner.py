@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from jjj_sim.runner.compose import ScenarioSpec
+from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
 from jjj_sim.runner.ensembles import paired_differences, run_rows, summarise
+from jjj_sim.runner.labels import run_label
+from jjj_sim.runner.simulate import replication_seeds
 
 log = logging.getLogger("jjj_sim.tools.dashboard")
 
@@ -103,7 +105,6 @@ def _warm(_=None) -> int:
     """Do once what a worker's first run, difference and figure would do the first time
     (Hydra's first compose, the world's caches, scipy and matplotlib imports, the map's
     boundaries), so the user's first what-if is as quick as the next."""
-    from jjj_sim.runner.compose import scenario_spec
     from jjj_sim.tools.dashboard import figures
 
     t = time.perf_counter()
@@ -299,8 +300,6 @@ class Results:
 
 
 def whatif_name(spec: ScenarioSpec, lever_overrides: list[str]) -> str:
-    from jjj_sim.runner.labels import run_label
-
     name = run_label(spec.name, lever_overrides)
     return f"{name}-whatif" if name == REFERENCE else name
 
@@ -312,9 +311,6 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
     """Simulate the what-if (``base`` with ``lever_overrides``) and the baseline on the same
     seeds; return levels, paired differences and figures. Raises ConfigError (bad input; the
     what-if's config is checked before anything runs) or Cancelled."""
-    from jjj_sim.runner.compose import scenario_spec
-    from jjj_sim.runner.simulate import replication_seeds
-
     t0 = time.perf_counter()
     name = whatif_name(base, lever_overrides)
     whatif = ScenarioSpec(name, base.description, (*base.overrides, *lever_overrides), base.source)

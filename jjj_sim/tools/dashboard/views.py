@@ -14,6 +14,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from jjj_sim.core.resources import find
 from jjj_sim.reporting.report import (
     HEADLINE,
     NO_FILL,
@@ -29,6 +30,8 @@ from jjj_sim.reporting.report import (
 from jjj_sim.reporting.report import (
     plot_label as label,  # the report's words without CJK terms (fonts)
 )
+from jjj_sim.runner.ensembles import mean_summary
+from jjj_sim.runner.targets import load_targets
 
 PROVINCES = ("beijing", "tianjin", "hebei")
 CSS = """
@@ -177,7 +180,6 @@ def park_record_table(res) -> str:
     """Parks: the record beside the model: every reported park figure (park_record.csv) beside
     the baseline's and the what-if's means over seeds (with the baseline's 5-95% of seeds)."""
     from jjj_sim.reporting.report import park_record
-    from jjj_sim.runner.ensembles import mean_summary
 
     lv = res.levels
     base = park_record(mean_summary(lv, res.reference)["parks"], res.end_year,
@@ -213,9 +215,6 @@ def park_record_table(res) -> str:
 # ---------------------------------------------------------------------------- targets
 @lru_cache(maxsize=1)
 def targets():
-    from jjj_sim.core.resources import find
-    from jjj_sim.runner.targets import load_targets
-
     return tuple(load_targets(find("calibration/targets.yaml", "targets")))
 
 
@@ -248,8 +247,6 @@ def _simulated(t, summary: dict, end_year: int) -> tuple[str, str, str]:
 
 
 def targets_table(res) -> str:
-    from jjj_sim.runner.ensembles import mean_summary
-
     sw, sb = mean_summary(res.levels, res.whatif), mean_summary(res.levels, res.reference)
     rows = []
     for t in targets():
@@ -267,8 +264,6 @@ def targets_table(res) -> str:
 
 # ---------------------------------------------------------------------------- downloads
 def summary_json(res) -> str:
-    from jjj_sim.runner.ensembles import mean_summary
-
     out = mean_summary(res.levels, res.whatif)
     out["meta"] = {"scenario": res.scenario, "description": res.description, "edits": res.changed,
                    "overrides": [*res.lever_overrides], "common": res.common, "seeds": res.seeds,
