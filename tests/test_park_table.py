@@ -90,7 +90,7 @@ def test_park_without_limit_shows_no_fill_and_is_never_full(tmp_path, levels):
     md, html = _write(tmp_path, levels)
     cells = _md_row(md, "Beijing (Caofeidian) Modern Industry Development Pilot Area")
     assert cells[2] == report.NO_LIMIT and cells[4] == report.NO_FILL
-    assert report._md_escape(report.NO_LIMIT) in md and "Tianjin Binhai-Zhongguancun" in md
+    assert report.md_escape(report.NO_LIMIT) in md and "Tianjin Binhai-Zhongguancun" in md
     full_line = next((ln for ln in md.splitlines() if ln.startswith("Full (")), "")
     assert "Caofeidian" not in full_line and "Binhai" not in full_line
     # Xiong'an: named as full exactly when it sent firms to its region or reached its capacity

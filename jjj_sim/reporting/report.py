@@ -57,7 +57,7 @@ _TITLE_OVERRIDES = {
 
 # ---------------------------------------------------------------------------- labels
 @lru_cache(maxsize=1)
-def _places() -> dict:
+def places() -> dict:
     """{id: {"name", "is_park", "region" (id), "province" (int), "capacity"}} from the package data."""
     p = load_places(load_sectors())
     return {pid: {"name": p.names[i], "is_park": bool(p.is_park[i]), "region": p.ids[int(p.region[i])],
@@ -67,7 +67,7 @@ def _places() -> dict:
 
 def place_name(pid: str) -> str:
     """A region's or park's name in words (its id if unknown)."""
-    place = _places().get(pid)
+    place = places().get(pid)
     return place["name"] if place else pid
 
 
@@ -83,7 +83,7 @@ def label(indicator_id: str) -> tuple[str, str]:
     if not sep:
         return indicator_id, ""
     name = place_name(pid)
-    region = _places().get(pid, {}).get("region")
+    region = places().get(pid, {}).get("region")
     region_name = place_name(region) if region else "its region"
     families = {
         "region_firms": (f"Firms in {name} (legal units and branches, its parks included)", "firms"),
@@ -393,8 +393,8 @@ def _province_table(data: _Data, ref: str, others: list[str], years: list[int]) 
 
 
 def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict | None:
-    places = _places()
-    regions = [pid for pid, p in places.items() if not p["is_park"]
+    known = places()
+    regions = [pid for pid, p in known.items() if not p["is_park"]
                and (f"region_firms:{pid}" in data.indicators or f"region_firms_from_outside:{pid}" in data.indicators)]
     if not regions:
         return None
@@ -404,13 +404,13 @@ def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict |
         cols += [_col("difference: firms", s), _col("difference: firms attracted", s)]
     rows = []
     for k, prov in enumerate(PROVINCE_NAMES):
-        mine = [pid for pid in regions if places[pid]["province"] == k]
+        mine = [pid for pid in regions if known[pid]["province"] == k]
         if not mine:
             continue
         rows.append({"group": prov})
         for pid in mine:
             a, b = f"region_firms:{pid}", f"region_firms_from_outside:{pid}"
-            cells = [_cell(places[pid]["name"], "text"), data.value_cell(ref, a, year, "firms"),
+            cells = [_cell(known[pid]["name"], "text"), data.value_cell(ref, a, year, "firms"),
                      data.value_cell(ref, b, year, "firms")]
             for s in others:
                 cells += [data.diff_cell(s, a, year, "firms"), data.diff_cell(s, b, year, "firms")]
@@ -423,7 +423,7 @@ def _park_capacity(data: _Data, scenario: str, pid: str, year: int) -> float:
     """The park's capacity in a scenario: its ``park_capacity`` level, else the package data's
     (inf: no physical limit)."""
     cap = data.level(scenario, f"park_capacity:{pid}", year)
-    return _places()[pid]["capacity"] if _missing(cap) else cap
+    return places()[pid]["capacity"] if _missing(cap) else cap
 
 
 def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
@@ -438,9 +438,9 @@ def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
 
 def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[dict | None, list[str], bool]:
     """The parks table, the names of parks full in some scenario, and whether any fill is known."""
-    places = _places()
+    known = places()
     prefixes = ("park_firms:", "park_firms_from_bjtj:", "park_fill_pct:", "park_overflow_to_region:")
-    parks = [pid for pid, p in places.items() if p["is_park"] and any(f"{x}{pid}" in data.indicators for x in prefixes)]
+    parks = [pid for pid, p in known.items() if p["is_park"] and any(f"{x}{pid}" in data.indicators for x in prefixes)]
     if not parks:
         return None, [], False
     cols = [_col("Park", num=False), _col("Region", num=False), _col("capacity (slots)", f"{ref} (reference)"),
@@ -451,7 +451,7 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
         cols += [_col("difference: firms from Beijing/Tianjin", s), _col("fill (% of capacity)", s)]
     rows, full, fill_known = [], [], False
     for k, prov in enumerate(PROVINCE_NAMES):
-        mine = [pid for pid in parks if places[pid]["province"] == k]
+        mine = [pid for pid in parks if known[pid]["province"] == k]
         if not mine:
             continue
         rows.append({"group": prov})
@@ -462,11 +462,11 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
             fills = {s: _park_fill(data, s, pid, year) for s in scen}
             overflow = {s: data.level(s, f"park_overflow_to_region:{pid}", year) for s in scen}
             fulls = {s: is_full(fills[s] if limited[s] else None, overflow[s]) for s in scen}
-            name = places[pid]["name"]
+            name = known[pid]["name"]
             fill_known |= any(limited[s] and not _missing(fills[s]) for s in scen)
             if any(fulls.values()):
                 full.append(name)
-            cells = [_cell(name, "text"), _cell(place_name(places[pid]["region"]), "text"),
+            cells = [_cell(name, "text"), _cell(place_name(known[pid]["region"]), "text"),
                      _cell(fmt_capacity(cap)), data.value_cell(ref, f"park_firms:{pid}", year, "firms"),
                      _fill_cell(fills[ref], limited[ref], fulls[ref]),
                      data.value_cell(ref, f"park_firms_from_bjtj:{pid}", year, "firms"),
@@ -514,14 +514,14 @@ def park_record(mean: dict, end_year: int | None, low: dict | None = None, high:
     text, and the raw values. ``low``/``high``: the same mapping for the 5th and 95th
     percentiles over seeds (the "90% of seeds" column; empty without them). ``end_year``: the
     run's last year (figures after it: "run ends before YEAR")."""
-    places = _places()
+    known = places()
     figures = {f.id: f for f in record.load()}
     out = []
     for r in record.rows(mean):
         f = figures[r["id"]]
         lo = f.simulated((low or {}).get(f.park, {})) if low is not None else None
         hi = f.simulated((high or {}).get(f.park, {})) if high is not None else None
-        name = places[r["park"]]["name"] if r["park"] in places else r["name"]
+        name = known[r["park"]]["name"] if r["park"] in known else r["name"]
         out.append({**r, "name": name, "p05": lo, "p95": hi,
                     "text": {"park": name, "reported": r["reported"], "definition": r["definition"],
                              "as_of": r["as_of"], "measure": f"{FIELD_WORDS[r['field']]}, end of {r['year']}",
@@ -581,7 +581,7 @@ def _image(title: str, path: Path, out: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------- templates
-def _md_escape(s) -> str:
+def md_escape(s) -> str:
     """Text for a Markdown table cell or paragraph: characters that Markdown would read as
     markup (a raw-HTML tag, code, emphasis, a cell border, a heading or quote at the start)
     are backslash-escaped; line breaks become spaces."""
@@ -604,7 +604,7 @@ def _env(kind: str) -> Environment:
     else:
         env = Environment(loader=PackageLoader("jjj_sim", "templates"), autoescape=False,
                           undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-        env.filters["md"] = _md_escape
+        env.filters["md"] = md_escape
         env.filters["md_align"] = _md_align
     return env
 

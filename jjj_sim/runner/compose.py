@@ -20,7 +20,7 @@ from jjj_sim.core.resources import initialize_conf
 from jjj_sim.runner import config
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import override_key
-from jjj_sim.runner.outputs import lock_dir, release_dir
+from jjj_sim.runner.outputs import RUN_OUTPUTS, existing_outputs, lock_dir, release_dir
 from jjj_sim.runner.scenarios import (
     CONFIG_GROUPS,
     cache_dir,
@@ -191,8 +191,6 @@ def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
     if config_name == "config" and (run_dir / "summary.json").exists():
         raise ConfigError("hydra.run.dir", f"{run_dir} already holds a finished run; choose another directory")
     if config_name == "config":
-        from jjj_sim.runner.outputs import RUN_OUTPUTS, existing_outputs
-
         clash = existing_outputs(run_dir, RUN_OUTPUTS)
         if clash:
             raise ConfigError("hydra.run.dir", f"{run_dir / clash[0]} exists and was not written by jjj-sim; "

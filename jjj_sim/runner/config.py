@@ -14,6 +14,7 @@ from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.core.timeline import horizon_quarter
 from jjj_sim.core.yaml_input import read_yaml
+from jjj_sim.runner import posterior
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import run_label
 from jjj_sim.runner.params import (
@@ -152,8 +153,6 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
             if key not in explicit:
                 OmegaConf.update(cfg, f"params.{key}", value, merge=False)
     if cfg.get("params_draw") is not None:  # a draw from the posterior over the params_file values
-        from jjj_sim.runner import posterior
-
         k = posterior.check_draw(cfg.params_draw)
         if not cfg.get("posterior_file"):
             raise ConfigError("posterior_file", "params_draw needs a posterior file")

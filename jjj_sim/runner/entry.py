@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from jjj_sim.core.errors import ConfigError, OutputError
+from jjj_sim.runner.outputs import write_error
 
 
 def first_line(e: Exception) -> str:
@@ -66,7 +67,5 @@ def tool_errors(prog: str, out: str | None = None):
     except OutputError as e:
         fail(str(e), prog, EXIT_WRITE)
     except OSError as e:
-        from jjj_sim.runner.outputs import write_error
-
         print(f"{prog}: error: --out: {write_error(e, Path(out or 'outputs'))}", file=sys.stderr)
         sys.exit(1)

@@ -15,6 +15,7 @@ from jjj_sim.core.timeline import last_quarter, quarter_end_date, year_of
 from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, staged, write_run
 from jjj_sim.sim.events import ParquetEventWriter
 from jjj_sim.sim.model import RelocationModel
+from jjj_sim.sim.world import load_places, load_sectors
 
 log = logging.getLogger("jjj_sim")
 
@@ -36,8 +37,6 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
     t0 = time.perf_counter()
     sink = None
     if events_path is not None and cfg.run.record_events:
-        from jjj_sim.sim.world import load_places, load_sectors
-
         sectors = load_sectors()
         dates = [quarter_end_date(q) for q in range(last_quarter(int(cfg.run.end_year)) + 1)]
         sink = ParquetEventWriter(events_path, load_places(sectors).ids, sectors.ids, dates)

@@ -51,6 +51,7 @@ from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
 from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.runner.posterior import load as load_posterior
 from jjj_sim.runner.simulate import replication_seeds
 from jjj_sim.sim.world import load_places, load_sectors
 
@@ -257,10 +258,8 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
             "scenarios": [{"name": s.name, "description": s.description, "source": s.source,
                            "overrides": list(s.overrides)} for s in specs]}
     if n_draws:
-        from jjj_sim.runner.posterior import load
-
         pf = next((o.split("=", 1)[1] for o in posterior_args), None) or specs[0].compose(common).posterior_file
-        p = load(pf)
+        p = load_posterior(pf)
         meta["posterior"] = {"file": str(p.path), "particles": p.size,
                              "draw_particles": [p.index(k) for k in range(n_draws)],
                              **{k: p.meta.get(k) for k in ("generations", "epsilons", "simulations", "seed",

@@ -395,7 +395,7 @@ def park_record_table(results: list[dict]) -> list[dict]:
 def park_record_markdown(rows: list[dict], n_runs: int) -> list[str]:
     """The "Parks: the record beside the model" section of validation.md."""
     from jjj_sim.reporting.report import RECORD_NOTES
-    from jjj_sim.reporting.report import _md_escape as esc
+    from jjj_sim.reporting.report import md_escape as esc
 
     lines = ["", "## Parks: the record beside the model", "",
              f"Every reported park figure beside the simulated mean over {n_runs} run(s) (90% band: 5-95% of runs).",

@@ -45,7 +45,7 @@ from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH, find
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
-from jjj_sim.runner.config import leaves
+from jjj_sim.runner.config import leaves, load_params_file
 from jjj_sim.runner.entry import EXIT_WRITE, fail
 from jjj_sim.runner.outputs import staged, write_error
 from jjj_sim.runner.posterior import write
@@ -84,8 +84,6 @@ class Settings:
         self.polish = count(c.get("polish", 0), "calibration.polish", "samples", 0)
         self.start: dict[str, float] = {}
         if c.get("start"):  # a params file whose values of the free parameters are tried first
-            from jjj_sim.runner.config import load_params_file
-
             given = load_params_file(c.start)
             for p in self.free:
                 if p.name in given:

@@ -112,7 +112,7 @@ def headline_table(res, year: int) -> str:
 
 @lru_cache(maxsize=1)
 def _places() -> dict:
-    from jjj_sim.reporting.report import _places as report_places
+    from jjj_sim.reporting.report import places as report_places
 
     return report_places()
 
