@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.tools.explore import Runner, decimal_year, main, month_of, parse
+from jjj_sim.tools.explore import main
+from jjj_sim.tools.explore.plan import Runner, decimal_year, month_of, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 N, M = 8, 2

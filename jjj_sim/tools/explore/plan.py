@@ -1,0 +1,445 @@
+"""An exploration's plan: the experiments file of jjj-sim-explore read and checked (levers,
+uncertainties, outcomes, design, PRIM condition) into a ``Plan``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jjj_sim.core.checks import check_value, check_year, count, whole_number
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.resources import find
+from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
+from jjj_sim.runner import posterior as post
+from jjj_sim.runner.compose import ScenarioSpec, compose, scenario_spec
+from jjj_sim.runner.params import param_rule
+from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.sim import indicators
+from jjj_sim.sim.indicators import INDICATORS
+
+TOOL = "jjj-sim-explore"
+EXPERIMENT_KEYS = ("description", "scenario", "population_scale", "end_year", "seed", "replications", "overrides",
+                   "levers", "uncertainties", "outcomes", "design", "prim", "feature_scoring")
+LEVER_KEYS = ("name", "lever", "kind", "range", "from", "value", "description")
+UNCERTAINTY_KEYS = ("params", "posterior")
+POSTERIOR_KEYS = ("draws", "file")
+DESIGN_KEYS = ("scenarios", "policies", "sampler", "lever_sampler")
+PRIM_KEYS = ("condition", "threshold", "peel_alpha", "paste_alpha", "mass_min")
+SAMPLERS = {"lhs": "LHS", "mc": "MC", "ff": "FF", "sobol": "SOBOL", "morris": "MORRIS", "fast": "FAST"}
+EVALUATORS = ("sequential", "multiprocessing", "mpi")
+DRAW = "params_draw"  # the EMA parameter of the posterior draw index
+SET_BY_EXPERIMENT = ("scenario", "seed", "population.scale", "run.end_year", "run.record_events", "run.plots",
+                     "params_draw", "posterior_file")
+_OUTCOME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[\s*(\d{4})\s*\]\s*$")
+_CONDITION = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*\s*\[\s*\d{4}\s*\])\s*(<=|>=|<|>)\s*(\S+)\s*$")
+_OPS = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+# ---------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class Lever:
+    """A sampled lever: its EMA name, the lever under ``policy``, ``value`` (the intensity from
+    a fixed date) or ``start`` (the date it starts, a decimal year, at a fixed intensity)."""
+
+    name: str
+    path: str
+    kind: str
+    low: float
+    high: float
+    fixed: str | float | None  # value lever: its start date; start lever: its intensity
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    indicator: str
+    year: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.indicator}[{self.year}]"
+
+    @property
+    def name(self) -> str:  # EMA names are Python identifiers
+        return f"{self.indicator}_{self.year}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    outcome: Outcome
+    op: str
+    threshold: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.outcome.label} {self.op} {self.threshold:g}"
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        return _OPS[self.op](np.asarray(values, dtype=float), self.threshold)
+
+
+@dataclass
+class Plan:
+    """A checked experiments file."""
+
+    spec: ScenarioSpec
+    common: list[str]
+    seed: int
+    seeds: list[int]
+    levers: list[Lever]
+    params: dict[str, tuple[float, float]]  # dotted name under params -> (low, high)
+    posterior: dict | None  # {"draws": K, "file": absolute path}
+    outcomes: list[Outcome]
+    design: dict
+    prim: dict | None
+    feature_scoring: bool
+    description: str = ""
+    resolved: dict = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> dict[str, str]:
+        """EMA name -> dotted parameter name."""
+        return {param_name(p): p for p in self.params}
+
+
+def param_name(dotted: str) -> str:
+    return dotted.replace(".", "_")
+
+
+def decimal_year(date, field: str) -> float:
+    """A ``YYYY-MM`` date (or a year) as the decimal year of its quarter's start: 2026-04 -> 2026.25."""
+    return START_YEAR + quarter_of(date, field) / 4
+
+
+def month_of(t: float) -> str:
+    """The ``YYYY-MM`` a sampled decimal year stands for: the first month of its quarter."""
+    q = int(math.floor(round((float(t) - START_YEAR) * 4, 9)))
+    return f"{START_YEAR + q // 4}-{1 + 3 * (q % 4):02d}"
+
+
+
+def _fraction(value, field: str, low: float, high: float, closed_high: bool = False) -> float:
+    check_value(value, "real", field)
+    ok = low < value <= high if closed_high else low < value < high
+    if not ok:
+        raise ConfigError(field, f"must be in ({low:g}, {high:g}{']' if closed_high else ')'}, got {value!r}")
+    return float(value)
+
+
+def _mapping(value, field: str, keys: tuple[str, ...]) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(field, f"expected a mapping with keys {', '.join(keys)}")
+    for k in value:
+        if k not in keys:
+            raise ConfigError(f"{field}.{k}", f"unknown key (known: {', '.join(keys)})")
+    return value
+
+
+def _pair(value, field: str) -> tuple:
+    if isinstance(value, dict) and set(value) == {"low", "high"}:
+        value = [value["low"], value["high"]]
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(field, "expected [low, high] (or {low: .., high: ..})")
+    return tuple(value)
+
+
+def parse_outcome(text, field: str) -> Outcome:
+    m = _OUTCOME.match(str(text))
+    if not m:
+        raise ConfigError(field, f"write INDICATOR[YEAR], e.g. hebei_firms_attracted_cum[2035], got {text!r}")
+    name, year = m.group(1), int(m.group(2))
+    if name not in INDICATORS:
+        raise ConfigError(field, f"unknown indicator '{name}' (see jjj_sim/sim/indicators.py)")
+    if not START_YEAR <= year <= MAX_END_YEAR:
+        raise ConfigError(field, f"year {year} is outside {START_YEAR}-{MAX_END_YEAR}")
+    return Outcome(name, year)
+
+
+def parse_condition(text, outcomes: list[Outcome], field: str = "prim.condition") -> Condition:
+    m = _CONDITION.match(str(text or ""))
+    if not m:
+        raise ConfigError(field, f"write 'INDICATOR[YEAR] < NUMBER' (or <=, >, >=), got {text!r}")
+    target = parse_outcome(m.group(1), field)
+    if target not in outcomes:
+        raise ConfigError(field, f"{target.label} is not among the outcomes "
+                                 f"({', '.join(o.label for o in outcomes)})")
+    try:
+        threshold = float(m.group(3))
+    except ValueError:
+        raise ConfigError(field, f"'{m.group(3)}' is not a number") from None
+    if not math.isfinite(threshold):
+        raise ConfigError(field, f"the threshold must be finite, got {m.group(3)}")
+    return Condition(target, m.group(2), threshold)
+
+
+def _parse_levers(entries, end_year: int) -> list[Lever]:
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ConfigError("levers", "expected a list of {name, lever, kind, range, ...}")
+    raw = []
+    for i, e in enumerate(entries):
+        f = f"levers[{i}]"
+        e = _mapping(e, f, LEVER_KEYS)
+        for k in ("name", "lever", "kind", "range"):
+            if k not in e:
+                raise ConfigError(f"{f}.{k}", "missing")
+        name = str(e["name"])
+        if not name.isidentifier():
+            raise ConfigError(f"{f}.name", f"a lever name is a Python identifier (letters, digits, '_'), got {name!r}")
+        path = str(e["lever"]).removeprefix("policy.")
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
+            raise ConfigError(f"{f}.lever", f"a lever path such as incentives.xiongan, got {e['lever']!r}")
+        kind = str(e["kind"])
+        if kind not in ("value", "start"):
+            raise ConfigError(f"{f}.kind", f"expected 'value' (its intensity) or 'start' (its start date), got {kind!r}")
+        lo, hi = _pair(e["range"], f"{f}.range")
+        if kind == "value":
+            check_value(lo, "real", f"{f}.range")
+            check_value(hi, "real", f"{f}.range")
+            low, high = float(lo), float(hi)
+            if not low < high:
+                raise ConfigError(f"{f}.range", f"low ({lo}) must be below high ({hi})")
+            fixed = None
+            if e.get("value") is not None:
+                raise ConfigError(f"{f}.value", "a value lever samples the value: give its start date as 'from'")
+            if e.get("from") is not None:
+                fixed = str(e["from"])
+                if decimal_year(fixed, f"{f}.from") >= end_year + 1:
+                    raise ConfigError(f"{f}.from", f"'{fixed}' is after the run's end ({end_year})")
+        else:
+            low, high = decimal_year(lo, f"{f}.range"), decimal_year(hi, f"{f}.range")
+            if not low < high:
+                raise ConfigError(f"{f}.range", f"the first date ({lo}) must be before the second ({hi})")
+            if low >= end_year + 1:
+                raise ConfigError(f"{f}.range", f"'{lo}' is after the run's end ({end_year})")
+            if e.get("from") is not None:
+                raise ConfigError(f"{f}.from", "a start lever samples the date: give its intensity as 'value'")
+            fixed = None
+            if e.get("value") is not None:
+                check_value(e["value"], "real", f"{f}.value")
+                fixed = float(e["value"])
+        raw.append(Lever(name, path, kind, low, high, fixed, str(e.get("description", ""))))
+    names = [lv.name for lv in raw]
+    for n in names:
+        if names.count(n) > 1:
+            raise ConfigError("levers", f"two levers are named '{n}'")
+    for path in {lv.path for lv in raw}:
+        same = [lv for lv in raw if lv.path == path]
+        kinds = [lv.kind for lv in same]
+        if len(same) > 2 or len(set(kinds)) < len(kinds):
+            raise ConfigError("levers", f"policy.{path}: at most one 'value' and one 'start' lever per lever")
+        for lv in same:
+            i = names.index(lv.name)
+            if len(same) == 1 and lv.fixed is None:
+                what = "from (the date its value applies from)" if lv.kind == "value" else "value (its intensity)"
+                raise ConfigError(f"levers[{i}].{what.split()[0]}", f"missing: give {what}, or pair it with a "
+                                                                   f"{'start' if lv.kind == 'value' else 'value'} lever on policy.{path}")
+            if len(same) == 2 and lv.fixed is not None:
+                raise ConfigError(f"levers[{i}]", f"policy.{path} has a value and a start lever: "
+                                                  "the pair sets both, give neither 'from' nor 'value'")
+    return raw
+
+
+def _parse_uncertainties(data) -> tuple[dict, dict | None]:
+    data = _mapping(data, "uncertainties", UNCERTAINTY_KEYS)
+    params = {}
+    raw = data.get("params") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("uncertainties.params", "expected a mapping PARAM: [low, high]")
+    for name, b in raw.items():
+        f = f"uncertainties.params.{name}"
+        name = str(name).removeprefix("params.")
+        rule = param_rule(name)
+        if rule is None or rule in ("posint", "provinces"):
+            raise ConfigError(f, "not a real-valued model parameter (see conf/params/default.yaml)")
+        lo, hi = _pair(b, f)
+        for v in (lo, hi):
+            check_value(v, rule, f)
+        if not lo < hi:
+            raise ConfigError(f, f"low ({lo}) must be below high ({hi})")
+        params[name] = (float(lo), float(hi))
+    posterior = None
+    if data.get("posterior") is not None:
+        p = _mapping(data["posterior"], "uncertainties.posterior", POSTERIOR_KEYS)
+        draws = count(p.get("draws"), "uncertainties.posterior.draws", "draws")
+        posterior = {"draws": draws, "file": p.get("file")}
+    if not params and posterior is None and data:
+        raise ConfigError("uncertainties", "name params with [low, high] or posterior: {draws: K}")
+    return params, posterior
+
+
+def parse(exp: dict, base_dir: Path | None = None) -> Plan:
+    """Check an experiments file and compose the configs it implies (raises ConfigError)."""
+    from omegaconf import OmegaConf
+
+
+    outcomes_raw = exp.get("outcomes")
+    if isinstance(outcomes_raw, str) or not isinstance(outcomes_raw, list) or not outcomes_raw:
+        raise ConfigError("outcomes", "name at least one INDICATOR[YEAR]")
+    outcomes = [parse_outcome(o, f"outcomes[{i}]") for i, o in enumerate(outcomes_raw)]
+    if len(set(outcomes)) < len(outcomes):
+        raise ConfigError("outcomes", "an outcome is listed twice")
+    end_year = exp.get("end_year", max(o.year for o in outcomes))
+    check_year(end_year, "end_year")
+    for i, o in enumerate(outcomes):
+        if o.year > end_year:
+            raise ConfigError(f"outcomes[{i}]", f"{o.label} is after end_year ({end_year})")
+    scale = exp.get("population_scale", 0.1)
+    check_value(scale, "positive", "population_scale")
+    seed = whole_number(exp.get("seed", 2014), "seed", 0)
+    reps = count(exp.get("replications", 1), "replications", "replications")
+    extra = exp.get("overrides") or []
+    if isinstance(extra, str) or not isinstance(extra, list):
+        raise ConfigError("overrides", "expected a list of overrides such as ['params.choice.beta_incentive=1.0']")
+
+    levers = _parse_levers(exp.get("levers"), end_year)
+    params, posterior = _parse_uncertainties(exp.get("uncertainties"))
+    if not levers and not params and posterior is None:
+        raise ConfigError("levers", "name at least one lever or one uncertainty to explore")
+    for n in params:
+        if param_name(n) in {lv.name for lv in levers} or param_name(n) == DRAW:
+            raise ConfigError(f"uncertainties.params.{n}", f"its name '{param_name(n)}' is also a lever's")
+    explored = {f"params.{n}" for n in params} | {f"policy.{lv.path}" for lv in levers}
+    for o in extra:
+        key = str(o).split("=", 1)[0].lstrip("+~")
+        if key in SET_BY_EXPERIMENT or key.startswith("hydra"):
+            raise ConfigError("overrides", f"'{o}' is set by the experiment, not in overrides")
+        if any(key == x or key.startswith(x + ".") for x in explored):
+            raise ConfigError("overrides", f"'{o}' sets what the exploration samples")
+
+    d = _mapping(exp.get("design"), "design", DESIGN_KEYS)
+    sampler = str(d.get("sampler", "lhs")).lower()
+    lever_sampler = str(d.get("lever_sampler", sampler)).lower()
+    for key, s in (("sampler", sampler), ("lever_sampler", lever_sampler)):
+        if s not in SAMPLERS:
+            raise ConfigError(f"design.{key}", f"unknown sampler '{s}' (known: {', '.join(SAMPLERS)})")
+    n_scen = count(d.get("scenarios"), "design.scenarios", "samples") if (params or posterior) else 0
+    n_pol = count(d.get("policies"), "design.policies", "samples") if levers else 0
+    if not (params or posterior) and d.get("scenarios"):
+        raise ConfigError("design.scenarios", "no uncertainties to sample: name some under uncertainties")
+    if not levers and d.get("policies"):
+        raise ConfigError("design.policies", "no levers to sample: name some under levers")
+    design = {"scenarios": n_scen, "policies": n_pol, "sampler": sampler, "lever_sampler": lever_sampler}
+
+    prim = None
+    if exp.get("prim") is not None:
+        pr = _mapping(exp["prim"], "prim", PRIM_KEYS)
+        cond = parse_condition(pr.get("condition"), outcomes)
+        prim = {"condition": cond,
+                "threshold": _fraction(pr.get("threshold", 0.8), "prim.threshold", 0.0, 1.0, closed_high=True),
+                "peel_alpha": _fraction(pr.get("peel_alpha", 0.05), "prim.peel_alpha", 0.0, 1.0),
+                "paste_alpha": _fraction(pr.get("paste_alpha", 0.05), "prim.paste_alpha", 0.0, 1.0),
+                "mass_min": _fraction(pr.get("mass_min", 0.05), "prim.mass_min", 0.0, 1.0)}
+    fs = exp.get("feature_scoring", True)
+    if not isinstance(fs, bool):
+        raise ConfigError("feature_scoring", f"expected true or false, got {fs!r}")
+
+    spec = scenario_spec(exp.get("scenario", "baseline"), base_dir, "scenario")
+    common = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
+              "run.plots=false", *[str(o) for o in extra]]
+    base = spec.compose(common)
+    for i, lv in enumerate(levers):
+        node = OmegaConf.select(base.policy, lv.path, default=None)
+        if node is None or not OmegaConf.is_dict(node) or not OmegaConf.is_list(node.get("schedule")):
+            raise ConfigError(f"levers[{i}].lever", f"policy.{lv.path} is not a lever with a schedule "
+                                                    "(see conf/policy/reported.yaml)")
+    if posterior is not None:
+        file = posterior["file"] if posterior["file"] is not None else base.get("posterior_file")
+        if not file:
+            raise ConfigError("uncertainties.posterior.file", "no posterior file (the config's posterior_file is null)")
+        p = Path(str(file)).expanduser()
+        if posterior["file"] is not None and base_dir is not None and not p.is_absolute() and not p.exists():
+            p = base_dir / p
+        post.load(find(p, "uncertainties.posterior.file"), "uncertainties.posterior.file")
+        posterior["file"] = str(find(p, "uncertainties.posterior.file").resolve())
+    seeds = replication_seeds(seed, reps)
+    plan = Plan(spec, common, seed, seeds, levers, params, posterior, outcomes, design, prim, fs,
+                str(exp.get("description", "")))
+    runner = Runner(plan)
+    for corner in ("low", "high"):  # every sampled value at its bounds composes and checks
+        values = {lv.name: (lv.low if corner == "low" else lv.high - (0.25 if lv.kind == "start" else 0.0))
+                  for lv in levers}
+        values |= {param_name(n): b[0 if corner == "low" else 1] for n, b in params.items()}
+        if posterior is not None:
+            values[DRAW] = 0 if corner == "low" else posterior["draws"] - 1
+        try:
+            runner.config(values, seeds[0])
+        except ConfigError as err:  # name the entry of the experiments file whose bound is at fault
+            for i, lv in enumerate(levers):
+                if err.field.startswith(f"policy.{lv.path}."):
+                    raise ConfigError(f"levers[{i}].range", f"at its {corner} end: {err}") from None
+            for n in params:
+                if err.field == f"params.{n}":
+                    raise ConfigError(f"uncertainties.params.{n}", f"at its {corner} end: {err.message}") from None
+            raise
+    plan.resolved = {
+        "description": plan.description, "scenario": {"name": spec.name, "description": spec.description,
+                                                      "source": spec.source, "overrides": list(spec.overrides)},
+        "population_scale": scale, "end_year": end_year, "seed": seed, "replications": reps, "seeds": seeds,
+        "overrides": [str(o) for o in extra], "common_overrides": common,
+        "levers": [{"name": lv.name, "lever": f"policy.{lv.path}", "kind": lv.kind,
+                    "range": [lv.low, lv.high] if lv.kind == "value" else [month_of(lv.low), month_of(lv.high)],
+                    "ema_range": [lv.low, lv.high],
+                    **({"from": lv.fixed} if lv.kind == "value" and lv.fixed is not None else {}),
+                    **({"value": lv.fixed} if lv.kind == "start" and lv.fixed is not None else {}),
+                    "description": lv.description} for lv in levers],
+        "uncertainties": {"params": {n: {"ema_name": param_name(n), "low": b[0], "high": b[1]} for n, b in params.items()},
+                          "posterior": posterior},
+        "outcomes": [{"label": o.label, "ema_name": o.name} for o in outcomes],
+        "design": design,
+        "prim": None if prim is None else {**prim, "condition": prim["condition"].text},
+        "feature_scoring": fs,
+    }
+    return plan
+
+
+# ---------------------------------------------------------------------------- the model function
+class Runner:
+    """The function EMA calls for one experiment (one seed): keyword arguments are the sampled
+    lever and uncertainty values (EMA names) and ``seed``; returns {outcome name: value}.
+    A module-level class holding only plain data, so it pickles for the multiprocessing and
+    MPI evaluators."""
+
+    def __init__(self, plan: Plan):
+        self.scenario = (plan.spec.name, plan.spec.description, tuple(plan.spec.overrides))
+        self.common = tuple(plan.common)
+        self.levers = tuple(plan.levers)
+        self.params = dict(plan.param_names)
+        self.posterior_file = plan.posterior["file"] if plan.posterior else None
+        self.outcomes = tuple(plan.outcomes)
+
+    def overrides(self, values: dict, seed: int) -> list[str]:
+        out = [*self.scenario[2], *self.common, f"seed={int(seed)}"]
+        for ema, dotted in self.params.items():
+            out.append(f"params.{dotted}={float(values[ema])!r}")
+        if self.posterior_file is not None:
+            out += [f"params_draw={int(round(float(values[DRAW])))}", f"posterior_file={self.posterior_file}"]
+        edits: dict[str, dict] = {}
+        for lv in self.levers:
+            e = edits.setdefault(lv.path, {})
+            if lv.kind == "value":
+                e["value"] = float(values[lv.name])
+                if lv.fixed is not None:
+                    e["from"] = lv.fixed
+            else:
+                e["from"] = month_of(values[lv.name])
+                if lv.fixed is not None:
+                    e["value"] = float(lv.fixed)
+        out += [f"policy.{path}.from=[{{from: {e['from']}, value: {e['value']!r}}}]" for path, e in edits.items()]
+        return out
+
+    def config(self, values: dict, seed: int):
+        return compose(self.overrides(values, seed), name=self.scenario[0], description=self.scenario[1])
+
+    def __call__(self, seed: int = 0, **values) -> dict[str, float]:
+        model, _ = simulate(self.config(values, seed))
+        ye = indicators.year_end(model)
+        return {o.name: float(ye[o.indicator][str(o.year)]) for o in self.outcomes}
