@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from conftest import make_cfg
 
-from jjj_sim.reporting import report
+from jjj_sim.reporting import report, words
 from jjj_sim.runner import park_record
 from jjj_sim.runner.ensembles import result_rows, summarise
 from jjj_sim.runner.outputs import summary
@@ -89,8 +89,8 @@ def test_parks_without_limit_have_no_capacity_or_fill_and_summary_is_strict_json
 def test_park_without_limit_shows_no_fill_and_is_never_full(tmp_path, levels):
     md, html = _write(tmp_path, levels)
     cells = _md_row(md, "Beijing (Caofeidian) Modern Industry Development Pilot Area")
-    assert cells[2] == report.NO_LIMIT and cells[4] == report.NO_FILL
-    assert report.md_escape(report.NO_LIMIT) in md and "Tianjin Binhai-Zhongguancun" in md
+    assert cells[2] == words.NO_LIMIT and cells[4] == words.NO_FILL
+    assert report.md_escape(words.NO_LIMIT) in md and "Tianjin Binhai-Zhongguancun" in md
     full_line = next((ln for ln in md.splitlines() if ln.startswith("Full (")), "")
     assert "Caofeidian" not in full_line and "Binhai" not in full_line
     # Xiong'an: named as full exactly when it sent firms to its region or reached its capacity
@@ -122,7 +122,7 @@ def test_xiongan_with_overflow_is_named_full_even_under_100_percent(tmp_path):
     assert x[4] == "89.3% (full)" and x[6] == "800"
     assert re.search(r'<td class="num full">89\.3% \(full\)</td>', html)
     c = _md_row(md, "Beijing (Caofeidian) Modern Industry Development Pilot Area")
-    assert c[2:5] == ["no limit", "50,000", report.NO_FILL]
+    assert c[2:5] == ["no limit", "50,000", words.NO_FILL]
 
 
 def test_no_overflow_and_room_left_is_not_full(tmp_path):
@@ -149,7 +149,7 @@ def test_record_table_in_compare_report(tmp_path, levels):
     p2 = next(ln for ln in table if "1,884 registered firms (Q1-Q3 2020)" in ln)
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", p2)[1:-1]]
     assert cells[4] == "firms from Beijing, end of 2020" and cells[5] == "280\u2013500"
-    assert cells[6] == report.fmt_value(mean, "firms")
+    assert cells[6] == words.fmt_value(mean, "firms")
     assert cells[8] == ("yes" if 280 <= mean <= 500 else "no") and cells[9] == "target P2_2020"
     # a 2023 figure, beyond the run's end
     late = next(ln for ln in table if "4,990 registered firms" in ln)
@@ -199,7 +199,7 @@ def test_dashboard_parks_and_record_tables(levels):
                           reference="baseline", whatif="whatif", end_year=END, n_seeds=len(SEEDS))
     parks = views.parks_table(res, END)
     row = re.search(r'<tr data-park="caofeidian"[^>]*>(.*?)</tr>', parks).group(1)
-    assert '<td class="num capacity">no limit</td>' in row and f'<td class="num fill">{report.NO_FILL}</td>' in row
+    assert '<td class="num capacity">no limit</td>' in row and f'<td class="num fill">{words.NO_FILL}</td>' in row
     assert "(full)" not in row
     x = re.search(r'<tr data-park="xiongan_zgc"[^>]*>(.*?)</tr>', parks).group(1)
     assert '<td class="num capacity">56</td>' in x
@@ -210,7 +210,7 @@ def test_dashboard_parks_and_record_tables(levels):
     p2 = re.search(r'<tr data-figure="P2_2020">(.*?)</tr>', rec).group(1)
     mean = levels.query("scenario == 'baseline' and indicator == 'park_firms_from_beijing:binhai_zgc' "
                         "and year == 2020")["mean"].iloc[0]
-    assert f'<td class="num sim-base">{report.fmt_value(mean, "firms")} (' in p2
+    assert f'<td class="num sim-base">{words.fmt_value(mean, "firms")} (' in p2
 
 
 # ---------------------------------------------------------------------------- plots
@@ -244,6 +244,6 @@ def test_run_plots_and_compare_parks_plot_cope_without_capacity(tmp_path, runs, 
 
 
 def test_map_fill_marks_an_overflowing_park_full():
-    fill = report.map_fill({"xiongan_zgc": 100 * 50 / 56, "other": 50.0}, {"xiongan_zgc": 800.0, "other": 0.0})
+    fill = words.map_fill({"xiongan_zgc": 100 * 50 / 56, "other": 50.0}, {"xiongan_zgc": 800.0, "other": 0.0})
     assert fill == {"xiongan_zgc": 1.0, "other": 0.5}
-    assert report.map_fill({"xiongan_zgc": 120.0}, {"xiongan_zgc": 10.0}) == {"xiongan_zgc": 1.2}
+    assert words.map_fill({"xiongan_zgc": 120.0}, {"xiongan_zgc": 10.0}) == {"xiongan_zgc": 1.2}

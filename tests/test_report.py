@@ -8,7 +8,8 @@ import re
 import pandas as pd
 import pytest
 
-from jjj_sim.reporting.report import NS_MARK, fmt_diff, fmt_value, label, write_report
+from jjj_sim.reporting.report import write_report
+from jjj_sim.reporting.words import NS_MARK, fmt_diff, fmt_value, label
 
 SCENARIOS = [
     {"name": "baseline", "description": "Levers as reported."},

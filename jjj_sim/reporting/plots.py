@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR  # noqa: E402
-from jjj_sim.reporting.report import map_fill, place_name  # noqa: E402
-from jjj_sim.reporting.report import plot_label as label  # noqa: E402
+from jjj_sim.reporting.words import map_fill, place_name  # noqa: E402
+from jjj_sim.reporting.words import plot_label as label  # noqa: E402
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
             "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "tech_contract_turnover_bj_to_tjhb_bn_yuan")

@@ -1,6 +1,7 @@
 """The scenario-comparison report: ``report.html`` (self-contained, images embedded) and ``report.md``.
 
-    from jjj_sim.reporting.report import write_report, label
+    from jjj_sim.reporting.report import write_report
+    from jjj_sim.reporting.words import label
     write_report(out, levels=levels, diffs=diffs, scenarios=[{"name": "baseline", "description": "..."}, ...],
                  images={"Map: firms attracted": out / "plots" / "map.png"}, meta={...})
 
@@ -13,7 +14,6 @@ indicator id into words and a unit for the report and for plot axes.
 from __future__ import annotations
 
 import base64
-import math
 import os
 import re
 from functools import lru_cache
@@ -22,172 +22,40 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from jjj_sim.reporting.words import (
+    FULL_WORD,
+    HEADLINE,
+    NO_FILL,
+    NO_LIMIT,
+    NS_LEGEND,
+    PROVINCE_INDICATORS,
+    PROVINCE_NAMES,
+    ci_contains_zero,
+    fmt_capacity,
+    fmt_diff,
+    fmt_fill,
+    fmt_plain,
+    fmt_range,
+    fmt_seconds,
+    fmt_signed,
+    fmt_value,
+    has_limit,
+    is_full,
+    label,
+    missing,
+    place_name,
+    places,
+)
 from jjj_sim.runner import park_record as record
 from jjj_sim.runner.ensembles import mean_summary
-from jjj_sim.sim.indicators import INDICATORS
-from jjj_sim.sim.world import load_places, load_sectors
 
-# Headline rows, in this order (those absent from the data are left out).
-HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum",
-            "relocations_out_of_beijing_cum", "xiongan_firms_from_beijing", "hebei_hightech_va_share",
-            "tech_contracts_bj_to_tjhb", "firms_by_province_beijing", "firms_by_province_tianjin",
-            "firms_by_province_hebei")
-PROVINCE_NAMES = ("Beijing", "Tianjin", "Hebei")
-PROVINCE_INDICATORS = ("firms_by_province_beijing", "firms_by_province_tianjin", "firms_by_province_hebei")
 EXTRA_YEARS = (2025, 2030)  # reported as well when before the end year
-
-# Units whose values are counts: shown rounded to whole numbers.
-COUNT_UNITS = frozenset({"firms", "branches", "legal units", "contracts", "slots"})
-PERCENT_UNITS = frozenset({"percent", "%"})
-NS_MARK = "\u2020"  # dagger: the 90% CI of the difference contains 0
-NS_LEGEND = (f"{NS_MARK} the 90% confidence interval of the difference includes 0: "
-             "not distinguishable from no difference with these seeds.")
-FULL_WORD = "full"
-NO_LIMIT = "no limit"  # capacity of a park without a physical limit in the record
-NO_FILL = "\u2014"  # its fill: none (an em dash)
-
-# Descriptions in INDICATORS that only make sense after the row above them.
-_TITLE_OVERRIDES = {
-    "hebei_firms_attracted_from_beijing_cum": "Firms from Beijing that settled in Hebei since 2014",
-    "tech_contract_turnover_bj_to_tjhb_bn_yuan": "Turnover of technology contracts from Beijing to Tianjin and Hebei",
-    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan":
-        "Turnover of technology contracts from Beijing to Tianjin and Hebei since 2014",
-}
 
 
 # ---------------------------------------------------------------------------- labels
-@lru_cache(maxsize=1)
-def places() -> dict:
-    """{id: {"name", "is_park", "region" (id), "province" (int), "capacity"}} from the package data."""
-    p = load_places(load_sectors())
-    return {pid: {"name": p.names[i], "is_park": bool(p.is_park[i]), "region": p.ids[int(p.region[i])],
-                  "province": int(p.province[i]), "capacity": float(p.capacity[i])}
-            for i, pid in enumerate(p.ids)}
-
-
-def place_name(pid: str) -> str:
-    """A region's or park's name in words (its id if unknown)."""
-    place = places().get(pid)
-    return place["name"] if place else pid
-
-
-def label(indicator_id: str) -> tuple[str, str]:
-    """(title in words, unit) for a headline indicator id or a place-family id such as
-    ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
-    ``(indicator_id, "")``."""
-    if indicator_id in INDICATORS:
-        kind, unit, description, _reporter = INDICATORS[indicator_id]
-        title = _TITLE_OVERRIDES.get(indicator_id, description)
-        return (f"{title}, per year" if kind == "flow" else title), unit
-    prefix, sep, pid = indicator_id.partition(":")
-    if not sep:
-        return indicator_id, ""
-    name = place_name(pid)
-    region = places().get(pid, {}).get("region")
-    region_name = place_name(region) if region else "its region"
-    families = {
-        "region_firms": (f"Firms in {name} (legal units and branches, its parks included)", "firms"),
-        "region_firms_from_outside": (f"Firms attracted to {name} from other provinces", "firms"),
-        "park_firms": (f"Firms in {name} (legal units and branches)", "firms"),
-        "park_firms_from_bjtj": (f"Firms from Beijing and Tianjin in {name}", "firms"),
-        "park_firms_from_beijing": (f"Firms from Beijing in {name}", "firms"),
-        "park_fill_pct": (f"{name}: firms as % of its capacity", "percent"),
-        "park_overflow_to_region": (f"{name}: firms sent to {region_name} because the park was full, since 2014",
-                                    "firms"),
-        "park_capacity": (f"{name}: capacity", "slots"),
-    }
-    return families.get(prefix, (indicator_id, ""))
-
-
-def plot_label(indicator_id: str) -> tuple[str, str]:
-    """``label`` for a plot: without the Chinese terms in brackets (matplotlib's default font
-    has no CJK glyphs; the reports keep them)."""
-    title, unit = label(indicator_id)
-    return re.sub(r"\s*\([^)]*[\u3400-\u9fff][^)]*\)", "", title), unit
 
 
 # ---------------------------------------------------------------------------- formatting
-def _missing(x) -> bool:
-    if x is None:
-        return True
-    try:
-        return math.isnan(float(x))
-    except (TypeError, ValueError):
-        return True
-
-
-def _decimals(unit: str) -> int:
-    return 0 if unit in COUNT_UNITS else 1
-
-
-def _num(x: float, decimals: int, signed: bool = False) -> str:
-    """Thousands separators, fixed decimals; ``signed`` adds + or -; a value that rounds to
-    zero is "0" (never "-0" or "+0")."""
-    x = float(x)
-    if math.isinf(x):
-        return ("+" if signed and x > 0 else "-" if x < 0 else "") + "\u221e"
-    r = round(x, decimals)
-    if r == 0:
-        return f"{0:.{decimals}f}"
-    s = f"{abs(r):,.{decimals}f}"
-    return ("-" if r < 0 else "+" if signed else "") + s
-
-
-def fmt_value(x, unit: str) -> str:
-    """A level: counts to whole numbers ("44,180"), percentages with 1 decimal and "%"
-    ("13.1%"), anything else (bn yuan, Mt) with 1 decimal; missing values "n/a"."""
-    if _missing(x):
-        return "n/a"
-    s = _num(x, _decimals(unit))
-    return s + "%" if unit in PERCENT_UNITS else s
-
-
-def ci_contains_zero(lo, hi) -> bool:
-    return not _missing(lo) and not _missing(hi) and float(lo) <= 0.0 <= float(hi)
-
-
-def fmt_diff(mean, lo, hi, unit: str) -> str:
-    """A difference with its 90% confidence interval, signed: "+1,234 [+1,020, +1,450]";
-    percentages in percentage points ("+0.3 pp [-0.1, +0.7]"). If the interval includes 0 the
-    text ends with the mark NS_MARK (see NS_LEGEND). A missing interval: "+16 [n/a]"."""
-    if _missing(mean):
-        return "n/a"
-    d = _decimals(unit)
-    s = _num(mean, d, signed=True) + (" pp" if unit in PERCENT_UNITS else "")
-    if _missing(lo) or _missing(hi):
-        return s + " [n/a]"
-    s += f" [{_num(lo, d, signed=True)}, {_num(hi, d, signed=True)}]"
-    return s + f" {NS_MARK}" if ci_contains_zero(lo, hi) else s
-
-
-def fmt_signed(x, unit: str) -> str:
-    """A difference without an interval: "+1,234", "+0.3 pp"."""
-    if _missing(x):
-        return "n/a"
-    return _num(x, _decimals(unit), signed=True) + (" pp" if unit in PERCENT_UNITS else "")
-
-
-def fmt_range(lo, hi, unit: str) -> str:
-    """The 5-95% range of per-seed differences: "+900 to +1,600"."""
-    if _missing(lo) or _missing(hi):
-        return "n/a"
-    d = _decimals(unit)
-    pp = " pp" if unit in PERCENT_UNITS else ""
-    return f"{_num(lo, d, signed=True)} to {_num(hi, d, signed=True)}{pp}"
-
-
-def _fmt_seconds(s: float) -> str:
-    s = float(s)
-    if s < 120:
-        return f"{s:,.0f} s"
-    if s < 2 * 3600:
-        return f"{s / 60:,.1f} min"
-    return f"{s / 3600:,.1f} h"
-
-
-def _fmt_plain(x) -> str:
-    """A meta number as written by the user (0.2, not 0.20)."""
-    return f"{x:g}" if isinstance(x, float) else str(x)
 
 
 # ---------------------------------------------------------------------------- table model
@@ -244,47 +112,6 @@ class _Data:
         return _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num")
 
 
-def has_limit(capacity) -> bool:
-    """Whether a park capacity is a hard limit (a finite number; None, NaN or inf: no limit)."""
-    return not _missing(capacity) and math.isfinite(float(capacity))
-
-
-def fmt_capacity(capacity) -> str:
-    """A park's capacity: whole slots, or NO_LIMIT where the record states no physical limit."""
-    return fmt_value(capacity, "slots") if has_limit(capacity) else NO_LIMIT
-
-
-def is_full(fill, overflow=None) -> bool:
-    """A park is full (at some point up to the year) when its firms reach its capacity (mean
-    over seeds at or above 100%) or when it has sent choosers to its region (overflow > 0: it
-    was full when they chose it; at a small population scale its slots in simulated firms,
-    floor(capacity x scale), can hold fewer real firms than the capacity, so a full park can
-    show under 100%)."""
-    return ((not _missing(fill) and float(fill) >= 100.0 - 1e-9)
-            or (not _missing(overflow) and float(overflow) > 0.0))
-
-
-def map_fill(fill_pct: dict[str, float], overflow: dict[str, float] | None = None) -> dict[str, float]:
-    """park id -> share of capacity used, for a map's ``park_fill``: fill % / 100, and at least 1
-    (full) where the park sent choosers to its region (``is_full``). Only parks with a fill (a
-    physical limit) are in it."""
-    overflow = overflow or {}
-    out = {}
-    for k, v in fill_pct.items():
-        share = float(v) / 100.0
-        out[k] = 1.0 if is_full(None, overflow.get(k)) and not share >= 1.0 else share
-    return out
-
-
-def fmt_fill(fill, limited: bool = True, full: bool | None = None) -> str:
-    """A park's fill in percent of its capacity, "(full)" added when full; NO_FILL for a park
-    without a physical limit."""
-    if not limited:
-        return NO_FILL
-    full = is_full(fill) if full is None else full
-    return fmt_value(fill, "percent") + (f" ({FULL_WORD})" if full else "")
-
-
 def _fill_cell(fill: float, limited: bool = True, full: bool | None = None) -> dict:
     full = is_full(fill) if full is None else full
     return _cell(fmt_fill(fill, limited, full), "num full" if limited and full else "num")
@@ -296,7 +123,7 @@ def _differs(data: _Data, others: list[str], inds: list[str], year: int) -> bool
     for s in others:
         for ind in inds:
             d = data.diff(s, ind, year)
-            if any(not _missing(x) and float(x) != 0.0 for x in d):
+            if any(not missing(x) and float(x) != 0.0 for x in d):
                 return True
     return False
 
@@ -359,7 +186,7 @@ def _posterior_table(data: _Data, post: pd.DataFrame | None, ref: str, others: l
             title, unit = label(ind)
             m, lo, hi, p05, p95 = data.diff(s, ind, year)
             r = idx.get((s, ind, year))
-            share = "n/a" if r is None or _missing(r.param_share) else f"{100 * r.param_share:.0f}%"
+            share = "n/a" if r is None or missing(r.param_share) else f"{100 * r.param_share:.0f}%"
             rows.append({"cells": [
                 _cell(title, "text"), _cell(unit, "text"),
                 _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num"),
@@ -423,15 +250,15 @@ def _park_capacity(data: _Data, scenario: str, pid: str, year: int) -> float:
     """The park's capacity in a scenario: its ``park_capacity`` level, else the package data's
     (inf: no physical limit)."""
     cap = data.level(scenario, f"park_capacity:{pid}", year)
-    return places()[pid]["capacity"] if _missing(cap) else cap
+    return places()[pid]["capacity"] if missing(cap) else cap
 
 
 def _park_fill(data: _Data, scenario: str, pid: str, year: int) -> float:
     fill = data.level(scenario, f"park_fill_pct:{pid}", year)
-    if _missing(fill):
+    if missing(fill):
         firms = data.level(scenario, f"park_firms:{pid}", year)
         cap = _park_capacity(data, scenario, pid, year)
-        if not _missing(firms) and has_limit(cap) and cap > 0:
+        if not missing(firms) and has_limit(cap) and cap > 0:
             fill = 100.0 * firms / cap
     return fill
 
@@ -463,7 +290,7 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
             overflow = {s: data.level(s, f"park_overflow_to_region:{pid}", year) for s in scen}
             fulls = {s: is_full(fills[s] if limited[s] else None, overflow[s]) for s in scen}
             name = known[pid]["name"]
-            fill_known |= any(limited[s] and not _missing(fills[s]) for s in scen)
+            fill_known |= any(limited[s] and not missing(fills[s]) for s in scen)
             if any(fulls.values()):
                 full.append(name)
             cells = [_cell(name, "text"), _cell(place_name(known[pid]["region"]), "text"),
@@ -639,9 +466,9 @@ def build_context(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scena
     run = {
         "n_scenarios": len(names), "scenario_names": names, "ref": ref, "others": others,
         "seeds": meta.get("seeds", len(seed_values)), "seed_values": seed_values,
-        "scale": _fmt_plain(meta.get("scale", "n/a")), "start": meta.get("start", "n/a"), "end_year": end,
+        "scale": fmt_plain(meta.get("scale", "n/a")), "start": meta.get("start", "n/a"), "end_year": end,
         "runs": f"{int(meta['runs']):,}" if "runs" in meta else "n/a",
-        "seconds": _fmt_seconds(meta["seconds"]) if "seconds" in meta else "n/a",
+        "seconds": fmt_seconds(meta["seconds"]) if "seconds" in meta else "n/a",
         "version": str(meta.get("version", "n/a")), "overrides": overrides,
         "uncertainty": str(meta.get("uncertainty") or meta.get("uncertainty_note") or ""),
         "master_seed": meta.get("master_seed"), "population": _population_text(meta.get("scale")),

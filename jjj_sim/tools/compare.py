@@ -40,6 +40,8 @@ from jjj_sim import __version__
 from jjj_sim.core.checks import count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.timeline import START_YEAR
+from jjj_sim.reporting.words import map_fill
+from jjj_sim.reporting.words import plot_label as label
 from jjj_sim.runner.compose import ScenarioSpec, scenario_specs
 from jjj_sim.runner.ensembles import (
     paired_differences,
@@ -79,8 +81,6 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     import matplotlib.pyplot as plt
 
     from jjj_sim.reporting.maps import map_figure
-    from jjj_sim.reporting.report import map_fill
-    from jjj_sim.reporting.report import plot_label as label
 
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, Path] = {}

@@ -13,6 +13,8 @@ import io
 
 import pandas as pd
 
+from jjj_sim.reporting.words import map_fill, plot_label
+
 # Small time-series panels: the report's headline indicators that move with the levers.
 PANELS = ("hebei_firms_attracted_cum", "xiongan_firms_from_beijing", "zgc_branches_tjhb",
           "relocations_out_of_beijing_cum", "beijing_campaign_exits_cum", "tech_contracts_bj_to_tjhb",
@@ -33,7 +35,6 @@ def family(levels: pd.DataFrame, fam: str, scenario: str, year: int, col: str = 
 
 def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
     from jjj_sim.reporting.maps import map_figure
-    from jjj_sim.reporting.report import map_fill
 
     return map_figure(
         family(levels, "region_firms_from_outside", whatif, year), family(levels, "park_firms", whatif, year),
@@ -46,7 +47,6 @@ def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
 
 def map_difference(levels: pd.DataFrame, diffs: pd.DataFrame, whatif: str, reference: str, year: int):
     from jjj_sim.reporting.maps import map_figure
-    from jjj_sim.reporting.report import map_fill
 
     return map_figure(
         family(diffs, "region_firms", whatif, year, "mean_diff"), family(levels, "park_firms", whatif, year),
@@ -68,8 +68,6 @@ def _figure(nrows: int, ncols: int, size):
 
 def levels_panels(levels: pd.DataFrame, whatif: str, reference: str, panels=PANELS):
     """Levels over time: reference and what-if, mean over seeds with the 5-95% band of seeds."""
-    from jjj_sim.reporting.report import plot_label
-
     fig, axes = _figure(2, 4, (15, 6.2))
     for ax, ind in zip(axes.ravel(), panels):
         for scen, colour, lab in ((reference, COLOURS["reference"], reference), (whatif, COLOURS["whatif"], "what-if")):
@@ -88,8 +86,6 @@ def levels_panels(levels: pd.DataFrame, whatif: str, reference: str, panels=PANE
 
 def difference_panels(diffs: pd.DataFrame, whatif: str, reference: str, panels=PANELS):
     """What-if minus reference over time (paired by seed): mean with its 90% confidence band."""
-    from jjj_sim.reporting.report import plot_label
-
     fig, axes = _figure(2, 4, (15, 6.2))
     for ax, ind in zip(axes.ravel(), panels):
         d = diffs[(diffs.scenario == whatif) & (diffs.indicator == ind)].sort_values("year")

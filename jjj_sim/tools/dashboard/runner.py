@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from jjj_sim.reporting.words import HEADLINE
 from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
 from jjj_sim.runner.ensembles import paired_differences, run_rows, summarise
 from jjj_sim.runner.labels import run_label
@@ -43,7 +44,6 @@ log = logging.getLogger("jjj_sim.tools.dashboard")
 
 def _series_all_years() -> tuple[str, ...]:
     """Series whose differences the views show in every year (headline table, time series)."""
-    from jjj_sim.reporting.report import HEADLINE
     from jjj_sim.tools.dashboard.figures import PANELS
 
     return tuple(dict.fromkeys((*HEADLINE, *PANELS)))

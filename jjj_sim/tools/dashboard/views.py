@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jjj_sim.core.resources import find
-from jjj_sim.reporting.report import (
+from jjj_sim.reporting.words import (
     HEADLINE,
     NO_FILL,
     NS_LEGEND,
@@ -27,7 +27,8 @@ from jjj_sim.reporting.report import (
     has_limit,
     is_full,
 )
-from jjj_sim.reporting.report import (
+from jjj_sim.reporting.words import places as report_places
+from jjj_sim.reporting.words import (
     plot_label as label,  # the report's words without CJK terms (fonts)
 )
 from jjj_sim.runner.ensembles import mean_summary
@@ -112,8 +113,6 @@ def headline_table(res, year: int) -> str:
 
 @lru_cache(maxsize=1)
 def _places() -> dict:
-    from jjj_sim.reporting.report import places as report_places
-
     return report_places()
 
 
