@@ -1,4 +1,5 @@
-"""Words and numbers for people: indicator and place names, number formats, and whether a park\nis full. Shared by the report, the plots, the maps, validation and the dashboard.
+"""Words and numbers for people: indicator and place names, number formats, and whether a park
+is full. Shared by the report, the plots, the maps, validation and the dashboard.
 """
 
 from __future__ import annotations
