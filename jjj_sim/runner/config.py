@@ -8,6 +8,7 @@ Bad input raises ConfigError naming the field; nothing has been written by then.
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from jjj_sim.core.checks import check_name, check_value, check_year, whole_number
 from jjj_sim.core.errors import ConfigError
@@ -120,15 +121,32 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     (``notes`` and the lever edits) go to ``scenario.edits``. ``tool``: the config of a tool
     (calibrate, validate) whose own top-level keys its settings check.
     """
-    from omegaconf.errors import OmegaConfBaseException
+    cfg = _resolved(cfg)
+    _check_keys(cfg, tool)
+    _label(cfg, overrides, named, notes)
+    explicit = explicit_params(overrides)
+    _merge_params_file(cfg, explicit)
+    _merge_posterior_draw(cfg, explicit)
+    whole_number(cfg.get("seed"), "seed", 0)
+    check_year(cfg.run.get("end_year"), "run.end_year")
+    _check_params(cfg)
+    _check_population(cfg.population)
+    sectors = load_sectors()
+    Policy(cfg.policy, load_places(sectors), sectors)  # compiling the levers checks places, sectors and dates
+    return cfg
 
 
+def _resolved(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` with every interpolation resolved (one line naming the key if one fails)."""
     try:
-        cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+        return OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     except OmegaConfBaseException as e:  # e.g. an unset ${oc.env:VAR}
         key = getattr(e, "full_key", None) or "config"
-        msg = first_line(e)
-        raise ConfigError(str(key), f"cannot resolve: {msg}") from None
+        raise ConfigError(str(key), f"cannot resolve: {first_line(e)}") from None
+
+
+def _check_keys(cfg: DictConfig, tool: bool) -> None:
+    """No key the model does not know at the top, under run and under scenario."""
     for key in cfg:
         if key not in TOP_KEYS and not tool:
             raise ConfigError(str(key), f"not a config key (keys: {', '.join(TOP_KEYS)})")
@@ -140,6 +158,10 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     for key in cfg.scenario:
         if key not in ("name", "description", "edits"):
             raise ConfigError(f"scenario.{key}", "not a config key (keys: name, description)")
+
+
+def _label(cfg: DictConfig, overrides, named: bool, notes) -> None:
+    """Apply the lever edits, check the scenario's name and label the run (``run_label``)."""
     policy = OmegaConf.to_container(cfg.policy)
     edits = [*notes, *apply_lever_edits(policy)]
     cfg.policy = policy
@@ -147,24 +169,34 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
     if not named:
         cfg.scenario.name = run_label(cfg.scenario.name, overrides)
     cfg.scenario.edits = list(cfg.scenario.get("edits") or []) + edits
-    explicit = explicit_params(overrides)
+
+
+def _merge_params_file(cfg: DictConfig, explicit: set[str]) -> None:
+    """The params_file's values over the defaults, except those the command line set."""
     if cfg.get("params_file"):
         for key, value in load_params_file(cfg.params_file).items():
             if key not in explicit:
                 OmegaConf.update(cfg, f"params.{key}", value, merge=False)
-    if cfg.get("params_draw") is not None:  # a draw from the posterior over the params_file values
-        k = posterior.check_draw(cfg.params_draw)
-        if not cfg.get("posterior_file"):
-            raise ConfigError("posterior_file", "params_draw needs a posterior file")
-        post = posterior.load(cfg.posterior_file)
-        drawn = {**posterior.prior_draw(k, cfg.params, post.meta.get("seed", 0)), **post.draw(k)}
-        for key, value in drawn.items():
-            if key not in explicit:
-                OmegaConf.update(cfg, f"params.{key}", value, merge=False)
-    whole_number(cfg.get("seed"), "seed", 0)
-    check_year(cfg.run.get("end_year"), "run.end_year")
-    params = OmegaConf.to_container(cfg.params)
-    seen = dict(leaves(params))
+
+
+def _merge_posterior_draw(cfg: DictConfig, explicit: set[str]) -> None:
+    """With ``params_draw``: that draw of the posterior (and of the priors of the parks without a
+    count) over the params_file's values, except those the command line set."""
+    if cfg.get("params_draw") is None:
+        return
+    k = posterior.check_draw(cfg.params_draw)
+    if not cfg.get("posterior_file"):
+        raise ConfigError("posterior_file", "params_draw needs a posterior file")
+    post = posterior.load(cfg.posterior_file)
+    drawn = {**posterior.prior_draw(k, cfg.params, post.meta.get("seed", 0)), **post.draw(k)}
+    for key, value in drawn.items():
+        if key not in explicit:
+            OmegaConf.update(cfg, f"params.{key}", value, merge=False)
+
+
+def _check_params(cfg: DictConfig) -> None:
+    """Every parameter present, known and within its bounds; the firm-stock half-life in its range."""
+    seen = dict(leaves(OmegaConf.to_container(cfg.params)))
     for key, rule in PARAM_RULES.items():
         if key not in seen:
             raise ConfigError(f"params.{key}", "missing")
@@ -179,19 +211,18 @@ def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: 
         raise ConfigError("params.demography.growth_half_life_years",
                           f"must lie in its stated range {d.growth_half_life_low}-{d.growth_half_life_high}, "
                           f"got {d.growth_half_life_years}")
-    for key, rule in POPULATION_RULES.items():
-        if key not in cfg.population:
-            raise ConfigError(f"population.{key}", "missing")
-        check_value(cfg.population[key], rule, f"population.{key}")
-    if not 1 <= cfg.population.size_median <= MAX_SIZE_MEDIAN:
-        raise ConfigError("population.size_median", f"must be from 1 to {MAX_SIZE_MEDIAN:,} employees, "
-                                                    f"got {cfg.population.size_median}")
-    if cfg.population.size_sigma > MAX_SIZE_SIGMA:
-        raise ConfigError("population.size_sigma", f"must be at most {MAX_SIZE_SIGMA}, got {cfg.population.size_sigma}")
-    if not MIN_SCALE <= cfg.population.scale <= MAX_SCALE:
-        raise ConfigError("population.scale", f"must be from {MIN_SCALE} to {MAX_SCALE}, got {cfg.population.scale}")
-    # levers: compiling them checks places, sectors and dates
 
-    sectors = load_sectors()
-    Policy(cfg.policy, load_places(sectors), sectors)
-    return cfg
+
+def _check_population(pop) -> None:
+    """The population's settings within their bounds (runner/params.py gives the reasons)."""
+    for key, rule in POPULATION_RULES.items():
+        if key not in pop:
+            raise ConfigError(f"population.{key}", "missing")
+        check_value(pop[key], rule, f"population.{key}")
+    if not 1 <= pop.size_median <= MAX_SIZE_MEDIAN:
+        raise ConfigError("population.size_median", f"must be from 1 to {MAX_SIZE_MEDIAN:,} employees, "
+                                                    f"got {pop.size_median}")
+    if pop.size_sigma > MAX_SIZE_SIGMA:
+        raise ConfigError("population.size_sigma", f"must be at most {MAX_SIZE_SIGMA}, got {pop.size_sigma}")
+    if not MIN_SCALE <= pop.scale <= MAX_SCALE:
+        raise ConfigError("population.scale", f"must be from {MIN_SCALE} to {MAX_SCALE}, got {pop.scale}")
