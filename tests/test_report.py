@@ -35,7 +35,7 @@ REF = {
     "park_fill_pct:xiongan_zgc": 100.0,
     "park_overflow_to_region:xiongan_zgc": 312.0,
     "park_capacity:xiongan_zgc": 56.0,
-    # no physical limit in the record: no capacity or fill rows (experiment.result_rows)
+    # no physical limit in the record: no capacity or fill rows (runner.ensembles.result_rows)
     "park_firms:caofeidian": 3000.0,
     "park_firms_from_bjtj:caofeidian": 2100.0,
     "park_firms_from_beijing:caofeidian": 1900.0,

@@ -205,7 +205,7 @@ def _checked_run_dir(cfg: DictConfig, config_name: str) -> Path:
 def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> tuple[DictConfig, Path]:
     """Compose and check the config of a single run before Hydra makes its directory: the
     resolved run directory (however it was given) must not be a file, hold a finished run
-    or be unwritable; then the job's config is checked (experiment.compose), and the run
+    or be unwritable; then the job's config is checked (``compose``), and the run
     directory is locked for this process (outputs.lock_dir), so a second command pointed at
     it is refused before Hydra writes anything there. Returns the checked config and the run
     directory."""

@@ -23,7 +23,7 @@ also runs draws 0..K-1 of the calibration's ABC posterior (jjj_sim/runner/poster
 same seeds, and posterior_differences.csv and the report give, beside the seed-only
 intervals at the fitted point, the 5-95% range of the paired differences over draws and
 seeds and the share of their variance that comes from the parameters
-(experiment.posterior_differences).
+(runner.ensembles.posterior_differences).
 """
 
 from __future__ import annotations

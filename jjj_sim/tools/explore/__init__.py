@@ -9,7 +9,7 @@ at a fixed value), uncertainties (behavioural parameters over stated ranges, and
 the calibration's ABC posterior), outcomes (``indicator[year]``), a design (N scenarios x M
 policies from EMA's samplers), a PRIM condition and feature scoring. The jjj-sim model is
 wrapped as an EMA ``Model`` (``ReplicatorModel`` when every experiment runs on several seeds)
-whose function composes the run's overrides and simulates it through the experiment layer.
+whose function composes the run's overrides and simulates it through the runner (``runner.simulate``).
 EMA's ``perform_experiments`` runs the design with its sequential, multiprocessing or MPI
 evaluator; PRIM (``ema_workbench.analysis.prim``) and feature scoring
 (``feature_scoring.get_feature_scores_all``) analyse it.
