@@ -35,8 +35,8 @@ def _setup(n_sims: int, scale: float) -> None:
     global _SIM, _POINTS
     from jjj_sim.core.resources import find
     from jjj_sim.runner.compose import compose
-    from jjj_sim.tools.calibration.simulator import Simulator, parse_free
     from jjj_sim.runner.targets import load_targets
+    from jjj_sim.tools.calibration.simulator import Simulator, parse_free
 
     cfg = compose([f"population.scale={scale}"], "calibrate")
     targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.runner.targets import Target, load_targets, loss
-from jjj_sim.tools.calibration.simulator import parse_free, replication_seeds
+from jjj_sim.tools.calibration.simulator import parse_free
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"

@@ -252,7 +252,7 @@ def test_compare_never_replaces_the_users_files_and_resumes_once_they_are_moved(
 
 
 def test_what_an_interrupted_move_left_is_removed_by_the_next_run(tmp_path):
-    from jjj_sim.runner.outputs import INCOMING, existing_outputs, staged
+    from jjj_sim.runner.rundir import INCOMING, existing_outputs, staged
 
     (tmp_path / "plots").mkdir()
     (tmp_path / "indicators.parquet").write_bytes(b"half a run")

@@ -1,4 +1,7 @@
-"""The one error type bad input raises: it names the offending field."""
+"""The errors a user sees: ConfigError (bad input, naming the field), OutputError (an output
+that cannot be written), and the one-line text of a failed write."""
+
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -18,3 +21,9 @@ class OutputError(OSError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+
+def write_error(e: OSError, where: Path) -> str:
+    """One line for an OSError met while writing into ``where`` (disk full, read-only, ...)."""
+    return f"cannot write into {where}: {e.strerror or e.__class__.__name__}" + \
+        (f" ({e.filename})" if e.filename else "")

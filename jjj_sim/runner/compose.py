@@ -20,7 +20,7 @@ from jjj_sim.core.resources import initialize_conf
 from jjj_sim.runner import config
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import override_key
-from jjj_sim.runner.outputs import RUN_OUTPUTS, existing_outputs, lock_dir, release_dir
+from jjj_sim.runner.rundir import RUN_OUTPUTS, existing_outputs, lock_dir, release_dir
 from jjj_sim.runner.scenarios import (
     CONFIG_GROUPS,
     cache_dir,
@@ -206,7 +206,7 @@ def precheck(argv: list[str], config_name: str = "config", extra_check=None) -> 
     """Compose and check the config of a single run before Hydra makes its directory: the
     resolved run directory (however it was given) must not be a file, hold a finished run
     or be unwritable; then the job's config is checked (``compose``), and the run
-    directory is locked for this process (outputs.lock_dir), so a second command pointed at
+    directory is locked for this process (rundir.lock_dir), so a second command pointed at
     it is refused before Hydra writes anything there. Returns the checked config and the run
     directory."""
     import shutil

@@ -15,7 +15,6 @@ from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.core.timeline import horizon_quarter
 from jjj_sim.core.yaml_input import read_yaml
-from jjj_sim.runner import posterior
 from jjj_sim.runner.entry import first_line
 from jjj_sim.runner.labels import run_label
 from jjj_sim.runner.params import (
@@ -184,6 +183,10 @@ def _merge_posterior_draw(cfg: DictConfig, explicit: set[str]) -> None:
     count) over the params_file's values, except those the command line set."""
     if cfg.get("params_draw") is None:
         return
+    from jjj_sim.runner import (
+        posterior,  # lazy: it imports pandas (0.4 s of start-up), only draws need it
+    )
+
     k = posterior.check_draw(cfg.params_draw)
     if not cfg.get("posterior_file"):
         raise ConfigError("posterior_file", "params_draw needs a posterior file")

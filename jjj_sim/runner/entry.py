@@ -11,8 +11,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from jjj_sim.core.errors import ConfigError, OutputError
-from jjj_sim.runner.outputs import write_error
+from jjj_sim.core.errors import ConfigError, OutputError, write_error
 
 
 def first_line(e: Exception) -> str:

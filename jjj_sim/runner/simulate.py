@@ -12,21 +12,13 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from jjj_sim.core.timeline import last_quarter, quarter_end_date, year_of
-from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, staged, write_run
+from jjj_sim.runner.outputs import InProcessPlots, PlotProcess, write_run
+from jjj_sim.runner.rundir import staged
 from jjj_sim.sim.events import ParquetEventWriter
 from jjj_sim.sim.model import RelocationModel
 from jjj_sim.sim.world import load_places, load_sectors
 
 log = logging.getLogger("jjj_sim")
-
-
-def replication_seeds(seed: int, n: int) -> list[int]:
-    """n seeds spawned from one SeedSequence: the same for every parameter set and scenario
-    (common random numbers)."""
-    import numpy as np
-
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
 
 
 def simulate(cfg: DictConfig, progress=False, events_path=None):
@@ -62,9 +54,8 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
     return model, {"build": t1 - t0, "run": t2 - t1}
 
 
-
 def run_to_dir(run_dir: Path, cfg: DictConfig, progress=True, draw=None):
-    """Simulate and write every output into ``run_dir``, all or nothing (outputs.staged): the
+    """Simulate and write every output into ``run_dir``, all or nothing (rundir.staged): the
     event log streams into the staging directory while the model runs, and the plots are drawn
     by a process started before the run, or by ``draw(out, summary)`` in this process when it
     is given (sweeps, where every core already runs a job; the caller passes

@@ -24,14 +24,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from jjj_sim.core.errors import ConfigError, OutputError
+from jjj_sim.core.errors import ConfigError, OutputError, write_error
 from jjj_sim.core.resources import CONF_SEARCH
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import compose, dropped_entries, precheck
 from jjj_sim.runner.entry import EXIT_WRITE, fail, first_line
-from jjj_sim.runner.outputs import lock_dir, release_dir, write_error
+from jjj_sim.runner.rundir import lock_dir, release_dir
 from jjj_sim.runner.scenarios import expand_args
-from jjj_sim.runner.simulate import run_to_dir
 from jjj_sim.tools.sweep import record_failure
 
 log = logging.getLogger("jjj_sim")
@@ -74,6 +73,10 @@ def _app(cfg: DictConfig) -> None:
         if in_sweep and _finished_same(run_dir, cfg):  # a rerun of the same sweep: keep the finished job
             log.info("job %s already complete in %s: not run again", hc.job.num, run_dir)
             return
+        # lazy: the model (mesa, scipy) and its outputs take about 1 s of start-up (benchmarks/startup.py);
+        # a refused input, --help and --cfg do not need them
+        from jjj_sim.runner.simulate import run_to_dir
+
         if in_sweep:  # lazy: matplotlib and the map take 0.6-0.8 s of a 0.8-1.0 s start-up (measured)
             from jjj_sim.reporting.plots import write_plots
         result, timings = run_to_dir(run_dir, cfg, progress=True, draw=write_plots if in_sweep else None)

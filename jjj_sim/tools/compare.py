@@ -39,6 +39,7 @@ import pandas as pd
 from jjj_sim import __version__
 from jjj_sim.core.checks import count, whole_number
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import START_YEAR
 from jjj_sim.reporting.words import map_fill
 from jjj_sim.reporting.words import plot_label as label
@@ -52,9 +53,8 @@ from jjj_sim.runner.ensembles import (
 from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
-from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.runner.posterior import load as load_posterior
-from jjj_sim.runner.simulate import replication_seeds
+from jjj_sim.runner.rundir import new_output_dir, staged
 from jjj_sim.sim.world import load_places, load_sectors
 
 HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",

@@ -46,14 +46,15 @@ import pandas as pd
 from jjj_sim import __version__
 from jjj_sim.core.checks import count, whole_number
 from jjj_sim.core.errors import ConfigError
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.runner.compose import scenario_spec
 from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
-from jjj_sim.runner.outputs import new_output_dir, staged
 from jjj_sim.runner.params import param_range, param_rule
-from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.runner.rundir import new_output_dir, staged
+from jjj_sim.runner.simulate import simulate
 from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 

@@ -63,7 +63,7 @@ from omegaconf import DictConfig
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.runner.entry import fail
-from jjj_sim.runner.outputs import lock_dir, release_dir
+from jjj_sim.runner.rundir import lock_dir, release_dir
 from jjj_sim.runner.targets import load_targets
 
 log = logging.getLogger("jjj_sim.tools.sweep")

@@ -48,14 +48,15 @@ from jjj_sim import __version__
 from jjj_sim.core.checks import count
 from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH, find
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
 from jjj_sim.runner.entry import fail as entry_fail
-from jjj_sim.runner.outputs import staged, summary
+from jjj_sim.runner.outputs import summary
 from jjj_sim.runner.park_record import FIELDS
-from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.runner.rundir import staged
 from jjj_sim.runner.targets import (
     Target,
     load_targets,
@@ -191,6 +192,10 @@ def forecast_markdown(rows: list[dict], how: str) -> str:
 # ---------------------------------------------------------------------------- runs
 def run_seeds(cfg: DictConfig, s: Settings) -> tuple[list[dict], list[int]]:
     """Summaries of the model over the replication seeds of ``cfg.seed``."""
+    # lazy: the model (mesa, scipy) takes about 0.8 s of start-up (benchmarks/startup.py), which a
+    # refused input or scoring given runs (runs=[...]) does not need
+    from jjj_sim.runner.simulate import simulate
+
     base = OmegaConf.to_container(cfg, resolve=True)
     base["run"].update(end_year=s.end_year, record_events=False, plots=False)
     seeds = replication_seeds(int(cfg.seed), s.seeds)

@@ -41,14 +41,15 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from jjj_sim import __version__
 from jjj_sim.core.checks import count
-from jjj_sim.core.errors import ConfigError, OutputError
+from jjj_sim.core.errors import ConfigError, OutputError, write_error
 from jjj_sim.core.resources import CONF_SEARCH, find
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.config import leaves, load_params_file
 from jjj_sim.runner.entry import EXIT_WRITE, fail
-from jjj_sim.runner.outputs import staged, write_error
 from jjj_sim.runner.posterior import write
+from jjj_sim.runner.rundir import staged
 from jjj_sim.runner.targets import Target, load_targets, loss
 from jjj_sim.tools.calibration.fit_report import (
     build_report,
@@ -56,12 +57,7 @@ from jjj_sim.tools.calibration.fit_report import (
     write_fitted,
     write_plots,
 )
-from jjj_sim.tools.calibration.simulator import (
-    FreeParam,
-    Simulator,
-    parse_free,
-    replication_seeds,
-)
+from jjj_sim.tools.calibration.simulator import FreeParam, Simulator, parse_free
 
 log = logging.getLogger("jjj_sim.calibrate")
 STUDY = "jjj-sim"

@@ -33,10 +33,11 @@ import yaml
 
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import compose as compose_config
 from jjj_sim.runner.targets import load_targets
-from jjj_sim.tools.calibration.simulator import Simulator, parse_free, replication_seeds
+from jjj_sim.tools.calibration.simulator import Simulator, parse_free
 
 PROG = "jjj_sim.tools.calibration.checks"
 CHECKS = ("identification", "replications", "recovery")

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.reporting.words import HEADLINE
 from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
 from jjj_sim.runner.ensembles import paired_differences, run_rows, summarise
 from jjj_sim.runner.labels import run_label
-from jjj_sim.runner.simulate import replication_seeds
 
 log = logging.getLogger("jjj_sim.tools.dashboard")
 

@@ -39,7 +39,7 @@ from jjj_sim.core.errors import ConfigError
 from jjj_sim.runner import posterior as post
 from jjj_sim.runner.entry import tool_errors
 from jjj_sim.runner.files import load_experiment
-from jjj_sim.runner.outputs import new_output_dir, staged
+from jjj_sim.runner.rundir import new_output_dir, staged
 from jjj_sim.tools.explore.plan import (
     DRAW,
     EVALUATORS,

@@ -14,11 +14,12 @@ import numpy as np
 from jjj_sim.core.checks import check_value, check_year, count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
+from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.runner import posterior as post
 from jjj_sim.runner.compose import ScenarioSpec, compose, scenario_spec
 from jjj_sim.runner.params import param_rule
-from jjj_sim.runner.simulate import replication_seeds, simulate
+from jjj_sim.runner.simulate import simulate
 from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 
