@@ -54,7 +54,6 @@ from jjj_sim.runner.files import load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
 from jjj_sim.runner.params import param_range, param_rule
 from jjj_sim.runner.rundir import new_output_dir, staged
-from jjj_sim.runner.simulate import simulate
 from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 
@@ -120,6 +119,10 @@ def _check_settings(exp: dict) -> None:
 
 def _point(job) -> list[list[float]]:
     """One sample point over the replication seeds: [seed][output] values."""
+    # lazy: the model (mesa, scipy) is 0.8 s of start-up (benchmarks/startup.py); only the
+    # worker processes that simulate need it
+    from jjj_sim.runner.simulate import simulate
+
     x, names, seeds, spec, overrides, outputs = job
     from omegaconf import OmegaConf
 

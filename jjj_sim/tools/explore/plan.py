@@ -19,7 +19,6 @@ from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.runner import posterior as post
 from jjj_sim.runner.compose import ScenarioSpec, compose, scenario_spec
 from jjj_sim.runner.params import param_rule
-from jjj_sim.runner.simulate import simulate
 from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
 
@@ -441,6 +440,10 @@ class Runner:
         return compose(self.overrides(values, seed), name=self.scenario[0], description=self.scenario[1])
 
     def __call__(self, seed: int = 0, **values) -> dict[str, float]:
+        # lazy: the model (mesa, scipy) is 0.8 s of start-up (benchmarks/startup.py); only the
+        # worker processes that simulate need it
+        from jjj_sim.runner.simulate import simulate
+
         model, _ = simulate(self.config(values, seed))
         ye = indicators.year_end(model)
         return {o.name: float(ye[o.indicator][str(o.year)]) for o in self.outcomes}
