@@ -6,9 +6,8 @@
                  images={"Map: firms attracted": out / "plots" / "map.png"}, meta={...})
 
 Both files are rendered from the same context by the Jinja2 templates in ``jjj_sim/templates``
-(``report.html.j2``, autoescaped; ``report.md.j2``), so they carry the same tables. All the
-number formatting is here (``fmt_value``, ``fmt_diff``), and so is ``label``, which turns an
-indicator id into words and a unit for the report and for plot axes.
+(``report.html.j2``, autoescaped; ``report.md.j2``), so they carry the same tables. The words and
+number formats (``label``, ``fmt_value``, ``fmt_diff``) are in ``reporting/words.py``.
 """
 
 from __future__ import annotations
