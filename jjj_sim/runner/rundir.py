@@ -95,12 +95,9 @@ def new_output_dir(given: str | None, tool: str, marker: str = "report.md"):
     try:
         yield out
     except BaseException:
-        release_dir(out)
-        if out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_FILE}:  # nothing but the lock
-            if existed:
-                (out / LOCK_FILE).unlink(missing_ok=True)
-            else:
-                shutil.rmtree(out, ignore_errors=True)
+        release_dir(out)  # removes the lock file too
+        if not existed and out.is_dir() and not any(out.iterdir()):  # made by this run and left empty
+            shutil.rmtree(out, ignore_errors=True)
         raise
     release_dir(out)
 
