@@ -7,6 +7,11 @@ parks and regional governments are Mesa agents. One step is one quarter; step k 
 Every change to the firm table goes through ``add_firms``, ``move_firms`` and
 ``remove_firms``, which keep the per-place tallies, the cumulative counters and the event
 log in step with the table, so indicators are read off the tallies in O(places x sectors).
+
+Each rule sees only its context (``rules/*.py``: ``ClosureContext`` ...): the state it reads,
+built here each quarter from references (no copies), with the model as its ``changes``
+(``rules.changes.FirmChanges``). State a rule carries from quarter to quarter (the campaign
+list, Hebei's steel capacity) is passed to it and returned; what it counts is returned too.
 """
 
 from __future__ import annotations
@@ -39,7 +44,13 @@ from jjj_sim.sim.rules import (
     relocation,
     technology,
 )
+from jjj_sim.sim.rules.branching import BranchingContext
 from jjj_sim.sim.rules.choice import build_context, place_constants
+from jjj_sim.sim.rules.closure import ClosureContext
+from jjj_sim.sim.rules.demography import DemographyContext
+from jjj_sim.sim.rules.hebei import HebeiContext
+from jjj_sim.sim.rules.relocation import RelocationContext
+from jjj_sim.sim.rules.technology import Contracts, TechnologyContext
 from jjj_sim.sim.world import BEIJING, HEBEI, PROVINCES, load_rail_links  # noqa: F401 (load_rail_links: tests import it here)
 
 
@@ -209,7 +220,8 @@ class RelocationModel(mesa.Model):
         self._set_policy(0)
         self.campaign_list = np.empty(0, dtype=np.int64)  # rows on the closure campaign's list
         self._initial_branches()
-        closure.add_to_list(self, self.params.closure.list_size)
+        self.campaign_list = closure.add_to_list(self._closure_context(), self.campaign_list,
+                                                 self.params.closure.list_size)
         self.hightech_productivity = self._calibrate_hightech_productivity()
         self.datacollector = mesa.DataCollector(model_reporters=indicators.model_reporters())
         self.history = indicators.History(self)
@@ -237,7 +249,7 @@ class RelocationModel(mesa.Model):
         if k == 0 or len(zgc) == 0:
             return
         parents = self.rng.choice(zgc, size=k, replace=k > len(zgc))
-        branching.open_branches(self, np.sort(parents), initial=True)
+        branching.open_branches(self._branching_context(), np.sort(parents), initial=True)
 
     def _calibrate_hightech_productivity(self) -> float:
         """Value added per employee of high-tech relative to other industrial firms, set so
@@ -378,18 +390,58 @@ class RelocationModel(mesa.Model):
         parts = self._exit_buckets.pop(quarter, [])
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
+    # ------------------------------------------------------------------ rule contexts
+    def _closure_context(self) -> ClosureContext:
+        return ClosureContext(firms=self.firms, places=self.places, policy_state=self.policy_state,
+                              params=self.params, scale=self.scale, choice_context=self.choice_context,
+                              stream=self.streams["closure"], changes=self)
+
+    def _relocation_context(self) -> RelocationContext:
+        return RelocationContext(firms=self.firms, places=self.places, cost=self.geo.cost,
+                                 origin_place_mask=self.origin_place_mask, policy_state=self.policy_state,
+                                 params=self.params, choice_context=self.choice_context,
+                                 stream=self.streams["relocation"], changes=self)
+
+    def _branching_context(self) -> BranchingContext:
+        return BranchingContext(firms=self.firms, places=self.places, origin_place_mask=self.origin_place_mask,
+                                policy_state=self.policy_state, params=self.params,
+                                choice_context=self.choice_context, stream=self.streams["branching"], changes=self)
+
+    def _demography_context(self) -> DemographyContext:
+        # exits_due empties this quarter's bucket: births never add to it (a lifetime is at least a quarter)
+        return DemographyContext(quarter=self.quarter, firms=self.firms, places=self.places, sectors=self.sectors,
+                                 tally=self.tally, counts_2013=self.counts_2013,
+                                 growth_2013_2018=self.growth_2013_2018, policy_state=self.policy_state,
+                                 params=self.params, scale=self.scale, exits_due=self.exits_due(self.quarter),
+                                 stream=self.streams["demography"], changes=self)
+
+    def _hebei_context(self) -> HebeiContext:
+        return HebeiContext(firms=self.firms, places=self.places, sectors=self.sectors, tally=self.tally,
+                            policy_state=self.policy_state, params=self.params, stream=self.streams["hebei"],
+                            changes=self)
+
+    def _technology_context(self) -> TechnologyContext:
+        return TechnologyContext(quarter=self.quarter, tally=self.tally, places=self.places,
+                                 policy_state=self.policy_state, params=self.params, inputs=self.inputs,
+                                 scale=self.scale, stream=self.streams["technology"])
+
+    def _record_contracts(self, contracts: Contracts) -> None:
+        self.tech_contracts = contracts.count
+        self.tech_turnover_bn = contracts.turnover_bn
+        self.tech_contracts_cum += contracts.count
+        self.tech_turnover_cum_bn += contracts.turnover_bn
+
     # ------------------------------------------------------------------ dynamics
     def step(self) -> None:
         """Simulate one quarter."""
         self.quarter = self.steps - 1
         self._set_policy(self.quarter)
-        closure.apply(self)
-        relocation.apply(self)
-        branching.apply(self)
-        demography.births(self)
-        demography.exits(self)
-        hebei.apply(self)
-        technology.apply(self)
+        self.campaign_list = closure.apply(self._closure_context(), self.campaign_list)
+        relocation.apply(self._relocation_context())
+        branching.apply(self._branching_context())
+        self.cumulative["registrations_refused"] += demography.apply(self._demography_context())
+        self.hebei_steel_capacity_mt = hebei.apply(self._hebei_context(), self.hebei_steel_capacity_mt)
+        self._record_contracts(technology.apply(self._technology_context()))
         for park in self.parks:
             park.overflow += int(self.choice_context.overflow[park.place])
         self.datacollector.collect(self)

@@ -26,14 +26,50 @@ barred founders, those who still apply are refused registration: a share that ha
 (deterrence). Refusals are counted (``registrations_refused_cum``; target T13: 12,300 by late
 2015, 18,600 by end 2017, 22,800 by end 2019, slowing as the list became known).
 Sectors barred by Hebei's de-capacity get no births at all.
+
+Reads (``DemographyContext``): the quarter, the firm table (alive), the places (province,
+region, is_park, opens), the sectors' mix by province, the legal units per place (``tally``),
+the end-2013 stock and growth rate of each province, the negative list and de-capacity levers
+in force, ``params.demography``, the population scale, the rows whose scheduled exit falls in
+this quarter and the ``demography`` stream. Changes: births through ``changes.add_firms``
+(kind ``entry``), exits through ``changes.remove_firms``; ``apply`` returns the refused
+registrations (simulated firms), which the model counts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from jjj_sim.sim.population import NO_PARENT
-from jjj_sim.sim.world import PROVINCES
+from jjj_sim.sim.policy import PolicyState
+from jjj_sim.sim.population import NO_PARENT, FirmTable
+from jjj_sim.sim.rules.changes import FirmChanges
+from jjj_sim.sim.world import PROVINCES, Places, Sectors
+
+if TYPE_CHECKING:
+    from jjj_sim.sim.model import Tally
+
+
+@dataclass(frozen=True)
+class DemographyContext:
+    """What entry and exit read, and where they apply their changes."""
+
+    quarter: int
+    firms: FirmTable  # reads alive
+    places: Places  # reads province, region, is_park, opens
+    sectors: Sectors  # reads share, ids
+    tally: Tally  # reads legal
+    counts_2013: dict  # province name -> legal units at end 2013 (real firms)
+    growth_2013_2018: dict  # province name -> log growth rate a year, 2013-2018
+    policy_state: PolicyState  # reads negative_list_places, negative_list_sectors, blocked()
+    params: SimpleNamespace  # reads demography.*
+    scale: float
+    exits_due: np.ndarray  # rows scheduled to exit this quarter (alive or not)
+    stream: np.random.Generator
+    changes: FirmChanges
 
 
 def quarterly_exit_hazard(params) -> float:
@@ -53,41 +89,43 @@ def target_count(counts_2013: float, g0: float, years: float, half_life: float) 
     return counts_2013 * np.exp(log_growth(g0, years, half_life))
 
 
-def sector_weights(model, regions: np.ndarray, prov: int) -> tuple[np.ndarray, np.ndarray]:
+def sector_weights(ctx: DemographyContext, regions: np.ndarray, prov: int) -> tuple[np.ndarray, np.ndarray]:
     """[regions, S] birth weights by sector in ``regions`` of province ``prov``, and [regions]
     the probability that a would-be founder there is refused registration (negative list)."""
-    d, st = model.params.demography, model.policy_state
-    share = model.sectors.share[prov]
+    d, st = ctx.params.demography, ctx.policy_state
+    share = ctx.sectors.share[prov]
     listed = np.outer(st.negative_list_places[regions], st.negative_list_sectors)
-    barred = model.policy_state.blocked()[regions] & ~listed  # de-capacity: no births
+    barred = st.blocked()[regions] & ~listed  # de-capacity: no births
     weights = share * np.where(barred, 0.0, np.where(listed, 1.0 - d.negative_list_coverage, 1.0))
-    applying = 0.5 ** (max(model.quarter, 0) / 4.0 / d.negative_list_deterrence_half_life_years)
+    applying = 0.5 ** (max(ctx.quarter, 0) / 4.0 / d.negative_list_deterrence_half_life_years)
     refused = applying * d.negative_list_coverage * (listed * share).sum(axis=1)
     return weights, refused
 
 
-def births(model) -> None:
-    q, rng, places, sectors = model.quarter, model.streams["demography"], model.places, model.sectors
-    exit_q = quarterly_exit_hazard(model.params)
-    half_life = model.params.demography.growth_half_life_years
-    legal = model.tally.legal.sum(axis=1)
+def births(ctx: DemographyContext) -> int:
+    """Add this quarter's births; return the registrations refused (simulated firms)."""
+    q, rng, places, sectors = ctx.quarter, ctx.stream, ctx.places, ctx.sectors
+    exit_q = quarterly_exit_hazard(ctx.params)
+    half_life = ctx.params.demography.growth_half_life_years
+    legal = ctx.tally.legal.sum(axis=1)
     region_stock = np.bincount(places.region, weights=legal, minlength=len(places.ids))
     born_in, per_sector = [], []  # regions with births, and their births by sector
+    refused_total = 0
     for prov, name in enumerate(PROVINCES):
-        n0, g0 = model.counts_2013[name], model.growth_2013_2018[name]
+        n0, g0 = ctx.counts_2013[name], ctx.growth_2013_2018[name]
         years = q / 4.0
         stock = target_count(n0, g0, years, half_life)
         growth = np.exp(log_growth(g0, years + 0.25, half_life) - log_growth(g0, years, half_life)) - 1.0
-        k = rng.poisson(model.scale * stock * (growth + exit_q))
+        k = rng.poisson(ctx.scale * stock * (growth + exit_q))
         regions = np.flatnonzero((places.province == prov) & ~places.is_park & (places.opens <= q))
         w = region_stock[regions]
         if k == 0 or w.sum() <= 0:
             continue
-        share, refused = sector_weights(model, regions, prov)  # [regions, S], [regions]
+        share, refused = sector_weights(ctx, regions, prov)  # [regions, S], [regions]
         total = share.sum(axis=1)
         per_region = rng.multinomial(k, w / w.sum())
         if refused.any():
-            model.cumulative["registrations_refused"] += int(rng.binomial(per_region, refused).sum())
+            refused_total += int(rng.binomial(per_region, refused).sum())
         for r, kr, s, t in zip(regions.tolist(), per_region.tolist(), share, total):
             if t <= 0:  # every sector on the negative list here: no births
                 continue
@@ -97,11 +135,20 @@ def births(model) -> None:
         counts = np.array(per_sector)  # [regions with births, S]
         place = np.repeat(np.array(born_in, dtype=np.int64), counts.sum(axis=1))
         sector = np.tile(np.arange(len(sectors.ids)), len(born_in)).repeat(counts.ravel())
-        model.add_firms(place=place, sector=sector, flags=None,
-                        origin=places.province[place], parent=np.full(len(place), NO_PARENT), kind="entry", rng=rng)
+        ctx.changes.add_firms(place=place, sector=sector, flags=None, origin=places.province[place],
+                              parent=np.full(len(place), NO_PARENT), kind="entry", rng=rng)
+    return refused_total
 
 
-def exits(model) -> None:
-    rows = model.exits_due(model.quarter)
+def exits(ctx: DemographyContext) -> None:
+    """Remove the firms whose scheduled exit is this quarter and that are still alive."""
+    rows = ctx.exits_due
     if len(rows):
-        model.remove_firms(rows[model.firms.alive[rows]], kind="exit")
+        ctx.changes.remove_firms(rows[ctx.firms.alive[rows]], kind="exit")
+
+
+def apply(ctx: DemographyContext) -> int:
+    """Births, then exits; returns the registrations refused (simulated firms)."""
+    refused = births(ctx)
+    exits(ctx)
+    return refused

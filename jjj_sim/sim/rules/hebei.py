@@ -25,45 +25,78 @@ of Hebei's own (origin Hebei) industrial legal units outside the de-capacity sec
 not high-tech become high-tech where they are (event ``upgrade``), N being the number of
 Hebei's own high-tech industrial legal units. Assumption: the certified count's excess growth
 carries over to the high-tech industries' firms.
+
+Reads (``HebeiContext``): the firm table (place, sector, flags, origin, alive), the places'
+provinces, which sectors are industrial, Hebei's own high-tech legal units per place and sector
+(``tally``), the de-capacity and high-tech levers in force, ``params.structure`` and the
+``hebei`` stream. Changes: Hebei's steel capacity, passed in and returned; the closed firms
+through ``changes.remove_firms`` (kind ``decapacity``), the upgraded ones through
+``changes.upgrade_firms``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from jjj_sim.sim.population import BRANCH, HIGHTECH
+from jjj_sim.sim.policy import PolicyState
+from jjj_sim.sim.population import BRANCH, HIGHTECH, FirmTable
 from jjj_sim.sim.rules import hazard
-from jjj_sim.sim.world import HEBEI
+from jjj_sim.sim.rules.changes import FirmChanges
+from jjj_sim.sim.world import HEBEI, Places, Sectors
+
+if TYPE_CHECKING:
+    from jjj_sim.sim.model import Tally
 
 
-def decapacity(model) -> None:
-    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
-    if st.decapacity_mt <= 0 or model.hebei_steel_capacity_mt <= 0:
-        return
-    cut = min(st.decapacity_mt / 4.0, model.hebei_steel_capacity_mt)
-    h = cut / model.hebei_steel_capacity_mt
-    model.hebei_steel_capacity_mt -= cut
+@dataclass(frozen=True)
+class HebeiContext:
+    """What Hebei's structural change reads, and where it applies its changes."""
+
+    firms: FirmTable
+    places: Places  # reads province
+    sectors: Sectors  # reads industrial
+    tally: Tally  # reads hightech_own
+    policy_state: PolicyState  # reads decapacity_mt, decapacity_places, decapacity_sectors, hightech_drive
+    params: SimpleNamespace  # reads structure.hightech_excess_growth_annual
+    stream: np.random.Generator
+    changes: FirmChanges
+
+
+def decapacity(ctx: HebeiContext, capacity_mt: float) -> float:
+    """Close firms in proportion to this quarter's cut of ``capacity_mt`` (Mt); return the
+    capacity left."""
+    st, t, rng = ctx.policy_state, ctx.firms, ctx.stream
+    if st.decapacity_mt <= 0 or capacity_mt <= 0:
+        return capacity_mt
+    cut = min(st.decapacity_mt / 4.0, capacity_mt)
+    h = cut / capacity_mt
+    capacity_mt -= cut
     rows = hazard.draw(rng, t.n, h)
     ok = (t.alive[rows] & ((t.flags[rows] & BRANCH) == 0) & st.decapacity_places[t.place[rows]]
           & st.decapacity_sectors[t.sector[rows]])
-    model.remove_firms(rows[ok], kind="decapacity")
+    ctx.changes.remove_firms(rows[ok], kind="decapacity")
+    return capacity_mt
 
 
-def _own_candidates(model, rows: np.ndarray, decap_sectors: np.ndarray) -> np.ndarray:
-    t = model.firms
+def _own_candidates(ctx: HebeiContext, rows: np.ndarray, decap_sectors: np.ndarray) -> np.ndarray:
+    t = ctx.firms
     return (t.alive[rows] & ((t.flags[rows] & (BRANCH | HIGHTECH)) == 0) & (t.origin[rows] == HEBEI)
-            & (model.places.province[t.place[rows]] == HEBEI) & model.sectors.industrial[t.sector[rows]]
+            & (ctx.places.province[t.place[rows]] == HEBEI) & ctx.sectors.industrial[t.sector[rows]]
             & ~decap_sectors[t.sector[rows]])
 
 
-def upgrade(model) -> None:
-    st, t, rng = model.policy_state, model.firms, model.streams["hebei"]
-    g = model.params.structure.hightech_excess_growth_annual * st.hightech_drive
+def upgrade(ctx: HebeiContext) -> None:
+    st, t, rng = ctx.policy_state, ctx.firms, ctx.stream
+    g = ctx.params.structure.hightech_excess_growth_annual * st.hightech_drive
     if g <= 0:
         return
-    hebei = model.places.province == HEBEI
-    ind = model.sectors.industrial & ~st.decapacity_sectors
-    n_high = int(model.tally.hightech_own[hebei][:, ind].sum())
+    hebei = ctx.places.province == HEBEI
+    ind = ctx.sectors.industrial & ~st.decapacity_sectors
+    n_high = int(ctx.tally.hightech_own[hebei][:, ind].sum())
     k = int(rng.poisson(n_high * ((1.0 + g) ** 0.25 - 1.0)))
     if k <= 0:
         return
@@ -71,14 +104,16 @@ def upgrade(model) -> None:
     chosen = np.empty(0, dtype=np.int64)
     for _ in range(50):
         draw = rng.integers(0, t.n, size=max(64, 20 * (k - len(chosen))))
-        chosen = np.union1d(chosen, draw[_own_candidates(model, draw, st.decapacity_sectors)])
+        chosen = np.union1d(chosen, draw[_own_candidates(ctx, draw, st.decapacity_sectors)])
         if len(chosen) >= k:
             break
     if len(chosen) > k:
         chosen = np.sort(rng.choice(chosen, size=k, replace=False))
-    model.upgrade_firms(chosen)
+    ctx.changes.upgrade_firms(chosen)
 
 
-def apply(model) -> None:
-    decapacity(model)
-    upgrade(model)
+def apply(ctx: HebeiContext, capacity_mt: float) -> float:
+    """De-capacity, then own upgrading; returns Hebei's steel capacity left (Mt)."""
+    capacity_mt = decapacity(ctx, capacity_mt)
+    upgrade(ctx)
+    return capacity_mt

@@ -16,36 +16,73 @@ Poisson(C(t) / 4).
 Value. Turnover per contract starts at its 2013 level (7.12 bn yuan / 3,176) and grows at
 ``value_growth_annual`` a year (fitted to the 2014-2020 turnover, T8: the record's
 cumulative turnover over cumulative count is about three times the 2013 value per contract).
+
+Reads (``TechnologyContext``): the quarter, the ZGC branches per place (``tally``), the
+places' provinces, the basic-research and innovation-community levers in force,
+``params.technology``, the reported 2013 contracts and branches (``inputs``), the population
+scale and the ``technology`` stream. Changes nothing: ``apply`` returns the quarter's
+``Contracts``, which the model records. The helpers (``links_real``, ``expected_per_year``,
+``value_per_contract_bn``) read only fields the model has under the same names, so they take
+the model too.
 """
 
 from __future__ import annotations
 
-from jjj_sim.sim.world import HEBEI, TIANJIN
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from jjj_sim.sim.policy import PolicyState
+from jjj_sim.sim.world import HEBEI, TIANJIN, Places
+
+if TYPE_CHECKING:
+    from jjj_sim.sim.model import Tally
 
 
-def links_real(model) -> float:
+@dataclass(frozen=True)
+class TechnologyContext:
+    """What the technology contracts read."""
+
+    quarter: int
+    tally: Tally  # reads zgc_branches
+    places: Places  # reads province
+    policy_state: PolicyState  # reads basic_research, innovation_community
+    params: SimpleNamespace  # reads technology.*
+    inputs: dict  # reads tech_contracts_bj_to_tjhb_2013, zgc_branches_tjhb_2013
+    scale: float
+    stream: np.random.Generator
+
+
+class Contracts(NamedTuple):
+    """A quarter's technology contracts from Beijing to Tianjin and Hebei."""
+
+    count: int
+    turnover_bn: float  # bn yuan
+
+
+def links_real(ctx) -> float:
     """ZGC branches in Tianjin and Hebei, in real-firm units."""
-    sel = (model.places.province == TIANJIN) | (model.places.province == HEBEI)
-    return float(model.tally.zgc_branches[sel].sum()) / model.scale
+    sel = (ctx.places.province == TIANJIN) | (ctx.places.province == HEBEI)
+    return float(ctx.tally.zgc_branches[sel].sum()) / ctx.scale
 
 
-def expected_per_year(model) -> float:
-    p, st = model.params.technology, model.policy_state
-    c0 = model.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]["count"]
-    z0 = model.inputs["zgc_branches_tjhb_2013"]["value"]
+def expected_per_year(ctx) -> float:
+    p, st = ctx.params.technology, ctx.policy_state
+    c0 = ctx.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]["count"]
+    z0 = ctx.inputs["zgc_branches_tjhb_2013"]["value"]
     boost = 1.0 + p.basic_research_boost * st.basic_research + p.innovation_community_boost * st.innovation_community
-    return c0 * (max(links_real(model), 0.0) / z0) ** p.link_elasticity * boost
+    return c0 * (max(links_real(ctx), 0.0) / z0) ** p.link_elasticity * boost
 
 
-def value_per_contract_bn(model) -> float:
-    inp = model.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]
-    years_since_2013 = (model.quarter + 1) / 4.0
-    return inp["turnover_bn_yuan"] / inp["count"] * (1.0 + model.params.technology.value_growth_annual) ** years_since_2013
+def value_per_contract_bn(ctx) -> float:
+    inp = ctx.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]
+    years_since_2013 = (ctx.quarter + 1) / 4.0
+    return inp["turnover_bn_yuan"] / inp["count"] * (1.0 + ctx.params.technology.value_growth_annual) ** years_since_2013
 
 
-def apply(model) -> None:
-    contracts = int(model.streams["technology"].poisson(expected_per_year(model) / 4.0))
-    model.tech_contracts = contracts
-    model.tech_turnover_bn = contracts * value_per_contract_bn(model)
-    model.tech_contracts_cum += contracts
-    model.tech_turnover_cum_bn += model.tech_turnover_bn
+def apply(ctx: TechnologyContext) -> Contracts:
+    """This quarter's contracts: Poisson(C(t) / 4), each worth this quarter's value."""
+    count = int(ctx.stream.poisson(expected_per_year(ctx) / 4.0))
+    return Contracts(count, count * value_per_contract_bn(ctx))
