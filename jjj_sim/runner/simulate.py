@@ -21,8 +21,10 @@ from jjj_sim.sim.world import load_places, load_sectors
 log = logging.getLogger("jjj_sim")
 
 
-def simulate(cfg: DictConfig, progress=False, events_path=None):
-    """Build and run the model for a prepared config; return (model, timings). ``progress``:
+def simulate(cfg: DictConfig, progress=False, events_path=None, seed: int | None = None):
+    """Build and run the model for a prepared config; return (model, timings). ``seed``: the
+    model's seed, if not the config's own (``cfg.seed``; the calibration varies it on one
+    config). ``progress``:
     True logs a line per simulated year; a callable is called with the model after each year.
     ``events_path``: stream the event log to this Parquet file while the model runs (instead
     of keeping it in memory)."""
@@ -33,7 +35,7 @@ def simulate(cfg: DictConfig, progress=False, events_path=None):
         dates = [quarter_end_date(q) for q in range(last_quarter(int(cfg.run.end_year)) + 1)]
         sink = ParquetEventWriter(events_path, load_places(sectors).ids, sectors.ids, dates)
     try:
-        model = RelocationModel(cfg, seed=cfg.seed, event_sink=sink)
+        model = RelocationModel(cfg, seed=cfg.seed if seed is None else seed, event_sink=sink)
         t1 = time.perf_counter()
 
         def report(m):

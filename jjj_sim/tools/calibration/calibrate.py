@@ -48,6 +48,7 @@ from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.config import leaves, load_params_file
 from jjj_sim.runner.entry import EXIT_WRITE, fail
+from jjj_sim.runner.jobs import JobPool, die_with_parent
 from jjj_sim.runner.posterior import write
 from jjj_sim.runner.rundir import staged
 from jjj_sim.runner.targets import Target, load_targets, loss
@@ -198,18 +199,6 @@ def repair_journal(path: Path) -> None:
         os.replace(tmp, path)
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker process ends when the calibration that forked it is killed."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-
-
 # ---------------------------------------------------------------------------- stage 1: Optuna
 def _storage(run_dir: Path):
     from optuna.storages import JournalStorage
@@ -234,7 +223,7 @@ def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: 
     from optuna.trial import TrialState
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _die_with_parent()
+    die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=min(10, trials))
     study = optuna.load_study(study_name=STUDY, storage=_storage(Path(run_dir)), sampler=sampler)
@@ -275,7 +264,8 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
 _POLISH_SIM: Simulator | None = None  # set before the polish's worker processes fork
 
 
-def _polish_values(params: dict[str, float], seed: int) -> dict[str, float]:
+def _polish_values(job: tuple[dict[str, float], int]) -> dict[str, float]:
+    params, seed = job
     return _POLISH_SIM.values(params, seed)
 
 def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
@@ -299,15 +289,12 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     workers = min(s.workers, s.replications)
     global _POLISH_SIM
     _POLISH_SIM = sim
-    pool = mp.get_context("fork").Pool(workers, initializer=_die_with_parent) if workers > 1 else None  # a point's seeds
+    pool = JobPool(workers, context="fork", initializer=die_with_parent)  # a point's seeds, in parallel
 
     def f(u):
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
-        if pool is None:
-            value, _ = sim.evaluate(params)
-        else:
-            runs = pool.starmap(_polish_values, [(params, seed) for seed in sim.seeds])
-            value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
+        runs = pool.map(_polish_values, [(params, seed) for seed in sim.seeds])
+        value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
         value = value if math.isfinite(value) else 1e12
         evals.append((value, params))
         return value
@@ -322,9 +309,7 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
                  options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
                           "xatol": 1e-4, "fatol": 1e-6})
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+        pool.shutdown()
     best_loss, best = min(evals, key=lambda e: e[0])
     saved = {"start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
              "simulations": (len(evals) - 1) * s.replications, "best": best}
@@ -443,9 +428,22 @@ def write_posterior(path: Path, post, s: Settings, cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- stage 3: check
+_CHECK: tuple | None = None  # (simulator, point, scale): set before the check's worker processes fork
+
+
+def _check_values(seed: int) -> dict[str, float]:
+    sim, params, scale = _CHECK
+    return sim.values(params, seed, scale=scale)
+
+
 def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
+    """The fitted point run at the check's scale on fresh seeds: each target's mean, 90% range,
+    spread and whether it is met (overall and seed by seed)."""
     seeds = replication_seeds(s.seed + 1, s.check_replications)
-    runs = [sim.values(best, seed, scale=s.check_scale) for seed in seeds]
+    global _CHECK
+    _CHECK = (sim, best, s.check_scale)
+    with JobPool(min(s.workers, len(seeds)), context="fork", initializer=die_with_parent) as pool:
+        runs = pool.map(_check_values, seeds)
     out = {}
     for t in s.targets:
         v = np.array([r[t.id] for r in runs])

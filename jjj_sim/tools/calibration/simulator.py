@@ -8,9 +8,9 @@ from omegaconf import DictConfig, OmegaConf
 from jjj_sim.core.checks import ParamRange, check_value
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.runner.params import POPULATION_RULES, param_range, param_rule
+from jjj_sim.runner.simulate import simulate
 from jjj_sim.runner.targets import Target, loss
 from jjj_sim.sim import indicators
-from jjj_sim.sim.model import RelocationModel
 
 FreeParam = ParamRange  # a free parameter of the calibration is a parameter range
 
@@ -52,9 +52,9 @@ class Simulator:
     """Evaluates parameter sets on a fixed base config (scale, levers, other parameters).
 
     The base is composed once; each run sets only the free parameters (and the scale) on the
-    simulator's own copy of it, checks those values, and builds the model, whose parts that
-    depend on neither the parameters nor the seed are built once per process
-    (jjj_sim/sim/shared.py). Not for use from several threads at once.
+    simulator's own copy of it, checks those values, and runs it with the runner's ``simulate``
+    (the model's parts that depend on neither the parameters nor the seed are built once per
+    process: jjj_sim/sim/shared.py). Not for use from several threads at once.
     """
 
     def __init__(self, base_cfg: DictConfig, targets: list[Target], seeds: list[int], margin: float = 0.0):
@@ -90,8 +90,7 @@ class Simulator:
 
     def values(self, params: dict[str, float], seed: int, scale: float | None = None) -> dict[str, float]:
         """{target id: simulated value} of one run."""
-        model = RelocationModel(self.config(params, scale), seed=seed)
-        model.run_model()
+        model, _ = simulate(self.config(params, scale), seed=seed)
         parks = indicators.parks_year_end(model) if any(t.park is not None for t in self.targets) else {}
         result = {"indicators": indicators.year_end(model), "parks": parks}
         return {t.id: t.simulated(result) for t in self.targets}

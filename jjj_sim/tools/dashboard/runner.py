@@ -1,7 +1,7 @@
 """Running a what-if against the baseline for the dashboard, off the server's event loop.
 
 ``run_whatif`` runs the what-if and the baseline on the same seeds (``replication_seeds``:
-common random numbers), in a pool of worker processes (``ProcessPoolExecutor``, spawned;
+common random numbers), in a pool of worker processes (the runner's ``JobPool``, spawned;
 ``default_workers``: min(2, cores) or ``--workers``; with one, a thread), while it reports progress (runs done,
 and the simulated year of each run in progress: the workers send it through a queue after every
 simulated year). Every finished run is cached (its overrides, scale, end year and seed), so the
@@ -21,35 +21,25 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from jjj_sim.core.seeds import replication_seeds
+from jjj_sim.core.timeline import START_YEAR
 from jjj_sim.reporting.words import HEADLINE
 from jjj_sim.runner.compose import ScenarioSpec, scenario_spec
 from jjj_sim.runner.ensembles import paired_differences, run_rows, summarise
+from jjj_sim.runner.jobs import JobPool
 from jjj_sim.runner.labels import run_label
+from jjj_sim.tools.dashboard import figures
 
 log = logging.getLogger("jjj_sim.tools.dashboard")
 
 
-def _series_all_years() -> tuple[str, ...]:
-    """Series whose differences the views show in every year (headline table, time series)."""
-    from jjj_sim.tools.dashboard.figures import PANELS
-
-    return tuple(dict.fromkeys((*HEADLINE, *PANELS)))
-
-
-SERIES_ALL_YEARS = _series_all_years()
+SERIES_ALL_YEARS = tuple(dict.fromkeys((*HEADLINE, *figures.PANELS)))  # the views show them in every year
 MASTER_SEED = 2014  # as jjj-sim-compare: seeds = replication_seeds(2014, n)
 REFERENCE = "baseline"
 CACHE_RUNS = 400  # finished runs kept (each a few thousand rows)
@@ -68,7 +58,6 @@ _WORKER_QUEUE = None  # in a worker process: where progress goes
 _YEARS: dict[str, int] = {}  # job id -> last simulated year (filled by the listener or in-thread)
 _LOCK = threading.Lock()
 _EXEC = None
-_EXEC_KIND = ""
 _QUEUE = None
 _JOB_IDS = itertools.count()
 
@@ -97,7 +86,7 @@ def _report(job_id: str, year: int) -> None:
 
 
 def _run_job(job_id: str, spec: ScenarioSpec, seed: int, common: list[str]) -> pd.DataFrame:
-    rows = run_rows(spec, seed, common, progress=lambda m: _report(job_id, m.quarter // 4 + 2014))
+    rows = run_rows(spec, seed, common, progress=lambda m: _report(job_id, m.quarter // 4 + START_YEAR))
     return pd.DataFrame(rows)
 
 
@@ -105,8 +94,6 @@ def _warm(_=None) -> int:
     """Do once what a worker's first run, difference and figure would do the first time
     (Hydra's first compose, the world's caches, scipy and matplotlib imports, the map's
     boundaries), so the user's first what-if is as quick as the next."""
-    from jjj_sim.tools.dashboard import figures
-
     t = time.perf_counter()
     spec = scenario_spec(REFERENCE)
     common = ["population.scale=0.005", "run.end_year=2015", "run.record_events=false", "run.plots=false"]
@@ -129,7 +116,7 @@ def _paired(runs: pd.DataFrame) -> pd.DataFrame:
     year is independent)."""
     ex = executor()
     inds = sorted(runs.indicator.unique())
-    n = max(1, getattr(ex, "_max_workers", 1))
+    n = ex.workers
     chunks = [set(inds[i::n]) for i in range(n)]
     futs = [ex.submit(_diff_chunk, runs[runs.indicator.isin(c)]) for c in chunks if c]
     parts = [f.result() for f in futs]
@@ -145,35 +132,32 @@ def _listen(q) -> None:
         _YEARS[job_id] = year
 
 
-def executor():
-    """The shared pool (created on first use)."""
-    global _EXEC, _EXEC_KIND, _QUEUE
+def executor() -> JobPool:
+    """The shared pool (created on first use): ``default_workers()`` spawned processes (never
+    fork a threaded server) that report each simulated year through a queue, or one thread."""
+    global _EXEC, _QUEUE
     with _LOCK:
         if _EXEC is None:
             n = default_workers()
             if n >= 2:
-                ctx = mp.get_context("spawn")  # never fork a threaded server
+                ctx = mp.get_context("spawn")
                 _QUEUE = ctx.Queue()
                 threading.Thread(target=_listen, args=(_QUEUE,), daemon=True, name="jjj-progress").start()
-                _EXEC = ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker,
-                                            initargs=(_QUEUE, os.getpid()))
-                _EXEC_KIND = f"{n} worker processes"
+                _EXEC = JobPool(n, context="spawn", initializer=_init_worker, initargs=(_QUEUE, os.getpid()))
             else:
-                _EXEC = ThreadPoolExecutor(1, thread_name_prefix="jjj-run")
-                _EXEC_KIND = "a worker thread"
+                _EXEC = JobPool(1, in_thread=True)
         return _EXEC
 
 
 def workers_text() -> str:
-    executor()
-    return _EXEC_KIND
+    """What runs the simulations, in words ("2 worker processes")."""
+    return executor().kind
 
 
 def warm_up() -> None:
     """Start the workers and compose a config in each (in the background: call at start-up)."""
     ex = executor()
-    n = getattr(ex, "_max_workers", 1)
-    for _ in range(n):
+    for _ in range(ex.workers):
         ex.submit(_warm)
 
 
@@ -181,12 +165,7 @@ def _reset_executor(terminate: bool = False) -> None:
     global _EXEC
     with _LOCK:
         if _EXEC is not None:
-            procs = list((getattr(_EXEC, "_processes", None) or {}).values())
-            _EXEC.shutdown(wait=False, cancel_futures=True)
-            if terminate:  # runs in progress are of no use any more
-                for p in procs:
-                    if p.is_alive():
-                        p.terminate()
+            _EXEC.shutdown(terminate=terminate, wait=False)  # terminate: runs in progress are of no use
         _EXEC = None
 
 
@@ -235,7 +214,7 @@ class Progress:
     def fraction(self) -> float:
         if not self.total:
             return 0.0
-        part = sum(max(0, y - 2014 + 1) for _, y in self.running) / max(1, self.years)
+        part = sum(max(0, y - START_YEAR + 1) for _, y in self.running) / max(1, self.years)
         return min(1.0, (self.done + part) / self.total)
 
     def text(self) -> str:
@@ -318,9 +297,37 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
     common = [f"population.scale={scale!r}", f"run.end_year={int(end_year)}", "run.record_events=false",
               "run.plots=false"]
     seeds = replication_seeds(master_seed, n_seeds)
-    prog = Progress(total=2 * len(seeds), years=end_year - 2014 + 1, phase="checking the configs")
+    prog = Progress(total=2 * len(seeds), years=end_year - START_YEAR + 1, phase="checking the configs")
     on_progress(prog)
+    frames, todo = _from_cache(seeds, ref, whatif, common)
+    prog.cached = prog.done = len(frames)
+    # check the what-if's config before anything runs (ConfigError names the field); the baseline
+    # shares its scale and end year, and its levers are the reported ones
+    whatif.compose(common)
+    if cancelled():
+        raise Cancelled()
+    timings = {"check": time.perf_counter() - t0}
+    prog.phase = ""
+    frames.update(_simulate(todo, seeds, common, prog, on_progress, cancelled))
+    timings["runs"] = time.perf_counter() - t0 - timings["check"]
 
+    prog.running, prog.phase = [], "differences and figures"
+    on_progress(prog)
+    runs = _label_runs(frames, name)
+    res = Results(scenario=base.name, whatif=name, description=base.description, changed=list(changed),
+                  lever_overrides=list(lever_overrides), common=common, seeds=seeds, scale=scale, end_year=end_year,
+                  runs=runs, levels=summarise(runs), diffs=pd.DataFrame(), images={}, seconds=0.0,
+                  simulated=len(todo), cached=len(frames) - len(todo), timings=timings)
+    _differences_and_figures(res)
+    prog.phase = ""
+    on_progress(prog)
+    res.seconds = time.perf_counter() - t0
+    log.info("what-if %s: %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    return res
+
+
+def _from_cache(seeds: list[int], ref: ScenarioSpec, whatif: ScenarioSpec, common: list[str]):
+    """({(label, seed): rows} of the runs in the cache, [(label, spec, seed)] of those to run)."""
     frames: dict[tuple[str, int], pd.DataFrame] = {}
     todo = []
     for sd in seeds:
@@ -330,22 +337,20 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
                 frames[(label, sd)] = df
             else:
                 todo.append((label, spec, sd))
-    prog.cached = prog.done = len(frames)
-    # check the what-if's config before anything runs (ConfigError names the field); the baseline
-    # shares its scale and end year, and its levers are the reported ones
-    whatif.compose(common)
-    if cancelled():
-        raise Cancelled()
-    timings = {"check": time.perf_counter() - t0}
+    return frames, todo
 
-    prog.phase = ""
+
+def _simulate(todo: list, seeds: list[int], common: list[str], prog: Progress,
+              on_progress: Callable[[Progress], None], cancelled: Callable[[], bool]) -> dict:
+    """Run ``todo`` in the pool, caching each run and reporting progress every quarter second;
+    {(label, seed): rows}. Raises Cancelled, or RuntimeError if a worker died."""
     ex = executor()
     futures: dict[Future, tuple] = {}
     for label, spec, sd in todo:
         job_id = f"{os.getpid()}-{next(_JOB_IDS)}"
-        fut = ex.submit(_run_job, job_id, spec, sd, common)
-        futures[fut] = (label, spec, sd, job_id)
+        futures[ex.submit(_run_job, job_id, spec, sd, common)] = (label, spec, sd, job_id)
     seed_no = {sd: i + 1 for i, sd in enumerate(seeds)}
+    frames = {}
     try:
         pending = set(futures)
         while pending:
@@ -367,52 +372,44 @@ def run_whatif(base: ScenarioSpec, lever_overrides: list[str], changed: list[str
     except BrokenProcessPool:
         _reset_executor()
         raise RuntimeError("a simulation worker stopped (out of memory?); the pool was restarted, run again") from None
-    simulated = len(todo)
-    timings["runs"] = time.perf_counter() - t0 - timings["check"]
+    return frames
 
-    t1 = time.perf_counter()
-    prog.running, prog.phase = [], "differences and figures"
-    on_progress(prog)
+
+def _label_runs(frames: dict, name: str) -> pd.DataFrame:
+    """Every run's rows in one table, the scenario column naming the baseline or the what-if."""
     parts = []
     for (label, sd), df in frames.items():
         df = df.copy()
         df["scenario"] = REFERENCE if label == "baseline" else name
         parts.append(df)
-    runs = pd.concat(parts, ignore_index=True)
-    levels = summarise(runs)
-    res = Results(scenario=base.name, whatif=name, description=base.description, changed=list(changed),
-                  lever_overrides=list(lever_overrides), common=common, seeds=seeds, scale=scale, end_year=end_year,
-                  runs=runs, levels=levels, diffs=pd.DataFrame(), images={}, seconds=0.0, simulated=simulated,
-                  cached=len(frames) - simulated, timings=timings)
-    from jjj_sim.tools.dashboard import figures
+    return pd.concat(parts, ignore_index=True)
 
-    # figures that need only the levels start at once; the paired differences (of the series
-    # the views show: every year of the panels, every indicator at the end year) alongside
+
+def _differences_and_figures(res: Results) -> None:
+    """Fill ``res.diffs`` (the series the views show: every year of the panels, every indicator at
+    the end year) and ``res.images``: the figures that need only the levels start at once, the
+    paired differences are computed alongside, then the figures of the differences."""
+    t1 = time.perf_counter()
+    ex, name, end_year = executor(), res.whatif, res.end_year
+    levels = res.levels
     lv_w = levels[levels.scenario == name]
     img_futs = {ex.submit(figures.render, "map_whatif", lv_w, None, name, REFERENCE, end_year): "map_whatif",
                 ex.submit(figures.render, "levels", levels[levels.indicator.isin(figures.PANELS)], None, name,
                           REFERENCE, end_year): "levels"}
     res.diffs = res.differences(years=[end_year], series=SERIES_ALL_YEARS)
     res.full_years.add(end_year)
-    timings["differences"] = time.perf_counter() - t1
+    res.timings["differences"] = time.perf_counter() - t1
     img_futs[ex.submit(figures.render, "map_diff", lv_w, res.diffs[res.diffs.year == end_year], name, REFERENCE,
                        end_year)] = "map_diff"
     img_futs[ex.submit(figures.render, "diffs", None, res.diffs[res.diffs.indicator.isin(figures.PANELS)], name,
                        REFERENCE, end_year)] = "diffs"
     for f, kind in img_futs.items():
         res.images[kind] = f.result()
-    timings["figures"] = time.perf_counter() - t1 - timings["differences"]
-    prog.phase = ""
-    on_progress(prog)
-    res.seconds = time.perf_counter() - t0
-    log.info("what-if %s: %s", name, ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
-    return res
+    res.timings["figures"] = time.perf_counter() - t1 - res.timings["differences"]
 
 
 def map_images(res: Results, year: int) -> dict[str, bytes]:
     """The two maps for another year (in the pool)."""
-    from jjj_sim.tools.dashboard import figures
-
     ex = executor()
     lv = res.levels[res.levels.scenario == res.whatif]
     diffs = res.diffs_for_year(year)
