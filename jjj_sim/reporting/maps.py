@@ -193,7 +193,304 @@ def _fill_colour(share: float) -> str:
 
 
 def _default_places():
+    """The package data's places (``load_places(load_sectors())``)."""
     return load_places(load_sectors())
+
+
+def _check_ids(region_values, park_values, park_fill, region_ids, park_ids) -> None:
+    """Raise ValueError for a region or park id that is not on the map."""
+    unknown = set(region_values) - set(region_ids)
+    if unknown:
+        raise ValueError(f"region_values: unknown region ids {sorted(unknown)}")
+    for name, d in (("park_values", park_values), ("park_fill", park_fill)):
+        bad = set(d or {}) - set(park_ids)
+        if bad:
+            raise ValueError(f"{name}: unknown park ids {sorted(bad)}")
+
+
+def _colour_scale(vals: np.ndarray, diverging: bool, cmap, vmin, vmax):
+    """The choropleth's (norm, colormap): data limits, or symmetric ones when diverging."""
+    import matplotlib as mpl
+    from matplotlib.colors import Normalize
+
+    finite = vals[np.isfinite(vals)]
+    if diverging:
+        m = max(abs(vmin or 0.0), abs(vmax or 0.0)) if (vmin is not None or vmax is not None) else (
+            float(np.max(np.abs(finite))) if len(finite) else 1.0)
+        m = m if m > 0 else 1.0
+        norm = Normalize(-m, m)
+        cmap = mpl.colormaps[cmap or "RdBu_r"] if not hasattr(cmap, "N") else cmap
+    else:
+        lo = vmin if vmin is not None else (float(finite.min()) if len(finite) else 0.0)
+        hi = vmax if vmax is not None else (float(finite.max()) if len(finite) else 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        norm = Normalize(lo, hi)
+        cmap = mpl.colormaps[cmap or "YlGnBu"] if not hasattr(cmap, "N") else cmap
+    return norm, cmap
+
+
+def _draw_regions(ax, region_ids: list[str], vals: np.ndarray, norm, cmap) -> dict:
+    """Fill the regions with their values' colours (gid "regions"); returns region id -> Path."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import PathPatch
+
+    faces = [cmap(norm(v)) if np.isfinite(v) else NO_DATA_COLOUR for v in vals]
+    paths = {r: region_path(r) for r in region_ids}
+    coll = PatchCollection([PathPatch(paths[r]) for r in region_ids], facecolors=faces,
+                           edgecolors="#808080", linewidths=0.45, zorder=1)
+    coll.set_gid("regions")
+    ax.add_collection(coll)
+    return paths
+
+
+def _draw_province_borders(ax, region_ids: list[str]) -> None:
+    """Emphasise the provincial borders and the outer edge (gid "province-borders")."""
+    from matplotlib.collections import LineCollection
+
+    meta = _region_meta()
+    provinces = sorted({meta[r]["province"] for r in region_ids})
+    segs = np.concatenate([_outline_segments([r for r in region_ids if meta[r]["province"] == p])
+                           for p in provinces])
+    borders = LineCollection(segs, colors="#262626", linewidths=1.5, capstyle="round",
+                             joinstyle="round", zorder=2)
+    borders.set_gid("province-borders")
+    ax.add_collection(borders)
+
+
+def _set_frame(ax, title: str) -> None:
+    """Extent (all regions, padded), aspect for the mid latitude, a light frame, no ticks, title."""
+    allpts = np.concatenate([ext for parts in _polygons().values() for ext, _ in parts])
+    x0, y0 = allpts.min(axis=0)
+    x1, y1 = allpts.max(axis=0)
+    pad = 0.12
+    ax.set_xlim(x0 - pad, x1 + pad)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    lat0 = 0.5 * (y0 + y1)
+    ax.set_aspect(1.0 / math.cos(math.radians(lat0)))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for s in ax.spines.values():
+        s.set_edgecolor("#b0b0b0")
+        s.set_linewidth(0.6)
+    if title:
+        ax.set_title(title, fontsize=12.5, pad=8, loc="left")
+
+
+def _park_sizes(park_values, park_ids: list[str], park_max) -> tuple[float | None, np.ndarray]:
+    """(value of the largest marker, marker areas in pt^2); (None, one size) without park_values."""
+    if park_values is None:
+        return None, np.full(len(park_ids), 40.0)
+    pv = np.array([float(park_values.get(p, np.nan)) for p in park_ids])
+    top = park_max if park_max is not None else (np.nanmax(pv) if np.isfinite(pv).any() else 1.0)
+    top = top if top and top > 0 else 1.0
+    sizes = np.where(np.isfinite(pv), np.clip(pv, 0, None) / top * PARK_MAX_AREA_PT2, 0.0)
+    return top, np.maximum(sizes, PARK_MIN_AREA_PT2)
+
+
+def _park_faces(places, park_idx: list[int], park_ids: list[str], park_fill) -> list[str]:
+    """Marker colours: fill bins, white for a park without a physical limit, grey if unknown."""
+    if park_fill is None:
+        return [DEFAULT_PARK_COLOUR] * len(park_ids)
+    unlimited = [not np.isfinite(places.capacity[i]) for i in park_idx]
+    return [NO_LIMIT_COLOUR if free and not np.isfinite(park_fill.get(p, np.nan)) else
+            _fill_colour(park_fill.get(p, np.nan)) for p, free in zip(park_ids, unlimited)]
+
+
+def _draw_parks(ax, plon: np.ndarray, plat: np.ndarray, sizes: np.ndarray, pfaces: list[str]) -> None:
+    """The park markers (gid "parks"), big ones below small ones."""
+    order = np.argsort(-sizes, kind="stable")  # big markers below small ones
+    sc = ax.scatter(plon[order], plat[order], s=sizes[order], c=[pfaces[i] for i in order],
+                    edgecolors="#1a1a1a", linewidths=0.8, alpha=0.9, zorder=4)
+    sc.set_gid("parks")
+
+
+def _draw_colourbar(ax, norm, cmap, value_label: str, diverging: bool):
+    """A horizontal colourbar in the empty south-east corner of the map; returns its axes."""
+    import matplotlib as mpl
+
+    cax = ax.inset_axes([0.585, 0.085, 0.37, 0.022])
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cb = ax.figure.colorbar(sm, cax=cax, orientation="horizontal")
+    cb.ax.tick_params(labelsize=7.5, length=2.5, pad=1.5)
+    # at most 4 ticks on the bar's 37% of the map width: six labels such as "12,000" ran together
+    cb.ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    cb.ax.xaxis.set_major_formatter(
+        mpl.ticker.FuncFormatter(lambda v, _: _fmt(round(v, 10), signed=diverging)))
+    cb.outline.set_linewidth(0.5)
+    cax.set_title("\n".join(textwrap.wrap(value_label, 48)), fontsize=8.5, pad=3, linespacing=1.1)
+    cax.set_gid("colourbar")
+    return cax
+
+
+def _draw_scale_bar(ax) -> None:
+    """A 100 km scale bar in the bottom right corner (gids "scale-bar", "scale-bar-text")."""
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    sb_lat = ylim[0] + 0.025 * (ylim[1] - ylim[0])
+    sb_len = 100.0 / (111.32 * math.cos(math.radians(sb_lat)))
+    sb_x1 = xlim[1] - 0.045 * (xlim[1] - xlim[0])
+    ax.plot([sb_x1 - sb_len, sb_x1], [sb_lat, sb_lat], color="#333333", lw=2.2,
+            solid_capstyle="butt", zorder=5, gid="scale-bar")
+    ax.text(sb_x1 - sb_len - 0.06, sb_lat, "100 km", ha="right", va="center", fontsize=7.5,
+            color="#333333", zorder=5, gid="scale-bar-text")
+
+
+# ------------------------------------------------------------------------------------ the key
+
+KEY_FONTSIZE = 7.6  # the key's text; its section titles and legend labels are a little larger
+
+
+def _key_title(text: str):
+    """A key section's title (bold)."""
+    from matplotlib.offsetbox import TextArea
+
+    return TextArea(text, textprops={"fontsize": KEY_FONTSIZE + 0.8, "fontweight": "bold"})
+
+
+def _key_parks(places, park_idx: list[int]):
+    """The key's park list: one row per park, its number and its full name (which may wrap)."""
+    from matplotlib.offsetbox import HPacker, TextArea, VPacker
+
+    width = len(str(len(park_idx)))
+    rows = []
+    for k, i in enumerate(park_idx, start=1):
+        # numbers padded with figure spaces (digit width)
+        num = TextArea(f"{k:>{width}}".replace(" ", "\u2007"), textprops={"fontsize": KEY_FONTSIZE})
+        name = TextArea("\n".join(textwrap.wrap(places.names[i], 38)),
+                        textprops={"fontsize": KEY_FONTSIZE})
+        rows.append(HPacker(children=[num, name], sep=4, align="top"))
+    return VPacker(children=[_key_title("Parks")] + rows, sep=1.5, align="left")
+
+
+def _key_row(patch, width: float, height: float, label: str):
+    """One key row: ``patch`` drawn in a width x height box (points), then its label."""
+    from matplotlib.offsetbox import DrawingArea, HPacker, TextArea
+
+    da = DrawingArea(width, height, 0, 0)
+    da.add_artist(patch)
+    return HPacker(children=[da, TextArea(label, textprops={"fontsize": KEY_FONTSIZE + 0.4})],
+                   sep=5, align="center")
+
+
+def _key_sizes(top: float, park_label: str, park_unit: str):
+    """The key's size legend: circles for two or three round values up to ``top``."""
+    from matplotlib.offsetbox import VPacker
+    from matplotlib.patches import Circle
+
+    refs = _nice_refs(top)
+    rows = []
+    dmax = math.sqrt(PARK_MAX_AREA_PT2 * (refs[0] / top)) if refs else 10
+    for v in refs:
+        d = math.sqrt(max(v / top * PARK_MAX_AREA_PT2, PARK_MIN_AREA_PT2))
+        circle = Circle((dmax / 2 + 1, d / 2 + 1), d / 2, fc=DEFAULT_PARK_COLOUR, ec="#1a1a1a", lw=0.8)
+        rows.append(_key_row(circle, dmax + 2, d + 2, f"{_fmt(v)} {park_unit}".strip()))
+    return VPacker(children=[_key_title(park_label or "Park value (circle area)")] + rows, sep=3,
+                   align="left")
+
+
+def _key_fill(no_limit: bool):
+    """The key's fill legend: the four FILL_BINS, and "no capacity limit" if such a park is shown."""
+    from matplotlib.offsetbox import VPacker
+    from matplotlib.patches import Circle
+
+    bins = [(colour, label) for _, _, colour, label in FILL_BINS]
+    bins += [(NO_LIMIT_COLOUR, NO_LIMIT_LABEL)] if no_limit else []
+    rows = [_key_row(Circle((6, 6), 5, fc=colour, ec="#1a1a1a", lw=0.8), 12, 12, label)
+            for colour, label in bins]
+    return VPacker(children=[_key_title("Share of park capacity used")] + rows, sep=2, align="left")
+
+
+def _key_box(ax, places, park_idx: list[int], *, top: float | None, park_label: str, park_unit: str,
+             fill: bool, no_limit: bool, no_data: bool):
+    """The key (gid "key") right of ``ax``: parks, sizes (unless ``top`` is None), fill, no data."""
+    from matplotlib.offsetbox import AnchoredOffsetbox, TextArea, VPacker
+    from matplotlib.patches import Rectangle
+
+    sections = [_key_parks(places, park_idx)]
+    if top is not None:
+        sections.append(_key_sizes(top, park_label, park_unit))
+    if fill:
+        sections.append(_key_fill(no_limit))
+    if no_data:
+        grey = Rectangle((0, 0), 16, 10, fc=NO_DATA_COLOUR, ec="#888888", lw=0.5)
+        sections.append(_key_row(grey, 16, 10, "No data (region)"))
+    sections.append(TextArea("Thick lines: provincial borders",
+                             textprops={"fontsize": KEY_FONTSIZE, "color": "#444444"}))
+    key_box = AnchoredOffsetbox(loc="upper left", child=VPacker(children=sections, sep=12, align="left"),
+                                bbox_to_anchor=(1.015, 1.0), bbox_transform=ax.transAxes,
+                                frameon=False, borderpad=0, pad=0)
+    key_box.set_gid("key")
+    return key_box
+
+
+# --------------------------------------------------------------------------------- the labels
+
+
+def _label_obstacles(ax, plon, plat, sizes, cax, renderer) -> list[list[float]]:
+    """Display-space boxes (x0, y0, x1, y1) the labels keep off: the park markers (first, in park
+    order, 1 px of air), the colourbar (with its ticks and title) and the scale bar."""
+    obstacles = []
+    for x, y, s in zip(plon, plat, sizes):
+        px, py = ax.transData.transform((x, y))
+        rad = math.sqrt(s) / 2 * ax.figure.dpi / 72 + 1
+        obstacles.append([px - rad, py - rad, px + rad, py + rad])
+    for art in [cax] + [a for a in ax.get_children() if str(a.get_gid()).startswith("scale-bar")]:
+        b = art.get_tightbbox(renderer) if art is cax else art.get_window_extent(renderer)
+        obstacles.append([b.x0 - 2, b.y0 - 2, b.x1 + 2, b.y1 + 2])
+    return obstacles
+
+
+def _park_label_items(ax, places, park_idx: list[int], park_ids: list[str], sizes: np.ndarray,
+                      marker_boxes: list, halo: list) -> list[dict]:
+    """The park numbers (1, 2, ... in park order) as texts on their markers, for place_labels."""
+    to_px = ax.transData.transform
+    markers = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2]
+                        for b in marker_boxes])
+    items = []
+    for k, (pid, i) in enumerate(zip(park_ids, park_idx), start=1):
+        t = ax.text(places.lon[i], places.lat[i], str(k), ha="center", va="center",
+                    fontsize=8, fontweight="bold", color="#111111", zorder=7,
+                    path_effects=halo, gid=f"label-park-{pid}")
+        rad = math.sqrt(sizes[k - 1]) / 2 * ax.figure.dpi / 72
+        items.append({"text": t, "anchor": to_px((places.lon[i], places.lat[i])), "gap": rad + 1.0,
+                      "leader_min": 4.0, "markers": markers, "own": k - 1, "order": (0, k)})
+    return items
+
+
+def _region_label_items(ax, places, paths: dict, halo: list) -> list[dict]:
+    """The region names as texts at their label points (small regions: two lines), for place_labels."""
+    polys = _polygons()
+    meta = _region_meta()
+    to_px = ax.transData.transform
+    place_index = {pid: i for i, pid in enumerate(places.ids)}
+    areas = {r: sum(abs(_signed_area(np.asarray(e))) for e, _ in polys[r]) for r in polys}
+    items = []
+    for r in polys:
+        name = SHORT_REGION_NAMES.get(r) or places.names[place_index[r]]
+        if areas[r] < SMALL_REGION_DEG2:  # small region: a two-line label fits better
+            name = "\n".join(textwrap.wrap(name, max(len(name) // 2 + 1, 8)))
+        lx, ly = meta[r].get("label_point") or polys[r][0][0].mean(axis=0)
+        t = ax.text(lx, ly, name, ha="center", va="center", multialignment="center",
+                    fontsize=8.6, color="#111111", linespacing=1.05, zorder=6,
+                    path_effects=halo, gid=f"label-region-{r}")
+        items.append({"text": t, "anchor": to_px((lx, ly)), "gap": 0.0, "leader_min": 14.0,
+                      "inside": paths[r].transformed(ax.transData), "order": (1, areas[r])})
+    return items
+
+
+def _draw_labels(ax, places, park_idx: list[int], park_ids: list[str], plon: np.ndarray,
+                 plat: np.ndarray, sizes: np.ndarray, paths: dict, cax) -> None:
+    """Number the parks and name the regions: labels off each other, the markers, colourbar, scale bar."""
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=2.6, foreground="white")]
+    ax.apply_aspect()
+    renderer = get_renderer(ax.figure)
+    obstacles = _label_obstacles(ax, plon, plat, sizes, cax, renderer)
+    items = _park_label_items(ax, places, park_idx, park_ids, sizes, obstacles[:len(park_ids)], halo)
+    items += _region_label_items(ax, places, paths, halo)
+    items.sort(key=lambda it: it["order"])
+    place_labels(ax, items, obstacles, renderer)
 
 
 def draw_map(
@@ -241,223 +538,29 @@ def draw_map(
     by a greedy search so they do not collide, with leader lines where they sit away from their
     anchor. The placement is done for the axes' size at call time: call after the layout is set.
     """
-    import matplotlib as mpl
-    from matplotlib import patheffects
-    from matplotlib.collections import LineCollection, PatchCollection
-    from matplotlib.colors import Normalize
-    from matplotlib.offsetbox import (
-        AnchoredOffsetbox,
-        DrawingArea,
-        HPacker,
-        TextArea,
-        VPacker,
-    )
-    from matplotlib.patches import Circle, PathPatch, Rectangle
-
     places = _default_places() if places is None else places
-    polys = _polygons()
-    meta = _region_meta()
-    region_ids = list(polys)
-    place_index = {pid: i for i, pid in enumerate(places.ids)}
+    region_ids = list(_polygons())
     park_idx = [int(i) for i in np.flatnonzero(places.is_park)]
     park_ids = [places.ids[i] for i in park_idx]
-    unknown = set(region_values) - set(region_ids)
-    if unknown:
-        raise ValueError(f"region_values: unknown region ids {sorted(unknown)}")
-    for name, d in (("park_values", park_values), ("park_fill", park_fill)):
-        bad = set(d or {}) - set(park_ids)
-        if bad:
-            raise ValueError(f"{name}: unknown park ids {sorted(bad)}")
-    fig = ax.figure
-
-    # ---- choropleth
+    _check_ids(region_values, park_values, park_fill, region_ids, park_ids)
     vals = np.array([float(region_values.get(r, np.nan)) for r in region_ids])
-    finite = vals[np.isfinite(vals)]
-    if diverging:
-        m = max(abs(vmin or 0.0), abs(vmax or 0.0)) if (vmin is not None or vmax is not None) else (
-            float(np.max(np.abs(finite))) if len(finite) else 1.0)
-        m = m if m > 0 else 1.0
-        norm = Normalize(-m, m)
-        cmap = mpl.colormaps[cmap or "RdBu_r"] if not hasattr(cmap, "N") else cmap
-    else:
-        lo = vmin if vmin is not None else (float(finite.min()) if len(finite) else 0.0)
-        hi = vmax if vmax is not None else (float(finite.max()) if len(finite) else 1.0)
-        if hi <= lo:
-            hi = lo + 1.0
-        norm = Normalize(lo, hi)
-        cmap = mpl.colormaps[cmap or "YlGnBu"] if not hasattr(cmap, "N") else cmap
-    faces = [cmap(norm(v)) if np.isfinite(v) else NO_DATA_COLOUR for v in vals]
-    paths = {r: region_path(r) for r in region_ids}
-    coll = PatchCollection([PathPatch(paths[r]) for r in region_ids], facecolors=faces,
-                           edgecolors="#808080", linewidths=0.45, zorder=1)
-    coll.set_gid("regions")
-    ax.add_collection(coll)
-
-    # provincial borders (and the outer edge) emphasised
-    provinces = sorted({meta[r]["province"] for r in region_ids})
-    segs = np.concatenate([_outline_segments([r for r in region_ids if meta[r]["province"] == p])
-                           for p in provinces])
-    borders = LineCollection(segs, colors="#262626", linewidths=1.5, capstyle="round",
-                             joinstyle="round", zorder=2)
-    borders.set_gid("province-borders")
-    ax.add_collection(borders)
-
-    # ---- extent, aspect, frame
-    allpts = np.concatenate([ext for parts in polys.values() for ext, _ in parts])
-    x0, y0 = allpts.min(axis=0)
-    x1, y1 = allpts.max(axis=0)
-    pad = 0.12
-    ax.set_xlim(x0 - pad, x1 + pad)
-    ax.set_ylim(y0 - pad, y1 + pad)
-    lat0 = 0.5 * (y0 + y1)
-    ax.set_aspect(1.0 / math.cos(math.radians(lat0)))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for s in ax.spines.values():
-        s.set_edgecolor("#b0b0b0")
-        s.set_linewidth(0.6)
-    if title:
-        ax.set_title(title, fontsize=12.5, pad=8, loc="left")
-
-    # ---- parks
+    norm, cmap = _colour_scale(vals, diverging, cmap, vmin, vmax)
+    paths = _draw_regions(ax, region_ids, vals, norm, cmap)
+    _draw_province_borders(ax, region_ids)
+    _set_frame(ax, title)
     plon = np.array([places.lon[i] for i in park_idx], dtype=float)
     plat = np.array([places.lat[i] for i in park_idx], dtype=float)
-    if park_values is not None:
-        pv = np.array([float(park_values.get(p, np.nan)) for p in park_ids])
-        top = park_max if park_max is not None else (np.nanmax(pv) if np.isfinite(pv).any() else 1.0)
-        top = top if top and top > 0 else 1.0
-        sizes = np.where(np.isfinite(pv), np.clip(pv, 0, None) / top * PARK_MAX_AREA_PT2, 0.0)
-        sizes = np.maximum(sizes, PARK_MIN_AREA_PT2)
-    else:
-        pv, top = None, None
-        sizes = np.full(len(park_ids), 40.0)
-    unlimited = [not np.isfinite(places.capacity[i]) for i in park_idx]
-    if park_fill is not None:
-        pfaces = [NO_LIMIT_COLOUR if free and not np.isfinite(park_fill.get(p, np.nan)) else
-                  _fill_colour(park_fill.get(p, np.nan)) for p, free in zip(park_ids, unlimited)]
-    else:
-        pfaces = [DEFAULT_PARK_COLOUR] * len(park_ids)
-    order = np.argsort(-sizes, kind="stable")  # big markers below small ones
-    sc = ax.scatter(plon[order], plat[order], s=sizes[order], c=[pfaces[i] for i in order],
-                    edgecolors="#1a1a1a", linewidths=0.8, alpha=0.9, zorder=4)
-    sc.set_gid("parks")
-
-    # ---- colourbar (horizontal, in the empty south-east corner of the map) and scale bar
-    cax = ax.inset_axes([0.585, 0.085, 0.37, 0.022])
-    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, cax=cax, orientation="horizontal")
-    cb.ax.tick_params(labelsize=7.5, length=2.5, pad=1.5)
-    # at most 4 ticks on the bar's 37% of the map width: six labels such as "12,000" ran together
-    cb.ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
-    cb.ax.xaxis.set_major_formatter(
-        mpl.ticker.FuncFormatter(lambda v, _: _fmt(round(v, 10), signed=diverging)))
-    cb.outline.set_linewidth(0.5)
-    cax.set_title("\n".join(textwrap.wrap(value_label, 48)), fontsize=8.5, pad=3, linespacing=1.1)
-    cax.set_gid("colourbar")
-
-    xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    sb_lat = ylim[0] + 0.025 * (ylim[1] - ylim[0])
-    sb_len = 100.0 / (111.32 * math.cos(math.radians(sb_lat)))
-    sb_x1 = xlim[1] - 0.045 * (xlim[1] - xlim[0])
-    ax.plot([sb_x1 - sb_len, sb_x1], [sb_lat, sb_lat], color="#333333", lw=2.2,
-            solid_capstyle="butt", zorder=5, gid="scale-bar")
-    ax.text(sb_x1 - sb_len - 0.06, sb_lat, "100 km", ha="right", va="center", fontsize=7.5,
-            color="#333333", zorder=5, gid="scale-bar-text")
-
-    # ---- key beside the map: parks, sizes, fill bins, no data
-    fs = 7.6
-    sections = []
-    bold = {"fontsize": fs + 0.8, "fontweight": "bold"}
-    width = len(str(len(park_idx)))
-    rows = []
-    for k, i in enumerate(park_idx, start=1):
-        # one row per park (a name may wrap); numbers padded with figure spaces (digit width)
-        num = TextArea(f"{k:>{width}}".replace(" ", "\u2007"), textprops={"fontsize": fs})
-        name = TextArea("\n".join(textwrap.wrap(places.names[i], 38)), textprops={"fontsize": fs})
-        rows.append(HPacker(children=[num, name], sep=4, align="top"))
-    sections.append(VPacker(children=[TextArea("Parks", textprops=bold)] + rows, sep=1.5,
-                            align="left"))
-    if pv is not None:
-        refs = _nice_refs(top)
-        rows = []
-        dmax = math.sqrt(PARK_MAX_AREA_PT2 * (refs[0] / top)) if refs else 10
-        for v in refs:
-            d = math.sqrt(max(v / top * PARK_MAX_AREA_PT2, PARK_MIN_AREA_PT2))
-            da = DrawingArea(dmax + 2, d + 2, 0, 0)
-            da.add_artist(Circle((dmax / 2 + 1, d / 2 + 1), d / 2, fc=DEFAULT_PARK_COLOUR,
-                                 ec="#1a1a1a", lw=0.8))
-            rows.append(HPacker(children=[da, TextArea(f"{_fmt(v)} {park_unit}".strip(),
-                                                       textprops={"fontsize": fs + 0.4})],
-                                sep=5, align="center"))
-        sections.append(VPacker(children=[TextArea(park_label or "Park value (circle area)",
-                                                   textprops=bold)] + rows, sep=3, align="left"))
-    if park_fill is not None:
-        rows = []
-        for _, _, colour, label in FILL_BINS:
-            da = DrawingArea(12, 12, 0, 0)
-            da.add_artist(Circle((6, 6), 5, fc=colour, ec="#1a1a1a", lw=0.8))
-            rows.append(HPacker(children=[da, TextArea(label, textprops={"fontsize": fs + 0.4})],
-                                sep=5, align="center"))
-        if any(c == NO_LIMIT_COLOUR for c in pfaces):
-            da = DrawingArea(12, 12, 0, 0)
-            da.add_artist(Circle((6, 6), 5, fc=NO_LIMIT_COLOUR, ec="#1a1a1a", lw=0.8))
-            rows.append(HPacker(children=[da, TextArea(NO_LIMIT_LABEL, textprops={"fontsize": fs + 0.4})],
-                                sep=5, align="center"))
-        sections.append(VPacker(children=[TextArea("Share of park capacity used", textprops=bold)]
-                                + rows, sep=2, align="left"))
-    if not np.isfinite(vals).all():
-        da = DrawingArea(16, 10, 0, 0)
-        da.add_artist(Rectangle((0, 0), 16, 10, fc=NO_DATA_COLOUR, ec="#888888", lw=0.5))
-        sections.append(HPacker(children=[da, TextArea("No data (region)",
-                                                       textprops={"fontsize": fs + 0.4})],
-                                sep=5, align="center"))
-    sections.append(TextArea("Thick lines: provincial borders", textprops={"fontsize": fs,
-                                                                           "color": "#444444"}))
-    key_box = AnchoredOffsetbox(loc="upper left", child=VPacker(children=sections, sep=12, align="left"),
-                            bbox_to_anchor=(1.015, 1.0), bbox_transform=ax.transAxes,
-                            frameon=False, borderpad=0, pad=0)
-    key_box.set_gid("key")
+    top, sizes = _park_sizes(park_values, park_ids, park_max)
+    pfaces = _park_faces(places, park_idx, park_ids, park_fill)
+    _draw_parks(ax, plon, plat, sizes, pfaces)
+    cax = _draw_colourbar(ax, norm, cmap, value_label, diverging)
+    _draw_scale_bar(ax)
+    key_box = _key_box(ax, places, park_idx, top=top, park_label=park_label, park_unit=park_unit,
+                       fill=park_fill is not None, no_limit=any(c == NO_LIMIT_COLOUR for c in pfaces),
+                       no_data=not np.isfinite(vals).all())
     if key:
         ax.add_artist(key_box)
-
-    # ---- labels
-    halo = [patheffects.withStroke(linewidth=2.6, foreground="white")]
-    ax.apply_aspect()
-    renderer = get_renderer(fig)
-    to_px = ax.transData.transform
-    # obstacles: markers, colourbar (with its ticks and title), scale bar
-    obstacles = []
-    for x, y, s in zip(plon, plat, sizes):
-        px, py = to_px((x, y))
-        rad = math.sqrt(s) / 2 * fig.dpi / 72 + 1
-        obstacles.append([px - rad, py - rad, px + rad, py + rad])
-    for art in [cax] + [a for a in ax.get_children() if str(a.get_gid()).startswith("scale-bar")]:
-        b = art.get_tightbbox(renderer) if art is cax else art.get_window_extent(renderer)
-        obstacles.append([b.x0 - 2, b.y0 - 2, b.x1 + 2, b.y1 + 2])
-
-    markers = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2, (b[2] - b[0]) / 2]
-                        for b in obstacles[:len(park_ids)]])
-    items = []
-    for k, (pid, i) in enumerate(zip(park_ids, park_idx), start=1):
-        t = ax.text(places.lon[i], places.lat[i], str(k), ha="center", va="center",
-                    fontsize=8, fontweight="bold", color="#111111", zorder=7,
-                    path_effects=halo, gid=f"label-park-{pid}")
-        rad = math.sqrt(sizes[k - 1]) / 2 * fig.dpi / 72
-        items.append({"text": t, "anchor": to_px((places.lon[i], places.lat[i])), "gap": rad + 1.0,
-                      "leader_min": 4.0, "markers": markers, "own": k - 1, "order": (0, k)})
-    areas = {r: sum(abs(_signed_area(np.asarray(e))) for e, _ in polys[r]) for r in region_ids}
-    for r in region_ids:
-        name = SHORT_REGION_NAMES.get(r) or places.names[place_index[r]]
-        if areas[r] < SMALL_REGION_DEG2:  # small region: a two-line label fits better
-            name = "\n".join(textwrap.wrap(name, max(len(name) // 2 + 1, 8)))
-        lx, ly = meta[r].get("label_point") or polys[r][0][0].mean(axis=0)
-        t = ax.text(lx, ly, name, ha="center", va="center", multialignment="center",
-                    fontsize=8.6, color="#111111", linespacing=1.05, zorder=6,
-                    path_effects=halo, gid=f"label-region-{r}")
-        items.append({"text": t, "anchor": to_px((lx, ly)), "gap": 0.0, "leader_min": 14.0,
-                      "inside": paths[r].transformed(ax.transData), "order": (1, areas[r])})
-    items.sort(key=lambda it: it["order"])
-    place_labels(ax, items, obstacles, renderer)
+    _draw_labels(ax, places, park_idx, park_ids, plon, plat, sizes, paths, cax)
 
 
 # The boundaries' source, printed on every map (jjj_sim/data/BOUNDARIES.md: licence and terms)
