@@ -41,6 +41,7 @@ from jjj_sim.core.checks import count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import START_YEAR
+from jjj_sim.reporting.maps import map_figure
 from jjj_sim.reporting.words import map_fill
 from jjj_sim.reporting.words import plot_label as label
 from jjj_sim.runner.compose import ScenarioSpec, scenario_specs
@@ -57,8 +58,10 @@ from jjj_sim.runner.posterior import load as load_posterior
 from jjj_sim.runner.rundir import new_output_dir, staged
 from jjj_sim.sim.world import load_places, load_sectors
 
-HEADLINE = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
-            "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
+# the eight panels of the 2 x 4 figures: the report's headline (reporting.words.HEADLINE) with Hebei's
+# firm stock but not Beijing's and Tianjin's
+PANELS = ("hebei_firms_attracted_cum", "zgc_branches_tjhb", "beijing_campaign_exits_cum", "relocations_out_of_beijing_cum",
+          "xiongan_firms_from_beijing", "hebei_hightech_va_share", "tech_contracts_bj_to_tjhb", "firms_by_province_hebei")
 EXPERIMENT_KEYS = ("scenarios", "seeds", "seed", "population_scale", "end_year", "overrides", "description",
                    "uncertainty", "draws", "posterior_file")
 UNCERTAINTY = ("seeds", "posterior")
@@ -75,18 +78,24 @@ def _family_diff(diffs: pd.DataFrame, family: str, scenario: str, year: int) -> 
 
 def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list[str], year: int) -> dict[str, Path]:
     """The report's figures, titled in words with units: {title: png path}."""
-    import matplotlib
+    import matplotlib  # here, not at the top: pyplot adds about a second to every command's start-up
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from jjj_sim.reporting.maps import map_figure
-
     out.mkdir(parents=True, exist_ok=True)
-    images: dict[str, Path] = {}
-    ref = names[0]
+    images = _plot_maps(plt, out, levels, diffs, names, year)
+    if len(names) > 1:
+        images.update(_plot_differences(plt, out, diffs, names))
+    images.update(_plot_levels(plt, out, levels, names))
+    images.update(_plot_parks(plt, out, levels, names, year))
+    return images
 
-    # maps: firms attracted in the reference, and each scenario's difference from it
+
+def _plot_maps(plt, out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list[str], year: int) -> dict:
+    """Maps: firms attracted in the reference, and each scenario's difference from it."""
+    ref = names[0]
+    images = {}
     title = f"Map: firms attracted from other provinces, end of {year} ({ref})"
     fig = map_figure(_family(levels, "region_firms_from_outside", ref, year), _family(levels, "park_firms", ref, year),
                      diverging=False, value_label="firms from other provinces (mean over seeds)",
@@ -106,31 +115,36 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
                          path=out / f"map_diff_{i}.png")
         plt.close(fig)
         images[title] = out / f"map_diff_{i}.png"
+    return images
 
-    # differences over time with bands
-    if len(names) > 1:
-        fig, axes = plt.subplots(2, 4, figsize=(18, 8))
-        for ax, ind in zip(axes.ravel(), HEADLINE):
-            for s in names[1:]:
-                d = diffs[(diffs.scenario == s) & (diffs.indicator == ind)].sort_values("year")
-                line, = ax.plot(d.year, d.mean_diff, label=s, lw=1.5)
-                ax.fill_between(d.year, d.seed_p05, d.seed_p95, color=line.get_color(), alpha=0.15)
-                ax.fill_between(d.year, d.ci90_low, d.ci90_high, color=line.get_color(), alpha=0.35)
-            ax.axhline(0, color="k", lw=0.6)
-            title, unit = label(ind)
-            ax.set_title(title, fontsize=9, wrap=True)
-            ax.set_ylabel(f"difference, {unit}")
-            ax.grid(alpha=0.3)
-        axes[0, 0].legend(fontsize=7)
-        fig.suptitle(f"Difference from {ref}: mean over seeds, dark band 90% CI of the mean, light band 5-95% of seeds")
-        fig.tight_layout()
-        fig.savefig(out / "differences.png", dpi=100)
-        plt.close(fig)
-        images[f"Differences from {ref} over time"] = out / "differences.png"
 
-    # levels over time
+def _plot_differences(plt, out: Path, diffs: pd.DataFrame, names: list[str]) -> dict:
+    """The headline indicators' differences from the reference over time, with bands."""
+    ref = names[0]
     fig, axes = plt.subplots(2, 4, figsize=(18, 8))
-    for ax, ind in zip(axes.ravel(), HEADLINE):
+    for ax, ind in zip(axes.ravel(), PANELS):
+        for s in names[1:]:
+            d = diffs[(diffs.scenario == s) & (diffs.indicator == ind)].sort_values("year")
+            line, = ax.plot(d.year, d.mean_diff, label=s, lw=1.5)
+            ax.fill_between(d.year, d.seed_p05, d.seed_p95, color=line.get_color(), alpha=0.15)
+            ax.fill_between(d.year, d.ci90_low, d.ci90_high, color=line.get_color(), alpha=0.35)
+        ax.axhline(0, color="k", lw=0.6)
+        title, unit = label(ind)
+        ax.set_title(title, fontsize=9, wrap=True)
+        ax.set_ylabel(f"difference, {unit}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Difference from {ref}: mean over seeds, dark band 90% CI of the mean, light band 5-95% of seeds")
+    fig.tight_layout()
+    fig.savefig(out / "differences.png", dpi=100)
+    plt.close(fig)
+    return {f"Differences from {ref} over time": out / "differences.png"}
+
+
+def _plot_levels(plt, out: Path, levels: pd.DataFrame, names: list[str]) -> dict:
+    """The headline indicators over time, every scenario, with the seeds' 5-95% band."""
+    fig, axes = plt.subplots(2, 4, figsize=(18, 8))
+    for ax, ind in zip(axes.ravel(), PANELS):
         for s in names:
             d = levels[(levels.scenario == s) & (levels.indicator == ind)].sort_values("year")
             line, = ax.plot(d.year, d["mean"], label=s, lw=1.5)
@@ -144,14 +158,16 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     fig.tight_layout()
     fig.savefig(out / "timeseries.png", dpi=100)
     plt.close(fig)
-    images["Indicators over time, every scenario"] = out / "timeseries.png"
+    return {"Indicators over time, every scenario": out / "timeseries.png"}
 
-    # parks against capacity
 
+def _plot_parks(plt, out: Path, levels: pd.DataFrame, names: list[str], year: int) -> dict:
+    """Firms per park in each scenario, with a capacity marker only where the record states a
+    physical limit (no park_capacity rows otherwise)."""
+    ref = names[0]
     places = load_places(load_sectors())
     pname = {places.ids[i]: places.names[i] for i in places.parks}
     firms = pd.DataFrame({s: _family(levels, "park_firms", s, year) for s in names})
-    # capacity markers only where the record states a physical limit (no park_capacity rows otherwise)
     firms = firms.sort_values(ref)
     cap = pd.Series(_family(levels, "park_capacity", ref, year), dtype=float).reindex(firms.index)
     limited = [i for i, c in enumerate(cap) if pd.notna(c) and c < float("inf")]
@@ -168,8 +184,7 @@ def make_plots(out: Path, levels: pd.DataFrame, diffs: pd.DataFrame, names: list
     fig.tight_layout()
     fig.savefig(out / "parks.png", dpi=100)
     plt.close(fig)
-    images["Parks: firms, and capacity where there is a physical limit"] = out / "parks.png"
-    return images
+    return {"Parks: firms, and capacity where there is a physical limit": out / "parks.png"}
 
 
 def _run_job(job: tuple) -> pd.DataFrame:
