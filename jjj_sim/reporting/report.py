@@ -218,6 +218,15 @@ def _province_table(data: _Data, ref: str, others: list[str], years: list[int]) 
     return _table(cols, rows, caption=f"{label(present[0][1])[1].capitalize()} by province (mean over seeds)")
 
 
+def _by_province(ids: list[str], known: dict):
+    """(province name, its places among ``ids`` in their order) for each province that has any,
+    in PROVINCE_NAMES order; ``known``: ``places()``."""
+    for k, prov in enumerate(PROVINCE_NAMES):
+        mine = [pid for pid in ids if known[pid]["province"] == k]
+        if mine:
+            yield prov, mine
+
+
 def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict | None:
     known = places()
     regions = [pid for pid, p in known.items() if not p["is_park"]
@@ -229,10 +238,7 @@ def _region_table(data: _Data, ref: str, others: list[str], year: int) -> dict |
     for s in others:
         cols += [_col("difference: firms", s), _col("difference: firms attracted", s)]
     rows = []
-    for k, prov in enumerate(PROVINCE_NAMES):
-        mine = [pid for pid in regions if known[pid]["province"] == k]
-        if not mine:
-            continue
+    for prov, mine in _by_province(regions, known):
         rows.append({"group": prov})
         for pid in mine:
             a, b = f"region_firms:{pid}", f"region_firms_from_outside:{pid}"
@@ -276,10 +282,7 @@ def _park_table(data: _Data, ref: str, others: list[str], year: int) -> tuple[di
     for s in others:
         cols += [_col("difference: firms from Beijing/Tianjin", s), _col("fill (% of capacity)", s)]
     rows, full, fill_known = [], [], False
-    for k, prov in enumerate(PROVINCE_NAMES):
-        mine = [pid for pid in parks if known[pid]["province"] == k]
-        if not mine:
-            continue
+    for prov, mine in _by_province(parks, known):
         rows.append({"group": prov})
         for pid in mine:
             cap = _park_capacity(data, ref, pid, year)
