@@ -60,8 +60,8 @@ def test_summary_schema(run_dir):
         for y in years:
             assert p["firms_from_beijing"][y] <= p["firms_from_bjtj"][y] <= p["firms"][y], pid
     # cumulative indicators never fall
-    for name, (kind, *_r) in INDICATORS.items():
-        if kind == "cumulative":
+    for name, ind in INDICATORS.items():
+        if ind.kind == "cumulative":
             v = list(s["indicators"][name].values())
             assert v == sorted(v), name
 

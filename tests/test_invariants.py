@@ -197,4 +197,4 @@ def test_hightech_share_starts_at_reported_value():
     from jjj_sim.sim.model import RelocationModel
 
     m = RelocationModel(make_cfg("population.scale=0.05"), seed=5)
-    assert INDICATORS["hebei_hightech_va_share"][3](m) == pytest.approx(13.1, abs=1e-9)
+    assert INDICATORS["hebei_hightech_va_share"].reader(m) == pytest.approx(13.1, abs=1e-9)

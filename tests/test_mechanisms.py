@@ -139,7 +139,7 @@ def test_contract_count_follows_links_and_value_its_own_trend():
     ye = year_end(run)
     flows = sum(ye["tech_contracts_bj_to_tjhb"][str(y)] for y in range(2014, 2021))
     assert ye["tech_contracts_bj_to_tjhb_cum"]["2020"] == pytest.approx(flows)
-    assert INDICATORS["tech_contract_turnover_bj_to_tjhb_cum_bn_yuan"][0] == "cumulative"
+    assert INDICATORS["tech_contract_turnover_bj_to_tjhb_cum_bn_yuan"].kind == "cumulative"
 
 
 def test_each_rule_draws_from_its_own_stream():

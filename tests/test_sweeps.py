@@ -104,7 +104,7 @@ def test_a_sweep_gathers_typed_columns_targets_and_quarterly_values(tmp_path):
     assert {"job", "seed", "params_draw", "indicator", "year", "quarter", "value"} <= set(q.columns)
     assert set(q["quarter"]) == {1, 2, 3, 4} and len(q) == len(tidy) * 4
     by_year = q.groupby(["job", "indicator", "year"])["value"]
-    kinds = {n: spec[0] for n, spec in INDICATORS.items()}
+    kinds = {n: ind.kind for n, ind in INDICATORS.items()}
     yearly = tidy.set_index(["job", "indicator", "year"])["value"]
     for (job, name, year), v in yearly.items():
         expect = by_year.get_group((job, name, year)).sum() if kinds[name] == "flow" else \

@@ -76,9 +76,9 @@ def label(indicator_id: str) -> tuple[str, str]:
     ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
     ``(indicator_id, "")``."""
     if indicator_id in INDICATORS:
-        kind, unit, description, _reporter = INDICATORS[indicator_id]
-        title = _TITLE_OVERRIDES.get(indicator_id, description)
-        return (f"{title}, per year" if kind == "flow" else title), unit
+        ind = INDICATORS[indicator_id]
+        title = _TITLE_OVERRIDES.get(indicator_id, ind.label)
+        return (f"{title}, per year" if ind.kind == "flow" else title), ind.unit
     prefix, sep, pid = indicator_id.partition(":")
     if not sep:
         return indicator_id, ""

@@ -41,7 +41,7 @@ def summary(model, cfg) -> dict:
         "version": __version__,
         "population_scale": float(cfg.population.scale),
         "years": [int(y) for y in next(iter(ind.values()))],
-        "units": {k: v[1] for k, v in indicators.INDICATORS.items()},
+        "units": {k: v.unit for k, v in indicators.INDICATORS.items()},
         "indicators": {k: {y: _round(v) for y, v in s.items()} for k, s in ind.items()},
         "parks": {pid: {k: ({y: _round(v) for y, v in x.items()} if k in indicators.PARK_FIELDS else x)
                         for k, x in p.items()}

@@ -92,7 +92,7 @@ class Target:
             return "firms"
         if self.ratio is not None:
             return "share"
-        return INDICATORS[self.indicator][1]
+        return INDICATORS[self.indicator].unit
 
     def series_values(self, result: dict) -> dict[str, float]:
         """{year: value} of the measured series in ``result``, shaped like a run's summary.json:
@@ -222,7 +222,7 @@ def parse_entry(e: dict, where: str, end_year: int = MAX_END_YEAR) -> Target:
         raise ConfigError(f"{where}.weight", f"must be a number >= 0 (0: a check, not fitted), got {weight!r}")
     since = e.get("since")
     if since is not None:
-        if indicator is None or INDICATORS[indicator][0] != "cumulative":
+        if indicator is None or INDICATORS[indicator].kind != "cumulative":
             raise ConfigError(f"{where}.since", "only with a cumulative indicator")
         check_year(since, f"{where}.since", high=year - 1)
     low = high = None

@@ -12,6 +12,7 @@ per-firm collection) and, by place and sector, by ``History``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,63 +44,81 @@ def _hightech_share(m) -> float:
     return 100.0 * high / (high + other) if high + other > 0 else float("nan")
 
 
-# name -> (kind, unit, description, reporter)
-INDICATORS: dict[str, tuple[str, str, str, Callable]] = {
-    "hebei_firms_attracted_cum": (
+KINDS = ("stock", "cumulative", "flow", "ratio")  # how a year-end value is formed (module docstring)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One reported indicator: its ``kind`` (one of KINDS), ``unit``, ``label`` (a sentence
+    for tables and plots) and ``reader`` (model -> value this quarter, in real-firm units)."""
+
+    kind: str
+    unit: str
+    label: str
+    reader: Callable
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"indicator kind must be one of {KINDS}, got {self.kind!r}")
+
+
+INDICATORS: dict[str, Indicator] = {
+    "hebei_firms_attracted_cum": Indicator(
         "cumulative", "firms", "Firms from Beijing and Tianjin that settled in Hebei since 2014 (relocations plus new branches)",
         lambda m: _real(m, m.cumulative["hebei_attracted"])),
-    "hebei_firms_attracted_from_beijing_cum": (
+    "hebei_firms_attracted_from_beijing_cum": Indicator(
         "cumulative", "firms", "Of which from Beijing",
         lambda m: _real(m, m.cumulative["hebei_attracted_from_beijing"])),
-    "zgc_branches_tjhb": ("stock", "branches", "Branches of Zhongguancun firms in Tianjin and Hebei",
+    "zgc_branches_tjhb": Indicator("stock", "branches", "Branches of Zhongguancun firms in Tianjin and Hebei",
                           lambda m: _zgc(m, [TIANJIN, HEBEI])),
-    "zgc_branches_tianjin": ("stock", "branches", "Branches of Zhongguancun firms in Tianjin", lambda m: _zgc(m, [TIANJIN])),
-    "zgc_branches_hebei": ("stock", "branches", "Branches of Zhongguancun firms in Hebei", lambda m: _zgc(m, [HEBEI])),
-    "beijing_closures_cum": ("cumulative", "firms", "Beijing firms closed by the closure campaign since 2014",
+    "zgc_branches_tianjin": Indicator("stock", "branches", "Branches of Zhongguancun firms in Tianjin", lambda m: _zgc(m, [TIANJIN])),
+    "zgc_branches_hebei": Indicator("stock", "branches", "Branches of Zhongguancun firms in Hebei", lambda m: _zgc(m, [HEBEI])),
+    "beijing_closures_cum": Indicator("cumulative", "firms", "Beijing firms closed by the closure campaign since 2014",
                              lambda m: _real(m, m.cumulative["beijing_closures"])),
-    "beijing_campaign_exits_cum": (
+    "beijing_campaign_exits_cum": Indicator(
         "cumulative", "firms", "Beijing firms the closure campaign shut down or moved out since 2014 (关停退出)",
         lambda m: _real(m, m.cumulative["beijing_campaign_exits"])),
-    "beijing_campaign_list_left": ("stock", "firms", "Firms left on the closure campaign's list",
+    "beijing_campaign_list_left": Indicator("stock", "firms", "Firms left on the closure campaign's list",
                                    lambda m: _real(m, len(m.campaign_list))),
-    "hebei_hightech_va_share": ("ratio", "percent", "High-tech share of Hebei's industrial value added", _hightech_share),
-    "tech_contracts_bj_to_tjhb": ("flow", "contracts", "Technology contracts from Beijing to Tianjin and Hebei",
+    "hebei_hightech_va_share": Indicator("ratio", "percent", "High-tech share of Hebei's industrial value added", _hightech_share),
+    "tech_contracts_bj_to_tjhb": Indicator("flow", "contracts", "Technology contracts from Beijing to Tianjin and Hebei",
                                   lambda m: float(m.tech_contracts)),
-    "tech_contract_turnover_bj_to_tjhb_bn_yuan": ("flow", "bn yuan", "Turnover of those contracts",
+    "tech_contract_turnover_bj_to_tjhb_bn_yuan": Indicator("flow", "bn yuan", "Turnover of those contracts",
                                                   lambda m: float(m.tech_turnover_bn)),
-    "tech_contracts_bj_to_tjhb_cum": ("cumulative", "contracts", "Technology contracts from Beijing to Tianjin and Hebei since 2014",
+    "tech_contracts_bj_to_tjhb_cum": Indicator("cumulative", "contracts", "Technology contracts from Beijing to Tianjin and Hebei since 2014",
                                       lambda m: float(m.tech_contracts_cum)),
-    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan": ("cumulative", "bn yuan", "Turnover of those contracts since 2014",
+    "tech_contract_turnover_bj_to_tjhb_cum_bn_yuan": Indicator("cumulative", "bn yuan", "Turnover of those contracts since 2014",
                                                       lambda m: float(m.tech_turnover_cum_bn)),
-    "xiongan_firms_from_beijing": ("stock", "firms", "Firms and branches from Beijing in Xiong'an New Area (its parks included)",
+    "xiongan_firms_from_beijing": Indicator("stock", "firms", "Firms and branches from Beijing in Xiong'an New Area (its parks included)",
                                    lambda m: _real(m, m.tally.origin[m.places.region == m.xiongan, BEIJING].sum())),
-    "hebei_steel_capacity_mt": ("stock", "Mt", "Hebei's steelmaking capacity after the de-capacity cuts",
+    "hebei_steel_capacity_mt": Indicator("stock", "Mt", "Hebei's steelmaking capacity after the de-capacity cuts",
                                 lambda m: float(m.hebei_steel_capacity_mt)),
-    "hebei_decapacity_closures_cum": ("cumulative", "firms", "Hebei heavy-industry firms closed by de-capacity since 2014",
+    "hebei_decapacity_closures_cum": Indicator("cumulative", "firms", "Hebei heavy-industry firms closed by de-capacity since 2014",
                                       lambda m: _real(m, m.events.counts["decapacity"])),
-    "hebei_hightech_upgrades_cum": ("cumulative", "firms", "Hebei's own industrial firms that became high-tech since 2014",
+    "hebei_hightech_upgrades_cum": Indicator("cumulative", "firms", "Hebei's own industrial firms that became high-tech since 2014",
                                     lambda m: _real(m, m.events.counts["upgrade"])),
-    "firms_by_province_beijing": ("stock", "legal units", "Legal units in Beijing", lambda m: _legal(m, BEIJING)),
-    "firms_by_province_tianjin": ("stock", "legal units", "Legal units in Tianjin", lambda m: _legal(m, TIANJIN)),
-    "firms_by_province_hebei": ("stock", "legal units", "Legal units in Hebei", lambda m: _legal(m, HEBEI)),
-    "relocations_cum": ("cumulative", "firms", "Relocations (any change of place) since 2014",
+    "firms_by_province_beijing": Indicator("stock", "legal units", "Legal units in Beijing", lambda m: _legal(m, BEIJING)),
+    "firms_by_province_tianjin": Indicator("stock", "legal units", "Legal units in Tianjin", lambda m: _legal(m, TIANJIN)),
+    "firms_by_province_hebei": Indicator("stock", "legal units", "Legal units in Hebei", lambda m: _legal(m, HEBEI)),
+    "relocations_cum": Indicator("cumulative", "firms", "Relocations (any change of place) since 2014",
                         lambda m: _real(m, m.cumulative["relocations"])),
-    "relocations_out_of_beijing_cum": ("cumulative", "firms", "Relocations from Beijing to Tianjin or Hebei since 2014",
+    "relocations_out_of_beijing_cum": Indicator("cumulative", "firms", "Relocations from Beijing to Tianjin or Hebei since 2014",
                                        lambda m: _real(m, m.cumulative["relocations_out_of_beijing"])),
-    "closures_cum": ("cumulative", "firms", "Closures by the closure campaign, all places, since 2014",
+    "closures_cum": Indicator("cumulative", "firms", "Closures by the closure campaign, all places, since 2014",
                      lambda m: _real(m, m.cumulative["closures"])),
-    "branches_opened_cum": ("cumulative", "branches", "Branches opened since 2014",
+    "branches_opened_cum": Indicator("cumulative", "branches", "Branches opened since 2014",
                             lambda m: _real(m, m.cumulative["branches_opened"])),
-    "registrations_refused_cum": (
+    "registrations_refused_cum": Indicator(
         "cumulative", "registrations", "Registrations refused under the negative list since 2014 (不予办理登记)",
         lambda m: _real(m, m.cumulative["registrations_refused"])),
-    "entries_cum": ("cumulative", "firms", "Births of legal units since 2014", lambda m: _real(m, m.events.counts["entry"])),
-    "exits_cum": ("cumulative", "firms", "Ordinary exits since 2014", lambda m: _real(m, m.events.counts["exit"])),
+    "entries_cum": Indicator("cumulative", "firms", "Births of legal units since 2014", lambda m: _real(m, m.events.counts["entry"])),
+    "exits_cum": Indicator("cumulative", "firms", "Ordinary exits since 2014", lambda m: _real(m, m.events.counts["exit"])),
 }
 
 
 def model_reporters() -> dict[str, Callable]:
-    return {name: spec[3] for name, spec in INDICATORS.items()}
+    """{indicator: reader}, for Mesa's DataCollector."""
+    return {name: ind.reader for name, ind in INDICATORS.items()}
 
 
 class History:
@@ -143,12 +162,12 @@ def year_end(model) -> dict[str, dict[str, float]]:
     years = np.array([year_of(k) for k in model.history.quarters])
     collected = model.datacollector.model_vars  # {indicator: [value each quarter]}, as quarterly() tabulates it
     out = {}
-    for name, (kind, *_rest) in INDICATORS.items():
+    for name, ind in INDICATORS.items():
         by_year = {}
         column = np.asarray(collected[name], dtype=float)
         for y in sorted(set(years.tolist())):
             vals = column[years == y]
-            by_year[str(y)] = float(vals.sum()) if kind == "flow" else float(vals[-1])
+            by_year[str(y)] = float(vals.sum()) if ind.kind == "flow" else float(vals[-1])
         out[name] = by_year
     return out
 

@@ -334,7 +334,7 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
         elif t0.ratio is not None:
             title = f"{t0.ratio[0]} / {t0.ratio[1]}"
         else:
-            desc = INDICATORS[t0.indicator][2]
+            desc = INDICATORS[t0.indicator].label
             title = desc if len(desc) <= 70 else t0.indicator
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("year (year-end values)")
