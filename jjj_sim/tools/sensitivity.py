@@ -50,7 +50,7 @@ from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
 from jjj_sim.runner.compose import scenario_spec
 from jjj_sim.runner.entry import tool_errors
-from jjj_sim.runner.files import load_experiment
+from jjj_sim.runner.files import check_keys, load_experiment
 from jjj_sim.runner.jobs import JOBS_DIR, run_jobs
 from jjj_sim.runner.params import param_range, param_rule
 from jjj_sim.runner.rundir import new_output_dir, staged
@@ -106,9 +106,7 @@ def _check_settings(exp: dict) -> None:
         sub = exp.get(key, {})
         if not isinstance(sub, dict):
             raise ConfigError(key, f"expected a mapping of {', '.join(fields)}")
-        for k in sub:
-            if k not in fields:
-                raise ConfigError(f"{key}.{k}", f"unknown key (known: {', '.join(fields)})")
+        check_keys(sub, tuple(fields), f"{key}.")
         for k, minimum in fields.items():
             if k in sub:
                 count(sub[k], f"{key}.{k}", "samples", minimum)
