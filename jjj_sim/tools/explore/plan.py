@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from jjj_sim.core.checks import check_value, check_year, count, whole_number
 from jjj_sim.core.errors import ConfigError
@@ -18,6 +19,7 @@ from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR, quarter_of
 from jjj_sim.runner import posterior as post
 from jjj_sim.runner.compose import ScenarioSpec, compose, scenario_spec
+from jjj_sim.runner.files import check_keys
 from jjj_sim.runner.params import param_rule
 from jjj_sim.sim import indicators
 from jjj_sim.sim.indicators import INDICATORS
@@ -136,9 +138,7 @@ def _mapping(value, field: str, keys: tuple[str, ...]) -> dict:
         return {}
     if not isinstance(value, dict):
         raise ConfigError(field, f"expected a mapping with keys {', '.join(keys)}")
-    for k in value:
-        if k not in keys:
-            raise ConfigError(f"{field}.{k}", f"unknown key (known: {', '.join(keys)})")
+    check_keys(value, keys, f"{field}.")
     return value
 
 
@@ -184,55 +184,74 @@ def _parse_levers(entries, end_year: int) -> list[Lever]:
         return []
     if not isinstance(entries, list):
         raise ConfigError("levers", "expected a list of {name, lever, kind, range, ...}")
-    raw = []
-    for i, e in enumerate(entries):
-        f = f"levers[{i}]"
-        e = _mapping(e, f, LEVER_KEYS)
-        for k in ("name", "lever", "kind", "range"):
-            if k not in e:
-                raise ConfigError(f"{f}.{k}", "missing")
-        name = str(e["name"])
-        if not name.isidentifier():
-            raise ConfigError(f"{f}.name", f"a lever name is a Python identifier (letters, digits, '_'), got {name!r}")
-        path = str(e["lever"]).removeprefix("policy.")
-        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
-            raise ConfigError(f"{f}.lever", f"a lever path such as incentives.xiongan, got {e['lever']!r}")
-        kind = str(e["kind"])
-        if kind not in ("value", "start"):
-            raise ConfigError(f"{f}.kind", f"expected 'value' (its intensity) or 'start' (its start date), got {kind!r}")
-        lo, hi = _pair(e["range"], f"{f}.range")
-        if kind == "value":
-            check_value(lo, "real", f"{f}.range")
-            check_value(hi, "real", f"{f}.range")
-            low, high = float(lo), float(hi)
-            if not low < high:
-                raise ConfigError(f"{f}.range", f"low ({lo}) must be below high ({hi})")
-            fixed = None
-            if e.get("value") is not None:
-                raise ConfigError(f"{f}.value", "a value lever samples the value: give its start date as 'from'")
-            if e.get("from") is not None:
-                fixed = str(e["from"])
-                if decimal_year(fixed, f"{f}.from") >= end_year + 1:
-                    raise ConfigError(f"{f}.from", f"'{fixed}' is after the run's end ({end_year})")
-        else:
-            low, high = decimal_year(lo, f"{f}.range"), decimal_year(hi, f"{f}.range")
-            if not low < high:
-                raise ConfigError(f"{f}.range", f"the first date ({lo}) must be before the second ({hi})")
-            if low >= end_year + 1:
-                raise ConfigError(f"{f}.range", f"'{lo}' is after the run's end ({end_year})")
-            if e.get("from") is not None:
-                raise ConfigError(f"{f}.from", "a start lever samples the date: give its intensity as 'value'")
-            fixed = None
-            if e.get("value") is not None:
-                check_value(e["value"], "real", f"{f}.value")
-                fixed = float(e["value"])
-        raw.append(Lever(name, path, kind, low, high, fixed, str(e.get("description", ""))))
-    names = [lv.name for lv in raw]
+    levers = [_parse_lever(e, f"levers[{i}]", end_year) for i, e in enumerate(entries)]
+    _check_lever_pairs(levers)
+    return levers
+
+
+def _parse_lever(e, f: str, end_year: int) -> Lever:
+    """One entry of ``levers`` (``f``: its field, ``levers[i]``)."""
+    e = _mapping(e, f, LEVER_KEYS)
+    for k in ("name", "lever", "kind", "range"):
+        if k not in e:
+            raise ConfigError(f"{f}.{k}", "missing")
+    name = str(e["name"])
+    if not name.isidentifier():
+        raise ConfigError(f"{f}.name", f"a lever name is a Python identifier (letters, digits, '_'), got {name!r}")
+    path = str(e["lever"]).removeprefix("policy.")
+    if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", path):
+        raise ConfigError(f"{f}.lever", f"a lever path such as incentives.xiongan, got {e['lever']!r}")
+    kind = str(e["kind"])
+    if kind not in ("value", "start"):
+        raise ConfigError(f"{f}.kind", f"expected 'value' (its intensity) or 'start' (its start date), got {kind!r}")
+    lo, hi = _pair(e["range"], f"{f}.range")
+    bounds = _value_lever_bounds if kind == "value" else _start_lever_bounds
+    low, high, fixed = bounds(e, f, lo, hi, end_year)
+    return Lever(name, path, kind, low, high, fixed, str(e.get("description", "")))
+
+
+def _value_lever_bounds(e: dict, f: str, lo, hi, end_year: int) -> tuple[float, float, str | None]:
+    """A value lever: (low, high) intensities and the date ``from`` which they apply (or None)."""
+    check_value(lo, "real", f"{f}.range")
+    check_value(hi, "real", f"{f}.range")
+    low, high = float(lo), float(hi)
+    if not low < high:
+        raise ConfigError(f"{f}.range", f"low ({lo}) must be below high ({hi})")
+    fixed = None
+    if e.get("value") is not None:
+        raise ConfigError(f"{f}.value", "a value lever samples the value: give its start date as 'from'")
+    if e.get("from") is not None:
+        fixed = str(e["from"])
+        if decimal_year(fixed, f"{f}.from") >= end_year + 1:
+            raise ConfigError(f"{f}.from", f"'{fixed}' is after the run's end ({end_year})")
+    return low, high, fixed
+
+
+def _start_lever_bounds(e: dict, f: str, lo, hi, end_year: int) -> tuple[float, float, float | None]:
+    """A start lever: (first, last) start dates as decimal years and its fixed ``value`` (or None)."""
+    low, high = decimal_year(lo, f"{f}.range"), decimal_year(hi, f"{f}.range")
+    if not low < high:
+        raise ConfigError(f"{f}.range", f"the first date ({lo}) must be before the second ({hi})")
+    if low >= end_year + 1:
+        raise ConfigError(f"{f}.range", f"'{lo}' is after the run's end ({end_year})")
+    if e.get("from") is not None:
+        raise ConfigError(f"{f}.from", "a start lever samples the date: give its intensity as 'value'")
+    fixed = None
+    if e.get("value") is not None:
+        check_value(e["value"], "real", f"{f}.value")
+        fixed = float(e["value"])
+    return low, high, fixed
+
+
+def _check_lever_pairs(levers: list[Lever]) -> None:
+    """Names unique; per lever path one lever with its other half fixed, or a value and a start
+    lever that set both."""
+    names = [lv.name for lv in levers]
     for n in names:
         if names.count(n) > 1:
             raise ConfigError("levers", f"two levers are named '{n}'")
-    for path in {lv.path for lv in raw}:
-        same = [lv for lv in raw if lv.path == path]
+    for path in {lv.path for lv in levers}:
+        same = [lv for lv in levers if lv.path == path]
         kinds = [lv.kind for lv in same]
         if len(same) > 2 or len(set(kinds)) < len(kinds):
             raise ConfigError("levers", f"policy.{path}: at most one 'value' and one 'start' lever per lever")
@@ -245,7 +264,6 @@ def _parse_levers(entries, end_year: int) -> list[Lever]:
             if len(same) == 2 and lv.fixed is not None:
                 raise ConfigError(f"levers[{i}]", f"policy.{path} has a value and a start lever: "
                                                   "the pair sets both, give neither 'from' nor 'value'")
-    return raw
 
 
 def _parse_uncertainties(data) -> tuple[dict, dict | None]:
@@ -278,9 +296,34 @@ def _parse_uncertainties(data) -> tuple[dict, dict | None]:
 
 def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     """Check an experiments file and compose the configs it implies (raises ConfigError)."""
-    from omegaconf import OmegaConf
+    outcomes, end_year = _parse_outcomes(exp)
+    scale, seed, reps, extra = _parse_settings(exp)
+    levers = _parse_levers(exp.get("levers"), end_year)
+    params, posterior = _parse_uncertainties(exp.get("uncertainties"))
+    _check_explored(levers, params, posterior, extra)
+    design = _parse_design(exp.get("design"), levers, params, posterior)
+    prim = _parse_prim(exp.get("prim"), outcomes)
+    fs = exp.get("feature_scoring", True)
+    if not isinstance(fs, bool):
+        raise ConfigError("feature_scoring", f"expected true or false, got {fs!r}")
+
+    spec = scenario_spec(exp.get("scenario", "baseline"), base_dir, "scenario")
+    common = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
+              "run.plots=false", *extra]
+    base = spec.compose(common)
+    _check_lever_nodes(base, levers)
+    if posterior is not None:
+        posterior["file"] = _posterior_file(posterior["file"], base, base_dir)
+    seeds = replication_seeds(seed, reps)
+    plan = Plan(spec, common, seed, seeds, levers, params, posterior, outcomes, design, prim, fs,
+                str(exp.get("description", "")))
+    _check_bounds(plan)
+    plan.resolved = _resolved(plan, scale, end_year, reps, extra)
+    return plan
 
 
+def _parse_outcomes(exp: dict) -> tuple[list[Outcome], int]:
+    """The outcomes and the run's end year (default: the latest outcome's)."""
     outcomes_raw = exp.get("outcomes")
     if isinstance(outcomes_raw, str) or not isinstance(outcomes_raw, list) or not outcomes_raw:
         raise ConfigError("outcomes", "name at least one INDICATOR[YEAR]")
@@ -292,6 +335,11 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     for i, o in enumerate(outcomes):
         if o.year > end_year:
             raise ConfigError(f"outcomes[{i}]", f"{o.label} is after end_year ({end_year})")
+    return outcomes, end_year
+
+
+def _parse_settings(exp: dict) -> tuple[float, int, int, list[str]]:
+    """(population scale, master seed, replications, the common overrides as given)."""
     scale = exp.get("population_scale", 0.1)
     check_value(scale, "positive", "population_scale")
     seed = whole_number(exp.get("seed", 2014), "seed", 0)
@@ -299,9 +347,11 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
     extra = exp.get("overrides") or []
     if isinstance(extra, str) or not isinstance(extra, list):
         raise ConfigError("overrides", "expected a list of overrides such as ['params.choice.beta_incentive=1.0']")
+    return scale, seed, reps, [str(o) for o in extra]
 
-    levers = _parse_levers(exp.get("levers"), end_year)
-    params, posterior = _parse_uncertainties(exp.get("uncertainties"))
+
+def _check_explored(levers: list[Lever], params: dict, posterior: dict | None, extra: list[str]) -> None:
+    """Something is explored, under names of its own, and the overrides do not set it."""
     if not levers and not params and posterior is None:
         raise ConfigError("levers", "name at least one lever or one uncertainty to explore")
     for n in params:
@@ -309,13 +359,16 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
             raise ConfigError(f"uncertainties.params.{n}", f"its name '{param_name(n)}' is also a lever's")
     explored = {f"params.{n}" for n in params} | {f"policy.{lv.path}" for lv in levers}
     for o in extra:
-        key = str(o).split("=", 1)[0].lstrip("+~")
+        key = o.split("=", 1)[0].lstrip("+~")
         if key in SET_BY_EXPERIMENT or key.startswith("hydra"):
             raise ConfigError("overrides", f"'{o}' is set by the experiment, not in overrides")
         if any(key == x or key.startswith(x + ".") for x in explored):
             raise ConfigError("overrides", f"'{o}' sets what the exploration samples")
 
-    d = _mapping(exp.get("design"), "design", DESIGN_KEYS)
+
+def _parse_design(data, levers: list[Lever], params: dict, posterior: dict | None) -> dict:
+    """``design``: the numbers of scenarios and policies and their samplers."""
+    d = _mapping(data, "design", DESIGN_KEYS)
     sampler = str(d.get("sampler", "lhs")).lower()
     lever_sampler = str(d.get("lever_sampler", sampler)).lower()
     for key, s in (("sampler", sampler), ("lever_sampler", lever_sampler)):
@@ -327,78 +380,88 @@ def parse(exp: dict, base_dir: Path | None = None) -> Plan:
         raise ConfigError("design.scenarios", "no uncertainties to sample: name some under uncertainties")
     if not levers and d.get("policies"):
         raise ConfigError("design.policies", "no levers to sample: name some under levers")
-    design = {"scenarios": n_scen, "policies": n_pol, "sampler": sampler, "lever_sampler": lever_sampler}
+    return {"scenarios": n_scen, "policies": n_pol, "sampler": sampler, "lever_sampler": lever_sampler}
 
-    prim = None
-    if exp.get("prim") is not None:
-        pr = _mapping(exp["prim"], "prim", PRIM_KEYS)
-        cond = parse_condition(pr.get("condition"), outcomes)
-        prim = {"condition": cond,
-                "threshold": _fraction(pr.get("threshold", 0.8), "prim.threshold", 0.0, 1.0, closed_high=True),
-                "peel_alpha": _fraction(pr.get("peel_alpha", 0.05), "prim.peel_alpha", 0.0, 1.0),
-                "paste_alpha": _fraction(pr.get("paste_alpha", 0.05), "prim.paste_alpha", 0.0, 1.0),
-                "mass_min": _fraction(pr.get("mass_min", 0.05), "prim.mass_min", 0.0, 1.0)}
-    fs = exp.get("feature_scoring", True)
-    if not isinstance(fs, bool):
-        raise ConfigError("feature_scoring", f"expected true or false, got {fs!r}")
 
-    spec = scenario_spec(exp.get("scenario", "baseline"), base_dir, "scenario")
-    common = [f"population.scale={scale}", f"run.end_year={end_year}", "run.record_events=false",
-              "run.plots=false", *[str(o) for o in extra]]
-    base = spec.compose(common)
+def _parse_prim(data, outcomes: list[Outcome]) -> dict | None:
+    """``prim``: the condition of the cases of interest and PRIM's settings (None: no PRIM)."""
+    if data is None:
+        return None
+    pr = _mapping(data, "prim", PRIM_KEYS)
+    cond = parse_condition(pr.get("condition"), outcomes)
+    return {"condition": cond,
+            "threshold": _fraction(pr.get("threshold", 0.8), "prim.threshold", 0.0, 1.0, closed_high=True),
+            "peel_alpha": _fraction(pr.get("peel_alpha", 0.05), "prim.peel_alpha", 0.0, 1.0),
+            "paste_alpha": _fraction(pr.get("paste_alpha", 0.05), "prim.paste_alpha", 0.0, 1.0),
+            "mass_min": _fraction(pr.get("mass_min", 0.05), "prim.mass_min", 0.0, 1.0)}
+
+
+def _check_lever_nodes(base, levers: list[Lever]) -> None:
+    """Every lever names a policy lever with a schedule in the composed base config."""
     for i, lv in enumerate(levers):
         node = OmegaConf.select(base.policy, lv.path, default=None)
         if node is None or not OmegaConf.is_dict(node) or not OmegaConf.is_list(node.get("schedule")):
             raise ConfigError(f"levers[{i}].lever", f"policy.{lv.path} is not a lever with a schedule "
                                                     "(see conf/policy/reported.yaml)")
-    if posterior is not None:
-        file = posterior["file"] if posterior["file"] is not None else base.get("posterior_file")
-        if not file:
-            raise ConfigError("uncertainties.posterior.file", "no posterior file (the config's posterior_file is null)")
-        p = Path(str(file)).expanduser()
-        if posterior["file"] is not None and base_dir is not None and not p.is_absolute() and not p.exists():
-            p = base_dir / p
-        post.load(find(p, "uncertainties.posterior.file"), "uncertainties.posterior.file")
-        posterior["file"] = str(find(p, "uncertainties.posterior.file").resolve())
-    seeds = replication_seeds(seed, reps)
-    plan = Plan(spec, common, seed, seeds, levers, params, posterior, outcomes, design, prim, fs,
-                str(exp.get("description", "")))
+
+
+def _posterior_file(given, base, base_dir: Path | None) -> str:
+    """The absolute path of the posterior file the draws come from (given, relative to the
+    experiments file, or the config's posterior_file), checked by loading it."""
+    file = given if given is not None else base.get("posterior_file")
+    if not file:
+        raise ConfigError("uncertainties.posterior.file", "no posterior file (the config's posterior_file is null)")
+    p = Path(str(file)).expanduser()
+    if given is not None and base_dir is not None and not p.is_absolute() and not p.exists():
+        p = base_dir / p
+    post.load(find(p, "uncertainties.posterior.file"), "uncertainties.posterior.file")
+    return str(find(p, "uncertainties.posterior.file").resolve())
+
+
+def _check_bounds(plan: Plan) -> None:
+    """Every sampled value at its bounds composes and checks; an error names the entry of the
+    experiments file whose bound is at fault."""
     runner = Runner(plan)
-    for corner in ("low", "high"):  # every sampled value at its bounds composes and checks
+    for corner in ("low", "high"):
         values = {lv.name: (lv.low if corner == "low" else lv.high - (0.25 if lv.kind == "start" else 0.0))
-                  for lv in levers}
-        values |= {param_name(n): b[0 if corner == "low" else 1] for n, b in params.items()}
-        if posterior is not None:
-            values[DRAW] = 0 if corner == "low" else posterior["draws"] - 1
+                  for lv in plan.levers}
+        values |= {param_name(n): b[0 if corner == "low" else 1] for n, b in plan.params.items()}
+        if plan.posterior is not None:
+            values[DRAW] = 0 if corner == "low" else plan.posterior["draws"] - 1
         try:
-            runner.config(values, seeds[0])
-        except ConfigError as err:  # name the entry of the experiments file whose bound is at fault
-            for i, lv in enumerate(levers):
+            runner.config(values, plan.seeds[0])
+        except ConfigError as err:
+            for i, lv in enumerate(plan.levers):
                 if err.field.startswith(f"policy.{lv.path}."):
                     raise ConfigError(f"levers[{i}].range", f"at its {corner} end: {err}") from None
-            for n in params:
+            for n in plan.params:
                 if err.field == f"params.{n}":
                     raise ConfigError(f"uncertainties.params.{n}", f"at its {corner} end: {err.message}") from None
             raise
-    plan.resolved = {
+
+
+def _resolved(plan: Plan, scale: float, end_year: int, reps: int, extra: list[str]) -> dict:
+    """The plan as explore.json records it."""
+    spec, prim = plan.spec, plan.prim
+    return {
         "description": plan.description, "scenario": {"name": spec.name, "description": spec.description,
                                                       "source": spec.source, "overrides": list(spec.overrides)},
-        "population_scale": scale, "end_year": end_year, "seed": seed, "replications": reps, "seeds": seeds,
-        "overrides": [str(o) for o in extra], "common_overrides": common,
+        "population_scale": scale, "end_year": end_year, "seed": plan.seed, "replications": reps,
+        "seeds": plan.seeds, "overrides": list(extra), "common_overrides": plan.common,
         "levers": [{"name": lv.name, "lever": f"policy.{lv.path}", "kind": lv.kind,
                     "range": [lv.low, lv.high] if lv.kind == "value" else [month_of(lv.low), month_of(lv.high)],
                     "ema_range": [lv.low, lv.high],
                     **({"from": lv.fixed} if lv.kind == "value" and lv.fixed is not None else {}),
                     **({"value": lv.fixed} if lv.kind == "start" and lv.fixed is not None else {}),
-                    "description": lv.description} for lv in levers],
-        "uncertainties": {"params": {n: {"ema_name": param_name(n), "low": b[0], "high": b[1]} for n, b in params.items()},
-                          "posterior": posterior},
-        "outcomes": [{"label": o.label, "ema_name": o.name} for o in outcomes],
-        "design": design,
+                    "description": lv.description} for lv in plan.levers],
+        "uncertainties": {"params": {n: {"ema_name": param_name(n), "low": b[0], "high": b[1]}
+                                     for n, b in plan.params.items()},
+                          "posterior": plan.posterior},
+        "outcomes": [{"label": o.label, "ema_name": o.name} for o in plan.outcomes],
+        "design": plan.design,
         "prim": None if prim is None else {**prim, "condition": prim["condition"].text},
-        "feature_scoring": fs,
+        "feature_scoring": plan.feature_scoring,
     }
-    return plan
 
 
 # ---------------------------------------------------------------------------- the model function
