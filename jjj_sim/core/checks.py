@@ -52,11 +52,28 @@ class Range:
             whole_number(value, field, int(self.low))
         x = number(value, field)
         if x < self.low or (self.open_low and x == self.low) or x > self.high:
-            lo = f"({self.low:g}" if self.open_low else f"[{self.low:g}"
-            raise ConfigError(field, f"must lie in {lo}, {self.high:g}], got {value}; bounds: {self.reason}")
+            raise ConfigError(field, f"{self._bounds()}, got {value}" + (f"; bounds: {self.reason}" if self.reason else ""))
+
+    def _bounds(self) -> str:
+        if self.high == math.inf:
+            return f"must be {'>' if self.open_low else '>='} {self.low:g}"
+        lo = f"({self.low:g}" if self.open_low else f"[{self.low:g}"
+        return f"must lie in {lo}, {self.high:g}]"
 
 
 PROB = Range(0, 1, "a probability or a share")
+
+
+NONNEG = Range(0, math.inf, "")  # a spread or a size: any number >= 0
+
+
+POSITIVE = Range(0, math.inf, "", open_low=True)  # a scale or a median: any number > 0
+
+
+FINITE = Range(-math.inf, math.inf, "")  # a lever value or a bound of a range: any finite number
+
+
+POSINT = Range(1, math.inf, "", whole=True)  # a count with no bound of its own
 
 
 COEF = Range(-50, 50, "a utility term of 50 multiplies the odds by e^50 = 5e21: the choice is already certain, and "
@@ -114,25 +131,13 @@ def count(value, field: str, kind: str, minimum: int = 1) -> int:
 
 
 def check_value(value, rule: Range | ListOf | str, field: str) -> None:
-    """Raise ConfigError naming ``field`` unless ``value`` obeys ``rule``: a Range, or one of
-    prob (a number in [0, 1]), nonneg (>= 0), positive (> 0), real (finite), posint (a whole
-    number >= 1)."""
-    if isinstance(rule, Range):
-        rule.check(value, field)
-        return
-    if isinstance(rule, ListOf):
-        rule.check(value, field)
-        return
-    if rule == "posint":
-        whole_number(value, field, 1)
-        return
-    x = number(value, field)
-    if rule in ("prob", "nonneg") and x < 0:
-        raise ConfigError(field, f"must be >= 0, got {value}")
-    if rule == "prob" and x > 1:
-        raise ConfigError(field, f"must be between 0 and 1, got {value}")
-    if rule == "positive" and x <= 0:
-        raise ConfigError(field, f"must be > 0, got {value}")
+    """Raise ConfigError naming ``field`` unless ``value`` obeys ``rule``: a Range or a ListOf
+    (or, for the callers not yet moved, the name of one: prob, nonneg, positive, real, posint)."""
+    rule = _NAMED.get(rule, rule) if isinstance(rule, str) else rule
+    rule.check(value, field)
+
+
+_NAMED = {"prob": PROB, "nonneg": NONNEG, "positive": POSITIVE, "real": FINITE, "posint": POSINT}
 
 
 # A scenario name becomes part of directory names, Hydra overrides and plot titles (whose font has

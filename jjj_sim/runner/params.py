@@ -10,6 +10,8 @@ from jjj_sim.core.checks import (
     COEF,
     HALF_LIFE,
     LIST,
+    NONNEG,
+    POSITIVE,
     PROB,
     ListOf,
     ParamRange,
@@ -104,8 +106,8 @@ def param_rule(name: str) -> Range | str | None:
     return None
 
 
-POPULATION_RULES = {"scale": "positive", "size_median": "positive", "size_sigma": "nonneg",
-                    "zgc_share_of_beijing_hightech": "prob"}
+POPULATION_RULES = {"scale": POSITIVE, "size_median": POSITIVE, "size_sigma": NONNEG,
+                    "zgc_share_of_beijing_hightech": PROB}
 
 
 MAX_SCALE = 10.0  # 10x the real region (about 50 M rows by 2035): beyond a 24 GiB machine

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from jjj_sim.core.checks import check_value, whole_number
+from jjj_sim.core.checks import NONNEG, POSITIVE, check_value, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.runner.params import param_rule
@@ -69,9 +69,9 @@ class Posterior:
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
     {dotted parameter name under params: value}; ``params`` is the run's params config."""
-    check_value(params.parks.prior_sd, "nonneg", "params.parks.prior_sd")
+    check_value(params.parks.prior_sd, NONNEG, "params.parks.prior_sd")
     for end in ("low", "high"):
-        check_value(params.demography[f"growth_half_life_{end}"], "positive", f"params.demography.growth_half_life_{end}")
+        check_value(params.demography[f"growth_half_life_{end}"], POSITIVE, f"params.demography.growth_half_life_{end}")
     rng = np.random.default_rng([int(seed), int(k), 1])
     out = {}
     for row in read_csv("parks.csv"):

@@ -158,3 +158,10 @@ def existing_outputs(out: Path, names) -> list[str]:
         return []
     ours = set((out / INCOMING).read_text(encoding="utf-8").split()) if (out / INCOMING).is_file() else set()
     return [n for n in names if (out / n).exists() and n not in ours]
+
+
+def discard_if_empty(run_dir: Path, keep_names) -> None:
+    """Remove ``run_dir`` if it holds nothing but ``keep_names`` (what Hydra wrote for a run that
+    was then refused: ``.hydra``, the log, the lock): a refused run leaves no directory."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= set(keep_names):
+        shutil.rmtree(run_dir, ignore_errors=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from jjj_sim.core.resources import CONF_SEARCH
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import compose, dropped_entries, precheck
 from jjj_sim.runner.entry import EXIT_WRITE, fail, first_line
-from jjj_sim.runner.rundir import lock_dir, release_dir
+from jjj_sim.runner.rundir import discard_if_empty, lock_dir, release_dir
 from jjj_sim.runner.scenarios import expand_args
 from jjj_sim.tools.sweep import record_failure
 
@@ -90,7 +89,7 @@ def _app(cfg: DictConfig) -> None:
             log.error("job %s failed: %s", hc.job.num, first_line(e))
             return
         if isinstance(e, ConfigError):
-            _discard_if_empty(run_dir)
+            discard_if_empty(run_dir, _HYDRA_FILES | {".lock"})
             fail(str(e))
         if isinstance(e, OSError):  # disk full, read-only, ...: nothing was moved into place
             print(f"jjj-sim: error: hydra.run.dir: {write_error(e, run_dir)}", file=sys.stderr)
@@ -115,12 +114,6 @@ def _finished_same(run_dir: Path, cfg: DictConfig) -> bool:
         return True
     raise ConfigError("hydra.sweep.dir", f"{run_dir} holds a finished run of another config; "
                                          "choose another hydra.sweep.dir")
-
-
-def _discard_if_empty(run_dir: Path) -> None:
-    """Remove a run directory that holds only what Hydra wrote for this failed run (and its lock)."""
-    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES | {".lock"}:
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def pin_threads() -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
 from jjj_sim.runner.entry import fail as entry_fail
 from jjj_sim.runner.outputs import summary
 from jjj_sim.runner.park_record import FIELDS
-from jjj_sim.runner.rundir import staged
+from jjj_sim.runner.rundir import discard_if_empty, staged
 from jjj_sim.runner.targets import (
     Target,
     load_targets,
@@ -436,12 +435,6 @@ def build_report(cfg: DictConfig, s: Settings, results: list[dict], seeds: list[
 
 
 # ---------------------------------------------------------------------------- app
-def _discard_if_empty(run_dir: Path) -> None:
-    """Remove a run directory that holds only what Hydra wrote for this refused run."""
-    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= _HYDRA_FILES:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
 @hydra.main(version_base="1.3", config_path=CONF_SEARCH, config_name="validate")
 def _app(cfg: DictConfig) -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -452,7 +445,7 @@ def _app(cfg: DictConfig) -> None:
         cfg = config.prepare(cfg, HydraConfig.get().overrides.task, tool=True)
         s = Settings(cfg)
     except ConfigError as e:
-        _discard_if_empty(run_dir)
+        discard_if_empty(run_dir, _HYDRA_FILES)
         fail(str(e))
     t0 = time.perf_counter()
     if s.given:
