@@ -130,14 +130,9 @@ def count(value, field: str, kind: str, minimum: int = 1) -> int:
     return value
 
 
-def check_value(value, rule: Range | ListOf | str, field: str) -> None:
-    """Raise ConfigError naming ``field`` unless ``value`` obeys ``rule``: a Range or a ListOf
-    (or, for the callers not yet moved, the name of one: prob, nonneg, positive, real, posint)."""
-    rule = _NAMED.get(rule, rule) if isinstance(rule, str) else rule
+def check_value(value, rule: Range | ListOf, field: str) -> None:
+    """Raise ConfigError naming ``field`` unless ``value`` obeys ``rule`` (a Range or a ListOf)."""
     rule.check(value, field)
-
-
-_NAMED = {"prob": PROB, "nonneg": NONNEG, "positive": POSITIVE, "real": FINITE, "posint": POSINT}
 
 
 # A scenario name becomes part of directory names, Hydra overrides and plot titles (whose font has

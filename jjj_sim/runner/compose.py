@@ -19,6 +19,7 @@ from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import initialize_conf
 from jjj_sim.runner import config
 from jjj_sim.runner.entry import first_line
+from jjj_sim.runner.files import check_keys
 from jjj_sim.runner.labels import override_key
 from jjj_sim.runner.rundir import RUN_OUTPUTS, existing_outputs, lock_dir, release_dir
 from jjj_sim.runner.scenarios import (
@@ -264,10 +265,7 @@ def scenario_spec(entry, base_dir: Path | None = None, field: str = "scenarios")
                    .get("scenario", {}).get("description", ""))
         return ScenarioSpec(entry, desc, (f"scenario={entry}",), entry)
     if isinstance(entry, dict):
-        unknown = set(entry) - {"name", "description", "base", "overrides"}
-        if unknown:
-            raise ConfigError(f"{field}:{sorted(unknown)[0]}", "unknown key of an inline scenario "
-                                                                "(keys: name, description, base, overrides)")
+        check_keys(entry, ("name", "description", "base", "overrides"), f"{field}:")
         if not entry.get("name"):
             raise ConfigError(f"{field}:name", "an inline scenario needs a name")
         name = str(entry["name"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
-from jjj_sim.core.checks import check_value, check_year, count, whole_number
+from jjj_sim.core.checks import FINITE, POSITIVE, Range, check_value, check_year, count, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.core.seeds import replication_seeds
@@ -126,7 +126,7 @@ def month_of(t: float) -> str:
 
 
 def _fraction(value, field: str, low: float, high: float, closed_high: bool = False) -> float:
-    check_value(value, "real", field)
+    check_value(value, FINITE, field)
     ok = low < value <= high if closed_high else low < value < high
     if not ok:
         raise ConfigError(field, f"must be in ({low:g}, {high:g}{']' if closed_high else ')'}, got {value!r}")
@@ -212,8 +212,8 @@ def _parse_lever(e, f: str, end_year: int) -> Lever:
 
 def _value_lever_bounds(e: dict, f: str, lo, hi, end_year: int) -> tuple[float, float, str | None]:
     """A value lever: (low, high) intensities and the date ``from`` which they apply (or None)."""
-    check_value(lo, "real", f"{f}.range")
-    check_value(hi, "real", f"{f}.range")
+    check_value(lo, FINITE, f"{f}.range")
+    check_value(hi, FINITE, f"{f}.range")
     low, high = float(lo), float(hi)
     if not low < high:
         raise ConfigError(f"{f}.range", f"low ({lo}) must be below high ({hi})")
@@ -238,7 +238,7 @@ def _start_lever_bounds(e: dict, f: str, lo, hi, end_year: int) -> tuple[float, 
         raise ConfigError(f"{f}.from", "a start lever samples the date: give its intensity as 'value'")
     fixed = None
     if e.get("value") is not None:
-        check_value(e["value"], "real", f"{f}.value")
+        check_value(e["value"], FINITE, f"{f}.value")
         fixed = float(e["value"])
     return low, high, fixed
 
@@ -276,7 +276,7 @@ def _parse_uncertainties(data) -> tuple[dict, dict | None]:
         f = f"uncertainties.params.{name}"
         name = str(name).removeprefix("params.")
         rule = param_rule(name)
-        if rule is None or rule in ("posint", "provinces"):
+        if not isinstance(rule, Range) or rule.whole:  # not a ListOf (provinces) nor a count
             raise ConfigError(f, "not a real-valued model parameter (see conf/params/default.yaml)")
         lo, hi = _pair(b, f)
         for v in (lo, hi):
@@ -341,7 +341,7 @@ def _parse_outcomes(exp: dict) -> tuple[list[Outcome], int]:
 def _parse_settings(exp: dict) -> tuple[float, int, int, list[str]]:
     """(population scale, master seed, replications, the common overrides as given)."""
     scale = exp.get("population_scale", 0.1)
-    check_value(scale, "positive", "population_scale")
+    check_value(scale, POSITIVE, "population_scale")
     seed = whole_number(exp.get("seed", 2014), "seed", 0)
     reps = count(exp.get("replications", 1), "replications", "replications")
     extra = exp.get("overrides") or []
