@@ -49,6 +49,7 @@ def horizon_quarter(date: str | int, field: str) -> int:
 
 
 def year_of(quarter: int) -> int:
+    """Calendar year of quarter index ``quarter`` (0 = 2014 Q1; -1 = 2013 Q4 gives 2013)."""
     return START_YEAR + quarter // QUARTERS_PER_YEAR
 
 

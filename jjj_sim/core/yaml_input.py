@@ -30,6 +30,7 @@ class StrictLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and reads YAML 1.2 exponent floats."""
 
     def construct_mapping(self, node, deep=False):
+        """The mapping of ``node``, as SafeLoader builds it; raises on a key given twice."""
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)

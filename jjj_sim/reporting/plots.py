@@ -24,6 +24,8 @@ def _has_limit(capacity) -> bool:
 
 
 def write_plots(out: Path, summary: dict) -> list[Path]:
+    """Draw a run's plots from its summary (summary.json's content) into ``out`` (made if
+    missing): headline.png, firms_by_province.png, parks.png and map.png; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     ind = summary["indicators"]
     paths = []

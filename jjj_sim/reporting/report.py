@@ -51,12 +51,6 @@ from jjj_sim.runner.ensembles import mean_summary
 EXTRA_YEARS = (2025, 2030)  # reported as well when before the end year
 
 
-# ---------------------------------------------------------------------------- labels
-
-
-# ---------------------------------------------------------------------------- formatting
-
-
 # ---------------------------------------------------------------------------- table model
 def _cell(text: str, cls: str = "num") -> dict:
     return {"text": text, "cls": cls}
@@ -98,15 +92,19 @@ class _Data:
         self.years = sorted({int(y) for y in levels["year"]})
 
     def level(self, scenario: str, ind: str, year: int) -> float:
+        """Mean level of ``ind`` in ``scenario`` at the end of ``year`` (nan if absent)."""
         return self.levels.get((scenario, ind, year), float("nan"))
 
     def diff(self, scenario: str, ind: str, year: int) -> tuple:
+        """(mean_diff, ci90_low, ci90_high, seed_p05, seed_p95) from the reference (nans if absent)."""
         return self.diffs.get((scenario, ind, year), (float("nan"),) * 5)
 
     def value_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        """A table cell with the level, formatted for ``unit``."""
         return _cell(fmt_value(self.level(scenario, ind, year), unit))
 
     def diff_cell(self, scenario: str, ind: str, year: int, unit: str) -> dict:
+        """A table cell with the difference and its 90% CI (class "ns" if the CI contains 0)."""
         m, lo, hi, _p05, _p95 = self.diff(scenario, ind, year)
         return _cell(fmt_diff(m, lo, hi, unit), "num ns" if ci_contains_zero(lo, hi) else "num")
 
@@ -517,8 +515,11 @@ def write_report(out: Path, *, levels: pd.DataFrame, diffs: pd.DataFrame, scenar
     levels: scenario, indicator, year, mean, p05, p95 (over seeds); diffs: scenario, indicator,
     year, n_seeds, mean_diff, ci90_low, ci90_high, seed_p05, seed_p95 (paired, from the first
     scenario); scenarios: [{"name", "description"}], the first is the reference; images: title ->
-    image file (PNG), in display order; meta: seeds, seed_values, scale, start, end_year, runs,
-    seconds, version, overrides, optionally uncertainty (a note shown with the reading guide).
+    image file (PNG, JPEG, GIF or SVG), in display order; meta: end_year (required), seeds,
+    seed_values, scale, start, runs, seconds, version, overrides, master_seed, optionally
+    uncertainty (a note shown with the reading guide) and, for posterior draws, draws and
+    posterior ({file, particles, generations, epsilons}); posterior:
+    ``ensembles.posterior_differences`` of runs at posterior draws (None: no parameter table).
     """
     out = Path(out)
     ctx = build_context(out, levels=levels, diffs=diffs, scenarios=scenarios, images=images, meta=meta,

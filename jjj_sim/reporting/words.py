@@ -72,7 +72,7 @@ def place_name(pid: str) -> str:
 
 
 def label(indicator_id: str) -> tuple[str, str]:
-    """(title in words, unit) for a headline indicator id or a place-family id such as
+    """(title in words, unit) for an indicator id (``INDICATORS``) or a place-family id such as
     ``region_firms:tangshan`` or ``park_fill_pct:xiongan_zgc``. Unknown ids come back as
     ``(indicator_id, "")``."""
     if indicator_id in INDICATORS:
@@ -107,6 +107,7 @@ def plot_label(indicator_id: str) -> tuple[str, str]:
 
 
 def missing(x) -> bool:
+    """Whether ``x`` is no number: None, NaN, or not convertible to float."""
     if x is None:
         return True
     try:
@@ -142,6 +143,7 @@ def fmt_value(x, unit: str) -> str:
 
 
 def ci_contains_zero(lo, hi) -> bool:
+    """Whether the interval [lo, hi] is known and contains 0."""
     return not missing(lo) and not missing(hi) and float(lo) <= 0.0 <= float(hi)
 
 
@@ -176,6 +178,7 @@ def fmt_range(lo, hi, unit: str) -> str:
 
 
 def fmt_seconds(s: float) -> str:
+    """A duration in seconds as "42 s", "3.5 min" (from 2 min) or "2.1 h" (from 2 h)."""
     s = float(s)
     if s < 120:
         return f"{s:,.0f} s"

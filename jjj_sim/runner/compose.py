@@ -242,6 +242,7 @@ class ScenarioSpec:
 
 
 def known_scenarios() -> list[str]:
+    """Names of the shipped scenarios (conf/scenario/*.yaml), sorted."""
     return sorted(p.stem for p in (conf_dir() / "scenario").glob("*.yaml"))
 
 

@@ -1,7 +1,8 @@
 """Checking and completing a composed config before anything runs.
 
-``prepare(cfg)`` merges ``params_file`` over ``params`` and checks every field a user can
-set: numbers in range, known places and sectors in the levers, dates inside the horizon.
+``prepare(cfg)`` merges ``params_file`` (and a posterior draw, ``params_draw``) over ``params``
+and checks every field a user can set: numbers in range, known places and sectors in the levers,
+dates inside the horizon.
 Bad input raises ConfigError naming the field; nothing has been written by then.
 """
 
@@ -31,6 +32,7 @@ from jjj_sim.sim.world import load_places, load_sectors
 
 
 def leaves(d, prefix=""):
+    """(dotted key, value) of every non-mapping value in nested dict ``d``, keys prefixed by ``prefix``."""
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
@@ -113,8 +115,10 @@ def apply_lever_edits(policy: dict, prefix: str = "policy") -> list[str]:
 def prepare(cfg: DictConfig, overrides=(), named: bool = False, notes=(), tool: bool = False) -> DictConfig:
     """Merged and checked copy of ``cfg`` (raises ConfigError).
 
-    ``params_file`` values are merged over the defaults, except for parameters set on the
-    command line (``overrides``): precedence is command line > params_file > defaults.
+    ``params_file`` values are merged over the defaults, then the posterior draw
+    ``params_draw`` (with the prior draws of the quantities the record does not fit) over
+    those, except for parameters set on the command line (``overrides``): precedence is
+    command line > params_draw > params_file > defaults.
     Lever edits (``from:``) are applied; a run whose levers the overrides changed is labelled
     ``<scenario>+edited`` unless ``named`` (or ``scenario.name`` is overridden); the notes
     (``notes`` and the lever edits) go to ``scenario.edits``. ``tool``: the config of a tool

@@ -12,7 +12,7 @@ from jjj_sim.runner.compose import ScenarioSpec
 from jjj_sim.runner.simulate import simulate
 from jjj_sim.sim import indicators
 
-# place families in run rows: indicator ids "<family>:<place id>" (report.label names them)
+# place families in run rows: indicator ids "<family>:<place id>" (reporting.words.label names them)
 PARK_FAMILIES = {"firms": "park_firms", "firms_from_beijing": "park_firms_from_beijing",
                  "firms_from_bjtj": "park_firms_from_bjtj", "overflow_to_region": "park_overflow_to_region"}
 

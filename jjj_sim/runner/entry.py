@@ -15,6 +15,7 @@ from jjj_sim.core.errors import ConfigError, OutputError, write_error
 
 
 def first_line(e: Exception) -> str:
+    """The first line of ``e``'s message (its class name if the message is empty)."""
     text = str(e).strip().splitlines()
     return text[0] if text else e.__class__.__name__
 

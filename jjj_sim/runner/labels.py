@@ -14,6 +14,7 @@ EDITED = "+edited"
 
 
 def override_key(override: str) -> str:
+    """The key an override sets: the part before '=', without leading '+' or '~'."""
     return str(override).split("=", 1)[0].lstrip("+~")
 
 
@@ -25,6 +26,7 @@ def edits_levers(overrides) -> bool:
 
 
 def names_itself(overrides) -> bool:
+    """Do these overrides set ``scenario.name``?"""
     return any(override_key(o) == "scenario.name" for o in overrides or ())
 
 

@@ -1,12 +1,10 @@
-"""Writing a run's outputs, all or nothing, one command per directory.
+"""Writing a run's outputs: ``summary`` (summary.json's content), ``write_run`` (every file
+of a finished run: indicators.parquet, events.parquet, plots, config_resolved.yaml,
+run_info.json, summary.json last) and the plot drawers (``PlotProcess``, ``InProcessPlots``).
 
-Everything is written into ``RUN_DIR/.partial-<pid>`` first and moved into ``RUN_DIR`` only
-when complete, ``summary.json`` last: a run directory with a ``summary.json`` holds a
-finished run; a failed run leaves no output file behind. A command holds the directory's
-lock (``lock_dir``: ``RUN_DIR/.lock``, an OS file lock through ``filelock``, released when the
-process ends however it ends) while it writes there, so a second command pointed at the same
-directory is refused, and a staging directory left by a killed process is removed by the
-next command that takes the lock.
+``write_run`` writes into a staging directory it is given; making a run directory all or
+nothing, one command at a time (the staging directory, ``summary.json`` moved last, the
+directory's lock), is ``runner/rundir.py``'s job (``staged``, ``lock_dir``).
 """
 
 from __future__ import annotations
@@ -97,6 +95,7 @@ class PlotProcess:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def render(self, out: Path, result: dict) -> None:
+        """Send the child ``out`` and the summary ``result`` to draw (a dead child is reported by ``wait``)."""
         try:
             self._proc.stdin.write(json.dumps({"out": str(out), "summary": result}))
             self._proc.stdin.close()
@@ -104,12 +103,14 @@ class PlotProcess:
             pass
 
     def wait(self) -> None:
+        """Wait for the child to finish; RuntimeError with its last error line if it failed."""
         err = self._proc.stderr.read()
         if self._proc.wait() != 0:
             lines = [x for x in err.strip().splitlines() if x.strip()]
             raise RuntimeError(f"plots: {lines[-1] if lines else f'exit code {self._proc.returncode}'}")
 
     def stop(self) -> None:
+        """Kill the child if it still runs, and close its pipes."""
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
@@ -137,7 +138,7 @@ def strict_json(result: dict) -> str:
 def write_run(staging: Path, model, cfg, timings: dict, plotter: PlotProcess | InProcessPlots | None = None) -> dict:
     """Write a finished run's outputs into ``staging`` (the event log, if recorded, is already
     there when it was streamed; else it is written here). ``summary.json`` is the caller's
-    ``staged(..., last="summary.json")`` mark of a complete run."""
+    ``staged(..., last="summary.json")`` mark of a complete run. Returns the summary."""
     result = summary(model, cfg)
     if cfg.run.plots:
         if plotter is None:

@@ -45,6 +45,8 @@ def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
 
 @dataclass(frozen=True)
 class Posterior:
+    """A loaded posterior file: its particles (parameter values and normalised weights) and metadata."""
+
     path: Path
     names: list[str]  # parameter names (dotted, under params)
     values: np.ndarray  # particles x parameters
@@ -53,6 +55,7 @@ class Posterior:
 
     @property
     def size(self) -> int:
+        """Number of particles."""
         return len(self.weights)
 
     def index(self, k: int) -> int:
@@ -67,8 +70,11 @@ class Posterior:
 
 
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
-    """Draw ``k`` of the quantities the record does not fit (see the module docstring), as
-    {dotted parameter name under params: value}; ``params`` is the run's params config."""
+    """Draw ``k`` of the quantities the record does not fit, as {dotted parameter name under
+    params: value}: the offset of each park without a count in the record, from
+    N(0, ``parks.prior_sd``), and ``demography.growth_half_life_years``, log-uniform between
+    ``growth_half_life_low`` and ``growth_half_life_high``. ``params`` is the run's params
+    config; the same (``seed``, ``k``) gives the same draw."""
     check_value(params.parks.prior_sd, NONNEG, "params.parks.prior_sd")
     for end in ("low", "high"):
         check_value(params.demography[f"growth_half_life_{end}"], POSITIVE, f"params.demography.growth_half_life_{end}")

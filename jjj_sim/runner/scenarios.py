@@ -25,6 +25,7 @@ SCENARIO_FILE_KEYS = ("defaults", "scenario", "policy")  # what a scenario file 
 
 
 def conf_dir() -> Path:
+    """The configs directory (``core.resources.conf_path``)."""
     return conf_path()
 
 
@@ -36,6 +37,8 @@ def cache_dir() -> Path:
 
 
 def is_scenario_file(value: str) -> bool:
+    """Whether a scenario given by the user is a file path (ends in .yaml/.yml or holds a path
+    separator) rather than a known scenario's name."""
     value = str(value)
     return value.endswith((".yaml", ".yml")) or "/" in value or os.sep in value
 
@@ -115,6 +118,7 @@ def normalise_overrides(args) -> list[str]:
 
 
 def searchpath_arg() -> str:
+    """The Hydra override that adds the scenario-file cache (``cache_dir()``) to the search path."""
     return f"hydra.searchpath=[file://{cache_dir()}]"
 
 

@@ -1,6 +1,6 @@
 """Running the model: ``simulate(cfg)`` builds and runs one simulation (the one way a run is
-made), ``run_to_dir`` writes it into a run directory, all or nothing; ``replication_seeds``
-spawns the seeds of an ensemble (common random numbers).
+made), ``run_to_dir`` writes it into a run directory, all or nothing. (The seeds of an
+ensemble come from ``jjj_sim.core.seeds.replication_seeds``.)
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ log = logging.getLogger("jjj_sim")
 
 
 def simulate(cfg: DictConfig, progress=False, events_path=None, seed: int | None = None):
-    """Build and run the model for a prepared config; return (model, timings). ``seed``: the
+    """Build and run the model for a prepared config; return (model, timings: {"build", "run"}
+    in seconds). ``seed``: the
     model's seed, if not the config's own (``cfg.seed``; the calibration varies it on one
     config). ``progress``:
     True logs a line per simulated year; a callable is called with the model after each year.

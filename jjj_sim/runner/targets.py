@@ -49,6 +49,9 @@ KNOWN_KEYS = frozenset(REQUIRED + MEASURES + ("field", "value", "low", "high", "
 
 @dataclass(frozen=True)
 class Target:
+    """One checked target (see the module docstring): what it measures, the reported value or
+    range, and how the distance to it is formed."""
+
     id: str
     indicator: str | None  # None for park and ratio targets
     year: int
@@ -88,6 +91,7 @@ class Target:
 
     @property
     def unit(self) -> str:
+        """Unit of the measured series: "firms" for a park, "share" for a ratio, else the indicator's."""
         if self.park is not None:
             return "firms"
         if self.ratio is not None:
@@ -123,6 +127,7 @@ class Target:
 
     # ------------------------------------------------------------------ distance
     def distance(self, simulated: float, margin: float = 0.0) -> float:
+        """The distance d of ``simulated`` to this target (module docstring); inf if not finite."""
         r, s, t = self.value, simulated, self.tolerance
         if not math.isfinite(s):
             return math.inf
@@ -146,6 +151,7 @@ class Target:
         return (gap / (t * r)) ** 2
 
     def met(self, simulated: float) -> bool:
+        """Whether ``simulated`` meets the target, without the margin (False if not finite)."""
         if not math.isfinite(simulated):
             return False
         if self.kind == "approx":

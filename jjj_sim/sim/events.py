@@ -25,6 +25,9 @@ FLUSH_ROWS = 1 << 20
 
 
 class EventLog:
+    """The model's event log: counts by kind always, the events themselves when ``enabled``
+    (kept in memory, or handed to ``sink`` a row group at a time)."""
+
     def __init__(self, enabled: bool = True, sink=None):
         self.enabled = enabled
         self._chunks: list[tuple] = []
@@ -33,6 +36,8 @@ class EventLog:
         self.counts = dict.fromkeys(KINDS, 0)
 
     def add(self, kind: str, quarter: int, firm, src, dst, sector, parent=None) -> None:
+        """Log one event of ``kind`` (one of KINDS) per row of ``firm`` in ``quarter``; ``src``,
+        ``dst``, ``sector`` and ``parent`` (default -1) give each row's places, sector and parent."""
         k = len(firm)
         self.counts[kind] += k
         if not self.enabled or k == 0:
@@ -58,11 +63,16 @@ class EventLog:
             self._chunks, self._buffered = [], 0
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The logged events as {column: array} in NAMES order (codes, not names); RuntimeError if
+        the log was streamed to its sink."""
         if self.sink is not None:
             raise RuntimeError("the event log was streamed to its sink; read the Parquet file instead")
         return self._concat()
 
     def to_frame(self, place_ids, sector_ids, quarter_dates) -> pd.DataFrame:
+        """The logged events as a DataFrame (date, event, firm, from_place, to_place, sector,
+        parent), codes turned into categoricals of ``place_ids``, ``sector_ids`` and
+        ``quarter_dates`` (the date of each quarter index); a missing place is NaN."""
         a = self.arrays()
         place_cat = pd.Categorical.from_codes(np.asarray(a["src"], np.int64), categories=list(place_ids)) \
             if len(a["src"]) else pd.Categorical([], categories=list(place_ids))
@@ -129,6 +139,8 @@ class ParquetEventWriter:
                     self._error = e
 
     def write(self, arrays: dict) -> None:
+        """Queue one row group ({column: array}, as ``EventLog`` buffers it) for the writer thread;
+        raises the error the thread met on an earlier group, if any."""
         if self._error is not None:
             raise self._error
         self._queue.put(arrays)

@@ -132,6 +132,7 @@ class History:
         self.origin: list[np.ndarray] = []  # [P, 3]: rows by origin province (simulated units)
 
     def record(self, m) -> None:
+        """Append the model's quarter: legal units, branches and origins by place, and the park fields."""
         self.quarters.append(m.quarter)
         self.legal.append(m.tally.legal.copy())
         self.branches.append(m.tally.branches.copy())
@@ -178,7 +179,8 @@ def _year_ends(model) -> dict[int, int]:
 
 
 def parks_year_end(model) -> dict:
-    """{park id: {"name", "region", "capacity", FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
+    """{park id: {"name", "region", "type", "capacity" (None: no physical limit), "pull_constant",
+    FIELD: {year: value} for FIELD in PARK_FIELDS}}."""
     last = _year_ends(model)
     out = {}
     for j, p in enumerate(model.places.parks):

@@ -74,6 +74,7 @@ class Tally:
 
     @classmethod
     def empty(cls, province: np.ndarray, n_sectors: int) -> Tally:
+        """All-zero tallies for the places of ``province`` (a province index per place) and ``n_sectors`` sectors."""
         n_places = len(province)
         return cls(np.zeros((n_places, n_sectors), np.int64), np.zeros((n_places, n_sectors), np.int64),
                    np.zeros(n_places, np.int64), np.zeros((n_places, 3), np.int64), np.zeros((n_places, 2)),
@@ -124,10 +125,12 @@ class Park(mesa.Agent):
 
     @property
     def occupancy(self) -> int:
+        """Rows (legal units and branches) in the park now, in simulated firms."""
         return int(self.model.tally.occupancy[self.place])
 
     @property
     def free_slots(self) -> float:
+        """Slots left now, in simulated firms (inf: no physical limit)."""
         return self.free_slots_at(self.model.tally.occupancy)
 
     def free_slots_at(self, occupancy: np.ndarray) -> float:
@@ -145,6 +148,8 @@ class RegionalGovernment(mesa.Agent):
         self.own = np.flatnonzero(model.places.province == province)  # its places
 
     def step(self) -> None:
+        """Copy the place-scoped levers in force this quarter into the model's policy state for
+        this province's places."""
         full, st = self.model._full_policy, self.model.policy_state
         own = self.own
         st.closure_places[own] = full.closure_places[own]
@@ -159,9 +164,14 @@ class RelocationModel(mesa.Model):
     """Agent-based model of firm closure, relocation, branching, entry and exit.
 
     Args:
-        cfg: the composed config (``population``, ``params``, ``policy``, ``run``), a
-            DictConfig or anything with attribute access.
-        seed: seed of the model's numpy Generator (``self.rng``).
+        cfg: an OmegaConf config (DictConfig) as prepared by the runner (``runner.compose.compose``,
+            which checks it with ``runner.config.prepare``), with ``population``, ``params``,
+            ``policy`` and ``run``. It must be a DictConfig: its sub-trees are converted with
+            ``OmegaConf.to_container``.
+        seed: seed of the model's numpy Generator (``self.rng``, the initial population) and of
+            each rule's own stream (``self.streams``).
+        event_sink: where the event log goes while the model runs (a ``ParquetEventWriter``);
+            None keeps it in memory.
     """
 
     def __init__(self, cfg, seed: int = 0, event_sink=None):
@@ -320,6 +330,7 @@ class RelocationModel(mesa.Model):
         return rows
 
     def move_firms(self, rows, dest, kind: str) -> None:
+        """Move ``rows`` to the places ``dest``, keeping tallies, counters and the event log (``kind``) in step."""
         if len(rows) == 0:
             return
         t = self.firms
@@ -337,6 +348,7 @@ class RelocationModel(mesa.Model):
         self.events.add(kind, self.quarter, rows, src, dest, t.sector[rows])
 
     def remove_firms(self, rows, kind: str) -> None:
+        """Mark ``rows`` dead (``kind``: closure, exit, decapacity), keeping tallies, counters and the event log in step."""
         if len(rows) == 0:
             return
         t = self.firms
@@ -387,6 +399,7 @@ class RelocationModel(mesa.Model):
             self._exit_buckets.setdefault(int(exit_at[start]), []).append(rows[start:end])
 
     def exits_due(self, quarter: int) -> np.ndarray:
+        """Rows whose scheduled ordinary exit is ``quarter`` (alive or not); empties that quarter's bucket."""
         parts = self._exit_buckets.pop(quarter, [])
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
@@ -450,6 +463,8 @@ class RelocationModel(mesa.Model):
             self.running = False
 
     def run_model(self, progress=None) -> None:
+        """Step to the end of ``run.end_year``, calling ``progress(model)`` after each quarter if
+        given; then flush the event log to its sink."""
         while self.running and self.quarter < self.last_quarter:
             self.step()
             if progress is not None:

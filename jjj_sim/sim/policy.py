@@ -82,6 +82,7 @@ class Schedule:
         return float(self.values[hit[0]]) if len(hit) else 0.0
 
     def at(self, quarter: int) -> float:
+        """The value in force in ``quarter``: the latest entry that started by then (0 before the first)."""
         i = np.searchsorted(self.quarters, quarter, side="right") - 1
         return float(self.values[i]) if i >= 0 else 0.0
 

@@ -1,8 +1,8 @@
 """The firm table: one row per firm (legal unit) or branch, as numpy columns.
 
 A row is never reused or deleted: a firm that closes or exits is marked dead, so the row
-number is a stable firm id and "no firm lost or duplicated" is checkable. Columns grow by
-amortised doubling as firms are born.
+number is a stable firm id and "no firm lost or duplicated" is checkable. Columns grow
+geometrically (by half their capacity) as firms are born, so appending is amortised O(1).
 
 Also builds the synthetic 2014 population from the documented aggregates
 (``jjj_sim/data/``): end-2013 legal units by province, split among regions by
@@ -73,6 +73,7 @@ class FirmTable:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the columns, allocated capacity included."""
         return sum(a.nbytes for a in self._cols.values())
 
 

@@ -59,6 +59,7 @@ def _cached(cache: dict, key, build):
 
 @functools.cache
 def places() -> tuple[Sectors, Places]:
+    """(sectors, places) from the package data, read once per process; arrays read-only."""
     sectors = _read_only(load_sectors())
     return sectors, _read_only(load_places(sectors))
 

@@ -39,6 +39,7 @@ _EARTH_RADIUS_KM = 6371.0
 
 
 def read_csv(name: str) -> list[dict[str, str]]:
+    """The rows of package data file ``name`` (in jjj_sim/data/) as dicts of strings."""
     with resources.files("jjj_sim.data").joinpath(name).open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
@@ -54,6 +55,8 @@ def haversine_km(lat1, lon1, lat2, lon2):
 
 @dataclass(frozen=True)
 class Sectors:
+    """All sectors (sectors.csv) as parallel arrays."""
+
     ids: tuple[str, ...]
     industrial: np.ndarray  # bool [S]
     hightech_prob: np.ndarray  # float [S]
@@ -61,6 +64,7 @@ class Sectors:
     share: np.ndarray  # float [3 provinces, S], rows sum to 1
 
     def index(self, sector: str, field: str) -> int:
+        """Index of sector id ``sector``; ConfigError naming ``field`` if unknown."""
         try:
             return self.ids.index(sector)
         except ValueError:
@@ -80,6 +84,7 @@ class Sectors:
 
 
 def load_sectors() -> Sectors:
+    """The sectors from sectors.csv; ConfigError if a province's shares do not sum to 1."""
     rows = read_csv("sectors.csv")
     share = np.array([[float(r[f"share_{p}"]) for r in rows] for p in PROVINCES])
     if not np.allclose(share.sum(axis=1), 1.0, atol=1e-9):
@@ -120,6 +125,7 @@ class Places:
         return masks
 
     def index(self, place: str, field: str) -> int:
+        """Index of place id ``place``; ConfigError naming ``field`` if unknown."""
         try:
             return self.ids.index(place)
         except ValueError:
@@ -127,6 +133,7 @@ class Places:
 
     @property
     def parks(self) -> np.ndarray:
+        """Indices of the named parks, in order."""
         return np.flatnonzero(self.is_park)
 
     def select(self, spec, field: str) -> np.ndarray:
@@ -179,6 +186,8 @@ def _park_capacity(text: str, field: str) -> float:
 
 
 def load_places(sectors: Sectors) -> Places:
+    """The places from regions.csv, parks.csv and region_weights.csv (a bad park entry or date is
+    a ConfigError naming the file and row); a park opens no earlier than its region."""
     regions = read_csv("regions.csv")
     parks = read_csv("parks.csv")
     weights = {r["region"]: float(r["weight"]) for r in read_csv("region_weights.csv")}
@@ -282,7 +291,8 @@ class Geography:
         rail:  min over the links of p's region open in q of
                rail_access + (1 - speedup) * ride(link) + circuity * d(r, p) / road_speed
         ride(link) = the link's reported fastest in-train time where rail_links.csv gives one,
-                     else circuity * (route length) / rail_speed, the route running through
+                     else circuity * (route length) / speed (a scenario link's ``speed_kmh``,
+                     else ``rail_speed_kmh``), the route running through
                      the link's ``via`` region where it has one (d(BJ, via) + d(via, r)),
                      else straight (d(BJ, r))
     where d_p is the great-circle distance of p to Beijing core and r the place's region;

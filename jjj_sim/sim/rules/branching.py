@@ -83,6 +83,7 @@ def open_branches(ctx: BranchingContext, parents: np.ndarray, initial: bool = Fa
 
 
 def apply(ctx: BranchingContext) -> None:
+    """One quarter of branching: parents drawn by their hazard open a branch each."""
     t, rng = ctx.firms, ctx.stream
     h_max = float(parent_hazard(ctx, np.array([ZGC, HIGHTECH, 0], dtype=np.uint8)).max())
     rows = hazard.draw(rng, t.n, h_max)

@@ -14,6 +14,8 @@ import numpy as np
 
 
 class FirmChanges(Protocol):
+    """The firm-table changes a rule may make (implemented by ``RelocationModel``)."""
+
     def add_firms(self, place, sector, flags, origin, parent, kind: str, rng=None,
                   initial: bool = False) -> np.ndarray:
         """Append firms (``flags`` None: drawn from ``rng``); return their rows."""

@@ -33,9 +33,9 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
 
 Same-sector firms are counted in real-firm units (simulated count / population scale) so
 the utility does not depend on the scale. Each chooser sees a uniform random sample of
-``sample_size`` of the places open to it (plus its own place when staying is an option), as
-in UrbanSim's sampled-alternative MNL (its own place, when staying is an option, is always
-one of the ``sample_size``), and picks the best by adding Gumbel noise.
+``sample_size`` of the places open to it, as in UrbanSim's sampled-alternative MNL (when
+staying is an option its own place is always one of the ``sample_size``), and picks the best
+by adding Gumbel noise.
 
 Capacity: only a park whose record states a physical limit has one (parks.csv ``capacity``;
 Xiong'an ZGC's phase one); the others take every chooser. A park draws choosers whether or
@@ -67,7 +67,7 @@ class ChoiceContext:
     region: np.ndarray  # int [P]: a park's region (a region: itself)
     friction: np.ndarray  # float [P]: disutility of crossing a provincial border into p
     open: np.ndarray  # bool [P]
-    blocked: np.ndarray  # bool [P, S]: negative list
+    blocked: np.ndarray  # bool [P, S]: negative list and de-capacity (PolicyState.blocked)
     free_slots: np.ndarray  # float [P]: slots left this quarter (inf for regions); updated
     stay_bonus: float
     overflow: np.ndarray  # int [P]: choosers of a full park sent to its region (simulated firms); updated
@@ -104,6 +104,10 @@ def place_constants(params, places, in_xiongan: np.ndarray, offsets) -> np.ndarr
 def build_context(params, travel_time, cost, counts_real, specialised, incentive, is_park,
                   province, region, friction_scale, open_mask, blocked, free_slots,
                   asc) -> ChoiceContext:
+    """This quarter's ChoiceContext: the shared utility of each place and sector from
+    ``params`` (``params.choice``), travel time (hours), cost level, same-sector counts (real
+    firms, [P, S]), specialisation and incentives, with the border friction, open places,
+    blocked sectors, free park slots and constants ``asc`` (``place_constants``)."""
     c = params
     place_firms = counts_real.sum(axis=1)
     size = np.where(is_park, 1.0, np.maximum(place_firms, 1.0))  # a park's pull is its constant

@@ -73,6 +73,7 @@ class DemographyContext:
 
 
 def quarterly_exit_hazard(params) -> float:
+    """The quarterly exit hazard equivalent to ``params.demography.exit_annual_rate``."""
     return 1.0 - (1.0 - params.demography.exit_annual_rate) ** 0.25
 
 
@@ -86,6 +87,7 @@ def log_growth(g0: float, years: float, half_life: float) -> float:
 
 
 def target_count(counts_2013: float, g0: float, years: float, half_life: float) -> float:
+    """Legal units on the census trajectory ``years`` after end 2013 (real firms)."""
     return counts_2013 * np.exp(log_growth(g0, years, half_life))
 
 

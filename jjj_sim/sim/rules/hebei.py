@@ -90,6 +90,8 @@ def _own_candidates(ctx: HebeiContext, rows: np.ndarray, decap_sectors: np.ndarr
 
 
 def upgrade(ctx: HebeiContext) -> None:
+    """Hebei's own upgrading this quarter: Poisson-many of its own non-high-tech industrial legal
+    units (outside the de-capacity sectors) become high-tech, through ``changes.upgrade_firms``."""
     st, t, rng = ctx.policy_state, ctx.firms, ctx.stream
     g = ctx.params.structure.hightech_excess_growth_annual * st.hightech_drive
     if g <= 0:

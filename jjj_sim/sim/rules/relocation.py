@@ -45,6 +45,8 @@ class RelocationContext:
 
 
 def apply(ctx: RelocationContext) -> None:
+    """One quarter of relocation: movers drawn by their hazard choose a place; those that pick
+    another place move."""
     st, p, t, rng = ctx.policy_state, ctx.params.relocation, ctx.firms, ctx.stream
     h_place = (p.base_quarterly_hazard * ctx.cost ** p.cost_elasticity
                * (1.0 + p.push_effect * st.push))

@@ -69,6 +69,7 @@ def links_real(ctx) -> float:
 
 
 def expected_per_year(ctx) -> float:
+    """C(t): expected contracts a year at this quarter's links and levers."""
     p, st = ctx.params.technology, ctx.policy_state
     c0 = ctx.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]["count"]
     z0 = ctx.inputs["zgc_branches_tjhb_2013"]["value"]
@@ -77,6 +78,7 @@ def expected_per_year(ctx) -> float:
 
 
 def value_per_contract_bn(ctx) -> float:
+    """Turnover per contract this quarter, bn yuan: the 2013 value grown at ``value_growth_annual``."""
     inp = ctx.inputs["tech_contracts_bj_to_tjhb_2013"]["value"]
     years_since_2013 = (ctx.quarter + 1) / 4.0
     return inp["turnover_bn_yuan"] / inp["count"] * (1.0 + ctx.params.technology.value_growth_annual) ** years_since_2013
