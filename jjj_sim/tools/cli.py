@@ -170,6 +170,10 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
 
 
 def main() -> None:
+    """``jjj-sim``: expand scenario files into config options and, before Hydra writes anything, check
+    the overrides and lock the run directory (a multirun: check each swept scenario); bad input is one
+    line and exit 2, a run directory that cannot be made exit 1. Then run the Hydra app. Flags that only
+    print, and a command with its own config path or directory, skip the checks."""
 
     argv = sys.argv[1:]
     flags, overrides = split_flags(argv)

@@ -15,7 +15,8 @@ the 5-95% range of the per-seed differences: totals, provinces, the 18 regions a
 parks (with capacity and fill where the record states a physical limit), and the parks' record
 beside the model (jjj_sim/data/park_record.csv). Writes into the output directory (all or nothing):
 runs.parquet (every run: scenario, seed, draw, indicator, year, value), differences.csv,
-levels.csv, report.md, report.html (self-contained) and plots/.
+levels.csv, report.md, report.html (self-contained), compare_info.json and plots/. The runs go
+through the runner's ``run_jobs``, which saves each in ``.jobs/`` so a killed comparison resumes.
 
 ``uncertainty: posterior`` (with ``draws: K``; ``posterior_file:`` defaults to the committed
 calibration/fitted/baseline_posterior.parquet) adds parameter uncertainty: every scenario
@@ -233,6 +234,9 @@ def _settings(exp: dict) -> tuple[int, int, float, int, list[str]]:
 
 
 def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) -> dict:
+    """Run every scenario of ``exp`` on the same seeds (and, with posterior uncertainty, at each draw)
+    with ``run_jobs`` (results saved in ``out/.jobs`` for resuming), then write the tables, plots and
+    report into ``out``, all or nothing. Returns the run's metadata (compare_info.json)."""
     from jjj_sim.reporting.report import write_report
 
     specs: list[ScenarioSpec] = scenario_specs(exp.get("scenarios"), base_dir)
@@ -294,6 +298,8 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
 
 
 def main(argv=None) -> None:
+    """``jjj-sim-compare``: read the experiments file, apply the command-line options, check them before
+    the output directory is made, and ``compare`` into it (bad input: one line, exit 2)."""
     ap = argparse.ArgumentParser(prog="jjj-sim-compare", description="Compare scenarios against a reference (the first).")
     ap.add_argument("experiment", nargs="?", default="experiments/scenarios.yaml")
     ap.add_argument("--scenarios", help="comma-separated names or scenario files, the reference first (overrides the file)")

@@ -59,6 +59,9 @@ from jjj_sim.sim.indicators import INDICATORS
 
 
 def parse(exp: dict) -> tuple[dict, list[tuple[str, int]]]:
+    """Check an experiments file: returns SALib's problem ({num_vars, names, bounds} of ``params``) and
+    the outputs [(indicator, year)] of ``indicators``; the other settings are checked too
+    (ConfigError)."""
     params = exp.get("params") or {}
     if not params:
         raise ConfigError("params", "name at least one parameter with [low, high] bounds")
@@ -223,6 +226,9 @@ EXPERIMENT_KEYS = ("method", "params", "indicators", "replications", "seed", "po
 
 
 def run(exp: dict, method: str, out: Path, workers: int, base_dir: Path | None = None) -> dict:
+    """Sample the parameters (Morris or Sobol), run every point on the replication seeds with
+    ``run_jobs`` (results saved in ``out/.jobs`` for resuming), compute the indices and write the
+    outputs into ``out``, all or nothing. Returns the result written as sensitivity.json."""
     from SALib.sample import morris as morris_s
     from SALib.sample import sobol as sobol_s
 
@@ -322,6 +328,9 @@ def _plots(out: Path, r: dict) -> None:
 
 
 def main(argv=None) -> None:
+    """``jjj-sim-sensitivity``: read the experiments file, apply ``--method``, ``--replications`` and
+    ``--scale``, check it before the output directory is made, ``run`` it and print the report (bad
+    input: one line, exit 2)."""
     ap = argparse.ArgumentParser(prog="jjj-sim-sensitivity", description="Morris or Sobol sensitivity (SALib).")
     ap.add_argument("experiment", nargs="?", default="experiments/sensitivity.yaml")
     ap.add_argument("--method", choices=("morris", "sobol"), default=None)

@@ -20,7 +20,7 @@ jobs' outputs from disk when the sweep ends and writes into the sweep directory:
   quarter (``year``, ``quarter`` 1-4, ``value``) from each job's ``indicators.parquet``; a flow
   indicator's quarterly value is that quarter's flow, the others are the value at the quarter's
   end;
-- ``sweep_failures.csv``: the jobs that failed and why.
+- ``sweep_failures.csv``: the jobs that failed or left no result (``missing``), and why.
 Every file is written under a temporary name and renamed into place once all are written;
 files of an earlier gather into the same directory that this one does not produce are removed.
 
@@ -75,6 +75,7 @@ FILES = ("sweep_results.parquet", "sweep_summary.csv", "sweep_targets.parquet", 
 
 
 def record_failure(job_dir: Path, error: BaseException) -> None:
+    """Write ``failure.json`` (the error and its traceback) into a failed job's directory."""
     job_dir.mkdir(parents=True, exist_ok=True)
     info = {"error": f"{error.__class__.__name__}: {error}",
             "traceback": "".join(traceback.format_exception(error))}
@@ -135,8 +136,9 @@ def _kind(v) -> str | None:
 
 
 def column_kinds(jobs_overrides: list[dict[str, tuple[object, str]]]) -> dict[str, str]:
-    """{override key: int | float | bool | str | null} over all jobs: ints and floats make a
-    float column, any other mix (or a value that is not a scalar) a string column."""
+    """{override key: int | float | bool | str | text | null} over all jobs: ints and floats make a
+    float column; any other mix, or a value that is not a scalar, ``text`` (a string column of the
+    override as written); ``null`` when no job gives a value."""
     kinds: dict[str, set] = {}
     for over in jobs_overrides:
         for key, (value, _) in over.items():
@@ -200,7 +202,8 @@ def _load_targets(path):
 
 def target_rows(s: dict, targets) -> list[dict]:
     """One row per target for a run's summary ``s`` (summary.json): simulated value and met;
-    both missing when the target's year is not among the run's years."""
+    both missing when the target's year is not among the run's years or the run lacks what it
+    measures (e.g. a park; logged)."""
     years = {str(y) for y in s["years"]}
     rows = []
     for t in targets:
@@ -238,6 +241,8 @@ def quarterly_rows(job_dir: Path, names) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------- gathering
 @dataclass
 class Gathered:
+    """A sweep's gathered tables, as ``write`` writes them (sweep_failures.csv comes from ``jobs``)."""
+
     results: pd.DataFrame  # sweep_results.parquet
     jobs: pd.DataFrame  # sweep_summary.csv
     targets: pd.DataFrame | None  # sweep_targets.parquet (None: no targets file)
@@ -413,6 +418,7 @@ class GatherResults(Callback):
             log.error("gathering failed: %s", e)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        """Gather the sweep's jobs into the sweep directory, then release its lock."""
         sweep_dir = Path(config.hydra.sweep.dir)
         self._ended = True
         try:

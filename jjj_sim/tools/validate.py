@@ -135,6 +135,7 @@ class ForecastSeries:
     probe: Target  # measures the series; its reported fields are unused
 
     def values(self, result: dict) -> dict[int, float]:
+        """{year: value} of the series in each of ``years``, from one run's summary."""
         v = self.probe.series_values(result)
         return {y: float(v[str(y)]) for y in self.years}
 
@@ -169,6 +170,7 @@ def load_forecast(path) -> list[ForecastSeries]:
 
 
 def forecast_table(series: list[ForecastSeries], results: list[dict]) -> list[dict]:
+    """forecast.json's rows: for every series and year asked, the mean and 5-95% band over the runs."""
     rows = []
     for f in series:
         vals = [f.values(r) for r in results]
@@ -181,6 +183,7 @@ def forecast_table(series: list[ForecastSeries], results: list[dict]) -> list[di
 
 
 def forecast_markdown(rows: list[dict], how: str) -> str:
+    """forecast.md: the forecast rows as a table, after ``how`` (what ran)."""
     lines = ["# Forecast", "", how, "", "| id | series | year | mean | 90% band | unit |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['id']} | {r['what'] or _measures_text(r)} | {r['year']} | {_fmt(r['mean'])} | "
@@ -190,7 +193,8 @@ def forecast_markdown(rows: list[dict], how: str) -> str:
 
 # ---------------------------------------------------------------------------- runs
 def run_seeds(cfg: DictConfig, s: Settings) -> tuple[list[dict], list[int]]:
-    """Summaries of the model over the replication seeds of ``cfg.seed``."""
+    """(summaries, seeds): the model run to ``s.end_year`` on ``s.seeds`` replication seeds
+    spawned from ``cfg.seed``, one after another in this process."""
     # lazy: the model (mesa, scipy) takes about 0.8 s of start-up (benchmarks/startup.py), which a
     # refused input or scoring given runs (runs=[...]) does not need
     from jjj_sim.runner.simulate import simulate
@@ -245,6 +249,8 @@ def _fmt(x) -> str:
 
 
 def reported_text(f: dict) -> str:
+    """A scored figure's reported value in words: ``about X (±T%)``, ``A to B``, ``at least X`` or
+    ``at most X``."""
     if f["kind"] == "range":
         return f"{_fmt(f['low'])} to {_fmt(f['high'])}"
     if f["kind"] == "approx":
@@ -262,6 +268,8 @@ def _measures_text(f: dict) -> str:
 
 
 def report_markdown(rep: dict) -> str:
+    """validation.md: every figure's reported and simulated values, whether it is met and in the band,
+    the count met, and the park record."""
     if rep["runs"] is None:
         how = (f"jjj-sim {rep['version']}, scenario {rep['scenario']}, population scale {rep['population_scale']}, "
                f"{len(rep['seeds'])} seeds spawned from seed {rep['seed']}, 2014-{rep['end_year']}.")
@@ -281,6 +289,7 @@ def report_markdown(rep: dict) -> str:
 
 
 def short_table(rep: dict) -> str:
+    """The scored figures as a plain-text table for the terminal."""
     w = max([2] + [len(f["id"]) for f in rep["figures"]])
     lines = [f"{'id':{w}s} {'measures (year)':58s} {'reported':>24s} {'simulated mean (90% band)':>34s}  met"]
     for f in rep["figures"]:
@@ -417,6 +426,8 @@ def park_record_markdown(rows: list[dict], n_runs: int) -> list[str]:
 
 
 def build_report(cfg: DictConfig, s: Settings, results: list[dict], seeds: list[int] | None) -> dict:
+    """validation.json's content: how the runs were made (seeds, or the given run directories when
+    ``seeds`` is None), every figure scored, the number met, and the park record."""
     scored = score(s.figures, results)
     rep = {
         "version": __version__, "figures_file": str(s.figures_file),
@@ -474,6 +485,9 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """``jjj-sim-validate``: refuse a run directory that holds a finished validation and check the
+    config and figures before Hydra writes anything (one line: exit 2 for bad input, 1 when the
+    directory cannot be made), then run the Hydra app. Flags go straight to Hydra."""
     argv = sys.argv[1:]
     # Flags (--help, --cfg, ...) go straight to Hydra.
     if not any(a.startswith("-") for a in argv):

@@ -6,12 +6,12 @@
 
 Three stages, each resumable from what it left in the run directory:
 1. Point estimate: Optuna (TPE sampler; ``calibration.start``, a params file, is tried
-   first when given: a warm start from an earlier fit) minimises the loss (targets.py) averaged over
-   ``calibration.replications`` seeds spawned from one SeedSequence (the same seeds for every
-   parameter set: common random numbers). ``calibration.budget`` simulations in all, i.e.
-   budget / replications parameter sets, over ``calibration.workers`` processes sharing an
-   Optuna journal file (``optuna_journal.log``): a killed calibration continues from the
-   trials it completed.
+   first when given: a warm start from an earlier fit) minimises the loss
+   (jjj_sim/runner/targets.py) averaged over ``calibration.replications`` seeds spawned from
+   one SeedSequence (the same seeds for every parameter set: common random numbers).
+   ``calibration.budget`` simulations in all, i.e. budget / replications parameter sets, over
+   ``calibration.workers`` processes sharing an Optuna journal file (``optuna_journal.log``):
+   a killed calibration continues from the trials it completed.
 1b. Polish: Nelder-Mead (scipy) from the Optuna point, on the same seeds, for
    ``calibration.polish`` simulations (0 skips it); kept in ``polish.json``.
 2. Posterior: ABC-SMC with pyabc (uniform priors on the bounds, log-uniform where ``log``;
@@ -20,7 +20,8 @@ Three stages, each resumable from what it left in the run directory:
 3. Check: the fitted point at ``calibration.check.scale`` over ``calibration.check.replications``
    seeds: each target's mean and 90% band, and whether it is met.
 Writes fitted_params.yaml (loadable with ``jjj-sim params_file=...``), fit_report.md,
-fit_report.json and plots/.
+fit_report.json, plots/ and, when the ABC-SMC stage ran, posterior.parquet. The polish and the
+check run their simulations on the runner's ``JobPool``.
 """
 
 from __future__ import annotations
@@ -232,6 +233,10 @@ def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: 
 
 
 def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
+    """Stage 1: the Optuna study kept in ``optuna_journal.log`` (a torn last record dropped), run to
+    ``s.trials`` complete parameter sets on ``s.workers`` forked processes (in this process when
+    one), a new study trying the warm start (``calibration.start``) first; returns the study. A
+    rerun resumes it."""
     import optuna
     from optuna.trial import TrialState
 
@@ -339,7 +344,9 @@ def connect_dask(address: str):
 
 
 def posterior(run_dir: Path, sim: Simulator, s: Settings):
-    """ABC-SMC population of the last generation as (DataFrame of params, weights), or None."""
+    """The last ABC-SMC generation as (DataFrame of the free parameters, weights, metadata:
+    sampler, generations, epsilons, simulations, population size, why it stopped early, effective
+    sample size), or None when ``calibration.abc.generations`` is 0."""
     if s.abc_generations == 0:
         return None
     import pyabc
@@ -453,7 +460,7 @@ def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
     return {"scale": s.check_scale, "seeds": seeds, "targets": out}
 
 
-# ---------------------------------------------------------------------------- report
+# ---------------------------------------------------------------------------- report: fit_report.py
 
 
 # ---------------------------------------------------------------------------- app
@@ -506,6 +513,10 @@ def _app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    """``jjj-sim-calibrate``: pass ``calibration.free.NAME=...`` to Hydra as ``++``, check the config
+    and a resumed run directory's plan before Hydra writes anything (one line: exit 2 for bad input, 1
+    when the directory cannot be made), then run the Hydra app (point estimate, polish, posterior,
+    check, report). Flags go straight to Hydra."""
     argv = normalise_args(sys.argv[1:])
     sys.argv[1:] = argv
     if not any(a.startswith("-") for a in argv):

@@ -207,6 +207,8 @@ def write_result(out: Path, name: str, result: dict) -> Path:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m jjj_sim.tools.calibration.checks``: the check and its
+    settings."""
     ap = argparse.ArgumentParser(prog=PROG, description="Credibility checks of the calibration")
     ap.add_argument("check", choices=CHECKS)
     ap.add_argument("--out", help="directory for CHECK.json (default: a new outputs/checks/CHECK/<date>_<time>; "
@@ -227,6 +229,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """``python -m jjj_sim.tools.calibration.checks CHECK``: run one check (identification, replications
+    or recovery), write ``<check>[_<tag>].json`` into ``--out`` (default a new
+    outputs/checks/CHECK/<date>_<time>) and print it. A bad input or ``--out`` is one line on stderr and
+    exit 2; a failed check leaves no empty directory."""
     argv = sys.argv[1:] if argv is None else list(argv)
     a = parser().parse_args(argv)
     name = f"{a.check}{('_' + a.tag) if a.tag else ''}"

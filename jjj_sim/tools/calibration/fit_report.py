@@ -1,5 +1,5 @@
-"""The calibration's report: the fit against each target (fit_report.json and .md), the plots of
-the posterior and the fitted parameters file.
+"""The calibration's report: the fit against each target (fit_report.json and .md), its plots
+(loss history, check, posterior) and the fitted parameters file.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ from jjj_sim import __version__
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """The ``q`` quantile of ``x`` under weights ``w`` (interpolated on the cumulative weights)."""
     order = np.argsort(x)
     cw = np.cumsum(w[order]) / w.sum()
     return float(np.interp(q, cw, x[order]))
 
 
 def build_report(s, study, post, check: dict, best: dict, timings: dict, cfg: DictConfig) -> dict:
+    """fit_report.json's content: the settings, each free parameter's bounds and fitted value (and
+    whether it is at a bound), each target with the check's values, the Optuna loss history and timings;
+    with ``post`` (the ABC-SMC result) the posterior's weighted quantiles, means and correlations."""
     from optuna.trial import TrialState
 
     trials = study.get_trials(states=(TrialState.COMPLETE,))
@@ -56,6 +60,8 @@ def build_report(s, study, post, check: dict, best: dict, timings: dict, cfg: Di
 
 
 def report_markdown(rep: dict) -> str:
+    """fit_report.md: the targets against the check, the fitted parameters, the best loss (and the
+    polish), and the posterior's quantiles and correlations."""
     lines = ["# Calibration report", "",
              f"jjj-sim {rep['version']}; seed {rep['seed']}; fitted at population scale {rep['population_scale']} "
              f"with {rep['optuna']['parameter_sets']} parameter sets x {rep['replications']} replications "
@@ -106,6 +112,8 @@ def _grid(plt, n: int, height: float, cols: int = 4):
 
 
 def write_plots(out: Path, rep: dict, post) -> None:
+    """The calibration's plots into ``out``: loss_history.png, check.png (each target's checked values
+    against the reported figure) and, with ``post``, posterior.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -149,6 +157,8 @@ def write_plots(out: Path, rep: dict, post) -> None:
 
 
 def write_fitted(path: Path, best: dict, rep: dict) -> None:
+    """Write fitted_params.yaml: the fitted point {dotted name under params: value} under a header
+    saying how it was fitted and its loss (loadable with ``jjj-sim params_file=...``)."""
     loss = rep["polish"]["loss"] if rep.get("polish") else rep["optuna"]["best_loss"]
     header = [f"# Fitted by jjj-sim-calibrate {rep['version']} (seed {rep['seed']}, population scale "
               f"{rep['population_scale']}, budget {rep['budget']} simulations, {rep['replications']} replications).",

@@ -30,6 +30,9 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None) -> None:
+    """``jjj-sim-dashboard``: check the options, fetch Solara's browser files when missing, start the
+    simulation workers and serve the what-if app with uvicorn until Ctrl-C or SIGTERM (exit 1 if it
+    cannot serve). ``--prepare-assets`` only fetches the files."""
     ap = argparse.ArgumentParser(prog="jjj-sim-dashboard",
                                  description="Serve the what-if dashboard (Solara) in a browser.")
     ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")

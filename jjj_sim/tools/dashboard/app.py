@@ -72,6 +72,8 @@ run_number = solara.reactive(0)
 
 
 def set_scenario(state: dict) -> None:
+    """Make ``state`` (from ``_load``) the page's scenario: its levers' controls as the scenario has
+    them, no rail rows, no errors."""
     loaded.value = state
     controls.value = dict(state["initial"])
     rail_rows.value = []
@@ -80,6 +82,7 @@ def set_scenario(state: dict) -> None:
 
 
 def choose_scenario(name: str) -> None:
+    """Load the known scenario ``name`` chosen in the list (an error is shown under the list)."""
     scenario_name.value = name
     try:
         set_scenario(_load(name))
@@ -89,6 +92,7 @@ def choose_scenario(name: str) -> None:
 
 
 def load_file() -> None:
+    """Load the scenario file whose path is typed in the box (an error is shown under the box)."""
     path = scenario_file.value.strip()
     if not path:
         load_errors.value = {lv.SCENARIO_FILE: "type the path of a scenario file (YAML)"}
@@ -101,10 +105,12 @@ def load_file() -> None:
 
 
 def reset() -> None:
+    """Put every control back as the loaded scenario has it."""
     set_scenario(loaded.value)
 
 
 def current_edits() -> lv.Edits:
+    """The controls checked and turned into overrides (``levers.build_edits``)."""
     st = loaded.value
     return lv.build_edits(st["levers"], st["initial"], controls.value, rail_rows.value, settings.value)
 
@@ -112,6 +118,9 @@ def current_edits() -> lv.Edits:
 # ---------------------------------------------------------------------------- the run
 @solara.lab.task
 def run_task(edits: lv.Edits, state: dict) -> None:
+    """The run, a Solara task (off the event loop): ``runner.run_whatif`` with ``edits``, updating
+    ``progress``; sets ``results``. A ConfigError is shown at its control; a cancelled run keeps the
+    last results."""
     def on_progress(p: runner.Progress) -> None:
         progress.value = {"fraction": p.fraction, "text": p.text()}
 
@@ -136,6 +145,7 @@ def run_task(edits: lv.Edits, state: dict) -> None:
 
 
 def start_run() -> None:
+    """The Run button: start ``run_task`` with the current edits, unless a control has an error."""
     edits = current_edits()
     run_errors.value = {}
     if not edits.ok:
@@ -175,6 +185,8 @@ def Message(text: str | None, key: str = "general"):
 
 @solara.component
 def LeverControl(lever: lv.Lever, errors: dict):
+    """One lever's control: its title, unit and schedule in the scenario, inputs for the value and the
+    month it applies from, its places (levers that have them) and its error."""
     state = controls.value.get(lever.key) or loaded.value["initial"][lever.key]
     initial = loaded.value["initial"][lever.key]
     changed = state != initial
@@ -218,6 +230,8 @@ def _add_row() -> None:
 
 @solara.component
 def RailRows(errors: dict):
+    """The regional rail speed-ups: a row per region (region, share of in-train time saved, start month,
+    delete) and a button that adds one."""
     regions = [lv.select_item(f"{name} [{rid}]", rid) for rid, name in lv.rail_regions()]
     with solara.Column(gap="2px", classes=["lever", "rail-rows"]):
         solara.HTML(tag="div", unsafe_innerHTML="Rail speed-up for one region", classes=["lever-title"])
@@ -253,6 +267,8 @@ def RunProgress():
 
 @solara.component
 def Controls():
+    """The left column: the scenario (list or file), the run settings (scale, seeds, end year), Run,
+    Cancel and Reset, the progress, the edits so far, and every lever by group with the rail rows."""
     edits = current_edits()
     errors = {**edits.errors, **run_errors.value, **load_errors.value}
     st = loaded.value
@@ -318,6 +334,7 @@ def Controls():
 # ---------------------------------------------------------------------------- results
 @solara.component
 def Img(data: bytes | None, cls: str, alt: str):
+    """The PNG ``data`` in a div of class ``cls`` (nothing while it is None; ``alt`` is not used)."""
     if data:
         with solara.Div(classes=["jjj-img", cls]):
             solara.Image(data, width="100%")
@@ -325,6 +342,9 @@ def Img(data: bytes | None, cls: str, alt: str):
 
 @solara.component
 def Results(res: runner.Results):
+    """The right column for a finished run: what ran, the year shown and the downloads, the headline
+    table, the panels over time, the two maps of that year, the parks and regions tables, the targets
+    and the park record."""
     years = sorted({int(y) for y in res.levels.year})
     year = shown_year.value if shown_year.value in years else res.end_year
 
@@ -388,6 +408,7 @@ def Results(res: runner.Results):
 
 @solara.component
 def Page():
+    """The page: the controls beside the results (an introduction until the first run)."""
     solara.Title("jjj-sim what-if")
     solara.Style(CSS)
     with solara.Row(gap="20px", classes=["jjj-page"], style={"padding": "10px 14px"}):

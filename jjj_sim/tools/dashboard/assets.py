@@ -27,6 +27,7 @@ _FA = re.compile(r"^/?((?:@[\w.-]+/)?[\w.-]+)@(\d[\w.-]*)/")
 
 
 def cache_dir() -> Path:
+    """Solara's CDN cache directory (``solara.server.settings.assets.proxy_cache_dir``)."""
     from solara.server import settings
 
     return Path(settings.assets.proxy_cache_dir)
@@ -51,6 +52,8 @@ def needed() -> list[tuple[str, str]]:
 
 
 def missing(cache: Path | None = None) -> list[tuple[str, str]]:
+    """The (npm name, version) of the needed packages not yet unpacked in ``cache`` (default Solara's
+    cache)."""
     cache = cache or cache_dir()
     return [(n, v) for n, v in needed() if not (cache / f"{n}@{v}" / "package.json").is_file()]
 

@@ -4,7 +4,8 @@ threads and in worker processes): the two maps and the small time-series panels,
 Maps as in ``jjj_sim.tools.compare.make_plots``: region colours from ``region_firms_from_outside:*``
 for the what-if's levels, from the ``region_firms:*`` differences for the difference map; park
 sizes from ``park_firms:*``, their fill from ``park_fill_pct:*`` / 100 (full where
-``park_overflow_to_region:*`` > 0; parks without a physical limit have none: report.map_fill).
+``park_overflow_to_region:*`` > 0; parks without a physical limit have none:
+``jjj_sim.reporting.words.map_fill``).
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ COLOURS = {"reference": "#555555", "whatif": "#d95f02"}
 
 
 def png(fig, dpi: int | None = None) -> bytes:
+    """The figure as PNG bytes (at ``dpi``, default the figure's own)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
     return buf.getvalue()
 
 
 def family(levels: pd.DataFrame, fam: str, scenario: str, year: int, col: str = "mean") -> dict[str, float]:
+    """{id: value} of a family of indicators (``FAM:ID``) for ``scenario`` in ``year``, from the column
+    ``col``."""
     sel = levels[(levels.scenario == scenario) & (levels.year == year) & levels.indicator.str.startswith(fam + ":")]
     return dict(zip(sel.indicator.str[len(fam) + 1:], sel[col].astype(float)))
 
 
 def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
+    """The what-if's map in ``year``: firms attracted from other provinces per region, firms per park
+    and the parks' fill."""
     from jjj_sim.reporting.maps import map_figure
 
     return map_figure(
@@ -46,6 +52,8 @@ def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
 
 
 def map_difference(levels: pd.DataFrame, diffs: pd.DataFrame, whatif: str, reference: str, year: int):
+    """The difference map in ``year``: what-if minus ``reference`` in firms per region (mean paired
+    difference), with the what-if's parks and their fill."""
     from jjj_sim.reporting.maps import map_figure
 
     return map_figure(

@@ -80,6 +80,9 @@ PLACE_TOKENS = {"all": "everywhere", "parks": "every park", "regions": "every re
 
 @dataclass(frozen=True)
 class Lever:
+    """A lever of the scenario as a control: its key under ``policy``, title, unit, help, the scenario's
+    schedule, its places (None: it has none) and whether it is a rail share."""
+
     key: str  # dotted path under policy: "incentives.xiongan", "rail.speedup"
     title: str
     unit: str
@@ -90,6 +93,7 @@ class Lever:
 
     @property
     def control(self) -> str:
+        """The control's key, ``policy.<key>`` (the prefix of the lever's config fields)."""
         return f"policy.{self.key}"
 
     def value_at(self, date: str) -> float:
@@ -102,12 +106,14 @@ class Lever:
         return v
 
     def schedule_text(self) -> str:
+        """The scenario's schedule in words (``2014-01: 1, 2026-01: 2``), or ``off (no schedule)``."""
         if not self.schedule:
             return "off (no schedule)"
         return ", ".join(f"{d}: {fmt_number(v)}" for d, v in self.schedule)
 
 
 def fmt_number(x: float) -> str:
+    """``x`` as short text (``%g``; inf and nan as Python writes them)."""
     return f"{x:g}" if math.isfinite(x) else str(x)
 
 
@@ -159,6 +165,8 @@ def levers_of(policy: dict) -> list[Lever]:
 
 
 def grouped(levers: list[Lever]) -> list[tuple[str, list[Lever]]]:
+    """The levers under the titles of GROUPS, in that order (a group only when it has levers), then the
+    rest as "Other levers"."""
     out, used = [], set()
     for title, prefixes in GROUPS:
         mine = [lv for lv in levers if lv.key not in used and any(
@@ -211,6 +219,8 @@ def initial_controls(levers: list[Lever], date: str = DEFAULT_FROM) -> dict[str,
 
 @dataclass(frozen=True)
 class RunSettings:
+    """The run settings as typed in their boxes (text): population scale, seeds, end year."""
+
     scale: str = "0.1"
     seeds: str = "3"
     end_year: str = "2035"
@@ -231,6 +241,7 @@ def check_date(text: str) -> tuple[str | None, str | None]:
 
 
 def check_number(text: str) -> tuple[float | None, str | None]:
+    """(number, None) for a text that is a finite number, else (None, message)."""
     try:
         x = float(str(text).strip())
     except ValueError:
@@ -262,6 +273,7 @@ class Edits:
 
     @property
     def ok(self) -> bool:
+        """True when no control has an error (the run may start)."""
         return not self.errors
 
 

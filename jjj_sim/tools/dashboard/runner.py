@@ -47,6 +47,7 @@ WORKERS_ENV = "JJJ_SIM_DASHBOARD_WORKERS"
 
 
 def default_workers() -> int:
+    """The pool's size: ``--workers`` (passed in JJJ_SIM_DASHBOARD_WORKERS), else min(2, cores)."""
     env = os.environ.get(WORKERS_ENV)
     if env:
         return max(1, int(env))
@@ -155,7 +156,8 @@ def workers_text() -> str:
 
 
 def warm_up() -> None:
-    """Start the workers and compose a config in each (in the background: call at start-up)."""
+    """Start the workers and warm each up (a tiny run, its differences and a map: ``_warm``), in
+    the background: call at start-up."""
     ex = executor()
     for _ in range(ex.workers):
         ex.submit(_warm)
@@ -193,16 +195,21 @@ def _store(key, df: pd.DataFrame) -> None:
 
 
 def cache_size() -> int:
+    """The number of runs in the cache."""
     return len(_CACHE)
 
 
 # ---------------------------------------------------------------------------- a run
 class Cancelled(Exception):
+    """Raised by ``run_whatif`` when the page cancelled the run."""
     pass
 
 
 @dataclass
 class Progress:
+    """A what-if's progress: runs done of the total (and how many came from the cache), the runs in
+    progress with their simulated year, the phase, and the years each run simulates."""
+
     done: int = 0
     total: int = 0
     running: list[tuple[str, int]] = field(default_factory=list)  # (label, year)
@@ -212,12 +219,15 @@ class Progress:
 
     @property
     def fraction(self) -> float:
+        """The share done (0 to 1), counting the simulated years of the runs in progress."""
         if not self.total:
             return 0.0
         part = sum(max(0, y - START_YEAR + 1) for _, y in self.running) / max(1, self.years)
         return min(1.0, (self.done + part) / self.total)
 
     def text(self) -> str:
+        """The progress in words: runs done, from the cache, the runs in progress and their year, the
+        phase."""
         s = f"runs done {self.done}/{self.total}"
         if self.cached:
             s += f" ({self.cached} from the cache)"
@@ -230,8 +240,12 @@ class Progress:
 
 @dataclass
 class Results:
+    """A finished what-if: its names, edits and settings, every run's rows, the levels and paired
+    differences, the figures (PNG bytes by kind), timings and the numbers of runs simulated and taken
+    from the cache."""
+
     scenario: str  # the chosen scenario's name
-    whatif: str  # the what-if's name in the tables (scenario, or scenario+edited)
+    whatif: str  # its name in the tables (whatif_name: scenario, scenario+edited or baseline-whatif)
     description: str
     changed: list[str]
     lever_overrides: list[str]
@@ -254,6 +268,7 @@ class Results:
 
     @property
     def n_seeds(self) -> int:
+        """The number of seeds each scenario ran on."""
         return len(self.seeds)
 
     def differences(self, years=(), series=()) -> pd.DataFrame:
@@ -279,6 +294,8 @@ class Results:
 
 
 def whatif_name(spec: ScenarioSpec, lever_overrides: list[str]) -> str:
+    """The what-if's name in the tables: the scenario's run label (``NAME+edited`` when the lever
+    overrides edit it), or ``baseline-whatif`` when that would be the baseline's own name."""
     name = run_label(spec.name, lever_overrides)
     return f"{name}-whatif" if name == REFERENCE else name
 

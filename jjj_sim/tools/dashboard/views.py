@@ -1,7 +1,7 @@
 """The dashboard's tables (HTML strings, escaped) and downloads, from a run's ``Results``.
 
-Every number is formatted by ``jjj_sim.reporting.report`` (``fmt_value``, ``fmt_diff``) and every
-indicator is named by ``report.label``. Tables carry ids and ``data-*`` attributes so tests
+Every number is formatted by ``jjj_sim.reporting.words`` (``fmt_value``, ``fmt_diff``) and every
+indicator is named by ``words.plot_label``. Tables carry ids and ``data-*`` attributes so tests
 and scripts can find a row: ``#headline-table tr[data-indicator=ID] td.diff``.
 """
 
@@ -69,18 +69,24 @@ class Data:
                   zip(d.scenario, d.indicator, d.year, d.mean_diff, d.ci90_low, d.ci90_high) if s == res.whatif}
 
     def level(self, scen: str, ind: str, year: int) -> float:
+        """The mean over seeds of ``ind`` in ``year`` for scenario ``scen`` (nan when absent)."""
         return self.lv.get((scen, ind, year), float("nan"))
 
     def base(self, ind, year):
+        """The reference's mean of ``ind`` in ``year``."""
         return self.level(self.res.reference, ind, year)
 
     def whatif(self, ind, year):
+        """The what-if's mean of ``ind`` in ``year``."""
         return self.level(self.res.whatif, ind, year)
 
     def diff(self, ind: str, year: int) -> tuple[float, float, float]:
+        """(mean, 90% CI low, 90% CI high) of the what-if minus the reference (nans when absent)."""
         return self.d.get((ind, year), (float("nan"),) * 3)
 
     def diff_td(self, ind: str, year: int, unit: str) -> str:
+        """The difference as a ``<td>`` (class ``ns`` when its 90% CI contains 0, else ``pos`` or
+        ``neg``)."""
         m, lo, hi = self.diff(ind, year)
         cls = "num diff"
         if ci_contains_zero(lo, hi):
@@ -97,6 +103,8 @@ def _table(tid: str, head: list[tuple[str, bool]], rows: list[str], caption: str
 
 
 def headline_table(res, year: int) -> str:
+    """``#headline-table``: the headline indicators at the end of ``year``: the reference, the what-if
+    and their paired difference with its 90% CI."""
     d = Data(res)
     rows = []
     for ind in HEADLINE:
@@ -117,6 +125,8 @@ def _places() -> dict:
 
 
 def regions_table(res, year: int) -> str:
+    """``#regions-table``: every region by province at the end of ``year``: its firms, and its firms
+    from other provinces: baseline, what-if and difference."""
     d = Data(res)
     rows = []
     places = _places()
@@ -138,6 +148,9 @@ def regions_table(res, year: int) -> str:
 
 
 def parks_table(res, year: int) -> str:
+    """``#parks-table``: every park by province at the end of ``year``: capacity, firms (baseline,
+    what-if, difference), fill, the difference in firms from Beijing and Tianjin, and the what-if's
+    overflow to its region."""
     d = Data(res)
     rows = []
     places = _places()
@@ -214,6 +227,7 @@ def park_record_table(res) -> str:
 # ---------------------------------------------------------------------------- targets
 @lru_cache(maxsize=1)
 def targets():
+    """The calibration targets (calibration/targets.yaml), read once."""
     return tuple(load_targets(find("calibration/targets.yaml", "targets")))
 
 
@@ -246,6 +260,8 @@ def _simulated(t, summary: dict, end_year: int) -> tuple[str, str, str]:
 
 
 def targets_table(res) -> str:
+    """``#targets-table``: every calibration target's reported figure beside the what-if's and the
+    baseline's means over seeds and whether each meets it (n/a after the end year)."""
     sw, sb = mean_summary(res.levels, res.whatif), mean_summary(res.levels, res.reference)
     rows = []
     for t in targets():
@@ -263,6 +279,8 @@ def targets_table(res) -> str:
 
 # ---------------------------------------------------------------------------- downloads
 def summary_json(res) -> str:
+    """summary.json for download: the what-if's means over seeds in summary.json's shape
+    (``mean_summary``) and a ``meta`` entry (scenario, edits, overrides, seeds, reference)."""
     out = mean_summary(res.levels, res.whatif)
     out["meta"] = {"scenario": res.scenario, "description": res.description, "edits": res.changed,
                    "overrides": [*res.lever_overrides], "common": res.common, "seeds": res.seeds,
@@ -271,10 +289,12 @@ def summary_json(res) -> str:
 
 
 def levels_csv(res) -> str:
+    """levels.csv for download: mean and 5-95% of seeds per scenario, indicator and year."""
     return res.levels.to_csv(index=False)
 
 
 def diffs_csv(res) -> str:
+    """differences.csv for download: the paired differences of every indicator in every year."""
     return res.full_differences().to_csv(index=False)
 
 

@@ -67,6 +67,9 @@ def _ema():
 
 
 def build_model(plan: Plan):
+    """The plan as an EMA model whose function is a ``Runner``: a ``Model`` with the seed as a constant
+    and scalar outcomes (one seed), or a ``ReplicatorModel`` over the seeds with array outcomes; the
+    parameters and the posterior draw as uncertainties, the levers as levers."""
     ema = _ema()
     from ema_workbench.em_framework.outcomes import register
 
@@ -91,6 +94,8 @@ def build_model(plan: Plan):
 
 
 def check_evaluator(name: str, workers: int | None) -> None:
+    """Refuse an unknown ``--evaluator``, a bad ``--workers``, or ``mpi`` without mpi4py
+    (ConfigError)."""
     if name not in EVALUATORS:
         raise ConfigError("--evaluator", f"expected one of {', '.join(EVALUATORS)}, got {name!r}")
     if workers is not None:
@@ -146,6 +151,7 @@ def perform(plan: Plan, evaluator_name: str, workers: int | None):
 
 # ---------------------------------------------------------------------------- tables
 def input_columns(plan: Plan) -> list[str]:
+    """The EMA names of the sampled inputs: the parameters, the posterior draw, then the levers."""
     return [param_name(n) for n in plan.params] + ([DRAW] if plan.posterior else []) + [lv.name for lv in plan.levers]
 
 
@@ -309,6 +315,7 @@ def feature_scores(x: pd.DataFrame, ys: dict[str, np.ndarray], seed: int, plots:
 
 # ---------------------------------------------------------------------------- run
 def ema_licence() -> str:
+    """The EMA Workbench's licence, named from its package metadata."""
     from importlib.metadata import metadata
 
     m = metadata("ema_workbench")
@@ -320,6 +327,8 @@ def ema_licence() -> str:
 
 
 def run(plan: Plan, out: Path, evaluator_name: str = "sequential", workers: int | None = None) -> dict:
+    """Run the plan with EMA, analyse it (PRIM, feature scoring) and write every output into ``out``,
+    all or nothing; returns the metadata written as explore.json."""
     ema = _ema()
     ema.ema_logging.log_to_stderr(ema.ema_logging.INFO)
     t0 = time.perf_counter()
@@ -399,6 +408,8 @@ def _describe_inputs(plan: Plan) -> list[str]:
 
 
 def report(plan: Plan, meta: dict) -> str:
+    """report.md: the design, the inputs, the outcomes' ranges, the PRIM box and the top feature
+    scores."""
     d = plan.design
     r = plan.resolved
     lines = [f"# Exploratory modelling{': ' + plan.description if plan.description else ''}", "",
@@ -456,6 +467,8 @@ def report(plan: Plan, meta: dict) -> str:
 
 # ---------------------------------------------------------------------------- main
 def main(argv=None) -> None:
+    """``jjj-sim-explore``: check the evaluator and the experiments file, then ``run`` into a new output
+    directory (bad input: one line, exit 2; a failed simulation: one line, exit 1)."""
     ap = argparse.ArgumentParser(prog=TOOL, description="Exploratory modelling with the EMA Workbench: levers x "
                                                         "uncertainties, PRIM and feature scoring.")
     ap.add_argument("experiment", nargs="?", default="experiments/explore_hebei.yaml")

@@ -59,26 +59,34 @@ class Lever:
 
 @dataclass(frozen=True)
 class Outcome:
+    """An outcome: the year-end value of ``indicator`` in ``year``."""
+
     indicator: str
     year: int
 
     @property
     def label(self) -> str:
+        """``INDICATOR[YEAR]``, as the experiments file writes it."""
         return f"{self.indicator}[{self.year}]"
 
     @property
     def name(self) -> str:  # EMA names are Python identifiers
+        """``INDICATOR_YEAR``, its EMA name."""
         return f"{self.indicator}_{self.year}"
 
 
 @dataclass(frozen=True)
 class Condition:
+    """PRIM's condition of the cases of interest: an outcome compared with ``op`` to a threshold; called
+    on the outcome's values it gives the boolean mask."""
+
     outcome: Outcome
     op: str
     threshold: float
 
     @property
     def text(self) -> str:
+        """The condition as written: ``INDICATOR[YEAR] < NUMBER``."""
         return f"{self.outcome.label} {self.op} {self.threshold:g}"
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
@@ -110,6 +118,7 @@ class Plan:
 
 
 def param_name(dotted: str) -> str:
+    """The EMA name of a dotted parameter name (dots become underscores)."""
     return dotted.replace(".", "_")
 
 
@@ -151,6 +160,8 @@ def _pair(value, field: str) -> tuple:
 
 
 def parse_outcome(text, field: str) -> Outcome:
+    """An ``INDICATOR[YEAR]`` text as an Outcome (ConfigError naming ``field`` when malformed, unknown
+    or outside the model's years)."""
     m = _OUTCOME.match(str(text))
     if not m:
         raise ConfigError(field, f"write INDICATOR[YEAR], e.g. hebei_firms_attracted_cum[2035], got {text!r}")
@@ -163,6 +174,8 @@ def parse_outcome(text, field: str) -> Outcome:
 
 
 def parse_condition(text, outcomes: list[Outcome], field: str = "prim.condition") -> Condition:
+    """``prim.condition`` (``INDICATOR[YEAR] < NUMBER``, or <=, >, >=) as a Condition on one of
+    ``outcomes``."""
     m = _CONDITION.match(str(text or ""))
     if not m:
         raise ConfigError(field, f"write 'INDICATOR[YEAR] < NUMBER' (or <=, >, >=), got {text!r}")
@@ -480,6 +493,9 @@ class Runner:
         self.outcomes = tuple(plan.outcomes)
 
     def overrides(self, values: dict, seed: int) -> list[str]:
+        """One experiment's overrides: the scenario's, the common ones, the seed, the sampled
+        parameters, the posterior draw, and each sampled lever as a
+        ``policy.LEVER.from=[{from: DATE, value: X}]`` edit."""
         out = [*self.scenario[2], *self.common, f"seed={int(seed)}"]
         for ema, dotted in self.params.items():
             out.append(f"params.{dotted}={float(values[ema])!r}")
@@ -500,6 +516,7 @@ class Runner:
         return out
 
     def config(self, values: dict, seed: int):
+        """One experiment's composed and checked config."""
         return compose(self.overrides(values, seed), name=self.scenario[0], description=self.scenario[1])
 
     def __call__(self, seed: int = 0, **values) -> dict[str, float]:
