@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import make_cfg
 
-from jjj_sim.sim.model import RelocationModel, Tally
+from jjj_sim.sim.model import RelocationModel
 from jjj_sim.sim.policy import PolicyState
 from jjj_sim.sim.population import (
     BRANCH,
@@ -35,6 +35,7 @@ from jjj_sim.sim.rules import (
     technology,
 )
 from jjj_sim.sim.rules.choice import ChoiceContext
+from jjj_sim.sim.tally import Tally
 from jjj_sim.sim.world import BEIJING, HEBEI, TIANJIN, Places, Sectors
 
 # ------------------------------------------------------------------ small worlds by hand

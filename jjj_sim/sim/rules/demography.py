@@ -40,17 +40,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from jjj_sim.sim.policy import PolicyState
 from jjj_sim.sim.population import NO_PARENT, FirmTable
 from jjj_sim.sim.rules.changes import FirmChanges
+from jjj_sim.sim.tally import Tally
 from jjj_sim.sim.world import PROVINCES, Places, Sectors
-
-if TYPE_CHECKING:
-    from jjj_sim.sim.model import Tally
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -46,10 +45,8 @@ from jjj_sim.sim.policy import PolicyState
 from jjj_sim.sim.population import BRANCH, HIGHTECH, FirmTable
 from jjj_sim.sim.rules import hazard
 from jjj_sim.sim.rules.changes import FirmChanges
+from jjj_sim.sim.tally import Tally
 from jjj_sim.sim.world import HEBEI, Places, Sectors
-
-if TYPE_CHECKING:
-    from jjj_sim.sim.model import Tally
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from jjj_sim.sim.policy import PolicyState
+from jjj_sim.sim.tally import Tally
 from jjj_sim.sim.world import HEBEI, TIANJIN, Places
-
-if TYPE_CHECKING:
-    from jjj_sim.sim.model import Tally
 
 
 @dataclass(frozen=True)
