@@ -43,7 +43,7 @@ def param_range(name: str, low, high, log: bool = False, field: str | None = Non
 
 
 # The bounds of each parameter (dotted, under params). The reasons are in the Range.
-PARAM_RULES: dict[str, Range | str] = {
+PARAM_RULES: dict[str, Range | ListOf] = {
     "closure.list_size": LIST,
     "closure.annual_pace": Range(0, 100_000, "firms handled a year: a pace above the list's own bound clears any "
                                              "list in its first quarter (the record: 300-650 a year)"),
@@ -96,7 +96,7 @@ PARAM_RULES: dict[str, Range | str] = {
 PARK_PARAM_RULES = {"parks.asc_offset.": COEF}
 
 
-def param_rule(name: str) -> Range | str | None:
+def param_rule(name: str) -> Range | ListOf | None:
     """The check rule of parameter ``name`` (dotted, under params), or None if it is not one."""
     if name in PARAM_RULES:
         return PARAM_RULES[name]

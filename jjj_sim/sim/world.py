@@ -338,7 +338,7 @@ class Geography:
         self.distance_km = d_bj
         self.cost = np.maximum(np.exp(-d_bj / p.cost_decay_km), p.tianjin_cost_ratio * np.exp(-d_tj / p.cost_decay_km))
         self.horizon_quarters = horizon_quarters
-        self._cache: dict[tuple[int, float], np.ndarray] = {}
+        self._cache: dict[tuple[int, float, tuple], np.ndarray] = {}  # (last link opened, speed-up, link speed-ups)
 
     def ride_hours(self, quarter: int, link_speedups=()) -> np.ndarray:
         """Fastest in-train hours from Beijing of every place in ``quarter`` (inf: no link yet);
