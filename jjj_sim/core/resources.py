@@ -64,7 +64,7 @@ CONF_SEARCH: str = f"pkg://{CONF_MODULE}" if importlib.util.find_spec(CONF_MODUL
 
 def initialize_conf(version_base: str = "1.3"):
     """The compose-API twin of CONF_SEARCH: ``with initialize_conf(): cfg = compose(...)``."""
-    from hydra import initialize_config_dir, initialize_config_module
+    from hydra import initialize_config_dir, initialize_config_module  # here: 0.24 s a command that composes nothing does not pay
 
     if CONF_SEARCH.startswith("pkg://"):
         return initialize_config_module(config_module=CONF_MODULE, version_base=version_base)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR  # noqa: E402
+from jjj_sim.reporting import maps  # noqa: E402
+from jjj_sim.reporting.maps import map_figure  # noqa: E402
 from jjj_sim.reporting.words import map_fill, place_name  # noqa: E402
 from jjj_sim.reporting.words import plot_label as label  # noqa: E402
 
@@ -82,8 +87,6 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
 
-    from jjj_sim.reporting.maps import map_figure
-
     regions = summary["regions"]
     fig = map_figure({r: v["firms_from_outside"][last] for r, v in regions.items()},
                      {k: parks[k]["firms"][last] for k in parks}, diverging=False,
@@ -102,8 +105,6 @@ def write_plots(out: Path, summary: dict) -> list[Path]:
 def _warm_up() -> None:
     """Draw a throw-away figure: matplotlib's first drawing fills its font, text-layout and tick
     caches (a few tenths of a second the real plots then do not pay)."""
-    import io
-
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([START_YEAR, MAX_END_YEAR], [0, 1], marker="o")
     ax.set_title("warm-up")
@@ -116,11 +117,6 @@ def _warm_up() -> None:
 def main() -> None:
     """``python -m jjj_sim.reporting.plots``: the plotting process of a run (outputs.PlotProcess). Gets
     ready while the model runs, then reads {"out": dir, "summary": {...}} from stdin."""
-    import json
-    import sys
-
-    from jjj_sim.reporting import maps
-
     maps.load_boundaries()
     _warm_up()
     text = sys.stdin.read()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -89,8 +90,6 @@ class PlotProcess:
     written (or raises with the child's last error line)."""
 
     def __init__(self):
-        import subprocess
-
         self._proc = subprocess.Popen([sys.executable, "-m", "jjj_sim.reporting.plots"], stdin=subprocess.PIPE,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 

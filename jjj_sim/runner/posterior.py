@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from jjj_sim.core.checks import NONNEG, POSITIVE, check_value, whole_number
 from jjj_sim.core.errors import ConfigError
@@ -33,9 +35,6 @@ META_KEY = b"jjj_sim"
 
 def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
     """Write the particles (parameter columns and ``weight``) with ``meta`` (all or nothing)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     t = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
     t = t.replace_schema_metadata({**(t.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
     tmp = path.with_name(f".{path.name}.tmp")
@@ -95,7 +94,6 @@ def load(path, field: str = "posterior_file") -> Posterior:
     p = find(path, field)
     if not p.is_file():
         raise ConfigError(field, f"no such file: {p}")
-    import pyarrow.parquet as pq
 
     try:
         t = pq.read_table(p)

@@ -21,7 +21,7 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim.core.errors import ConfigError, OutputError, write_error
 from jjj_sim.core.resources import CONF_SEARCH
@@ -105,8 +105,6 @@ def _app(cfg: DictConfig) -> None:
 def _finished_same(run_dir: Path, cfg: DictConfig) -> bool:
     """Whether ``run_dir`` holds a finished run of exactly this config (its resolved config
     written beside its summary.json)."""
-    from omegaconf import OmegaConf
-
     done = run_dir / "config_resolved.yaml"
     if not (run_dir / "summary.json").is_file() or not done.is_file():
         return False
@@ -153,7 +151,9 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
     """Before a multirun launches anything: each swept scenario, with the sweep's other fixed
     overrides, must compose and check (an unknown scenario would otherwise abort the sweep
     part way)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.overrides_parser import (
+        OverridesParser,  # ANTLR's parser: only for multiruns
+    )
 
 
     try:

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from jjj_sim import __version__
 from jjj_sim.core.checks import count, whole_number
@@ -125,8 +126,6 @@ def _point(job) -> list[list[float]]:
     from jjj_sim.runner.simulate import simulate
 
     x, names, seeds, spec, overrides, outputs = job
-    from omegaconf import OmegaConf
-
 
     base = spec.compose([*overrides, *[f"params.{n}={v!r}" for n, v in zip(names, x)]])
     res = []

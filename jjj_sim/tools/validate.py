@@ -390,7 +390,7 @@ def _run_end(results: list[dict]) -> int | None:
 def park_record_table(results: list[dict]) -> list[dict]:
     """Every reported park figure (jjj_sim/data/park_record.csv) beside the runs' mean and
     5-95% range: JSON-able rows (numbers None where the runs do not reach the figure's year)."""
-    from jjj_sim.reporting.report import park_record
+    from jjj_sim.reporting.report import park_record  # here: 1.1 s that a refused input or --help does not wait for
 
     mean = _park_stat(results, np.mean)
     low = _park_stat(results, lambda v: np.percentile(v, 5))
@@ -407,7 +407,7 @@ def park_record_table(results: list[dict]) -> list[dict]:
 
 def park_record_markdown(rows: list[dict], n_runs: int) -> list[str]:
     """The "Parks: the record beside the model" section of validation.md."""
-    from jjj_sim.reporting.report import RECORD_NOTES
+    from jjj_sim.reporting.report import RECORD_NOTES  # here, as in park_record_table
     from jjj_sim.reporting.report import md_escape as esc
 
     lines = ["", "## Parks: the record beside the model", "",

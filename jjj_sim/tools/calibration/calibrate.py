@@ -26,6 +26,7 @@ check run their simulations on the runner's ``JobPool``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -122,7 +123,9 @@ def _real(v, field: str) -> float:
 def with_free_override(cfg: DictConfig, overrides) -> DictConfig:
     """``calibration.free={...}`` on the command line names the free parameters: it replaces
     the default set (Hydra would merge the two dicts, so the defaults would still be fitted)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.overrides_parser import (
+        OverridesParser,  # ANTLR's parser: only with overrides
+    )
 
     given = [str(o) for o in overrides or () if str(o).split("=", 1)[0].lstrip("+~") == "calibration.free"]
     if given:
@@ -149,8 +152,6 @@ def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
     """A calibration resumes only with the settings it started with: its config (all but
     RESUMABLE) and its targets file's content are kept in calibration_plan.json; a rerun into
     the same directory with others is refused, naming the settings that differ."""
-    import hashlib
-
     plan = OmegaConf.to_container(cfg, resolve=True)
     for key in RESUMABLE:
         section, name = key.split(".")

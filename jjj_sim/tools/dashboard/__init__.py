@@ -18,8 +18,10 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 
 from jjj_sim.core.checks import COUNT_BOUNDS
+from jjj_sim.tools.dashboard import assets
 
 APP = "jjj_sim.tools.dashboard.app"
 DEFAULT_PORT = 8765
@@ -57,17 +59,13 @@ def main(argv=None) -> None:
     os.environ.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = a.host, str(a.port)
 
-    import warnings
-
     # plain http on a local address: Solara falls back to SameSite=Lax cookies, which is right here
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
-    from jjj_sim.tools.dashboard import assets
-
     ok = assets.ensure(log=lambda m: print(m, file=sys.stderr, flush=True))
     if a.prepare_assets:
         sys.exit(0 if ok else 1)
 
-    import uvicorn
+    import uvicorn  # here, with the runner (1.7 s: pandas, scipy, the model), once the server starts
 
     from jjj_sim.tools.dashboard import runner
 

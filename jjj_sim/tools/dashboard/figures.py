@@ -11,9 +11,11 @@ sizes from ``park_firms:*``, their fill from ``park_fill_pct:*`` / 100 (full whe
 from __future__ import annotations
 
 import io
+import textwrap
 
 import pandas as pd
 
+from jjj_sim.reporting.maps import map_figure
 from jjj_sim.reporting.words import map_fill, plot_label
 
 # Small time-series panels: the report's headline indicators that move with the levers.
@@ -40,8 +42,6 @@ def family(levels: pd.DataFrame, fam: str, scenario: str, year: int, col: str = 
 def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
     """The what-if's map in ``year``: firms attracted from other provinces per region, firms per park
     and the parks' fill."""
-    from jjj_sim.reporting.maps import map_figure
-
     return map_figure(
         family(levels, "region_firms_from_outside", whatif, year), family(levels, "park_firms", whatif, year),
         diverging=False, value_label="firms from other provinces (mean over seeds)",
@@ -54,8 +54,6 @@ def map_whatif(levels: pd.DataFrame, whatif: str, year: int):
 def map_difference(levels: pd.DataFrame, diffs: pd.DataFrame, whatif: str, reference: str, year: int):
     """The difference map in ``year``: what-if minus ``reference`` in firms per region (mean paired
     difference), with the what-if's parks and their fill."""
-    from jjj_sim.reporting.maps import map_figure
-
     return map_figure(
         family(diffs, "region_firms", whatif, year, "mean_diff"), family(levels, "park_firms", whatif, year),
         diverging=True, value_label=f"difference in firms located there (what-if - {reference})",
@@ -66,6 +64,7 @@ def map_difference(levels: pd.DataFrame, diffs: pd.DataFrame, whatif: str, refer
 
 
 def _figure(nrows: int, ncols: int, size):
+    # matplotlib (0.7 s) in the workers that draw, not in the server process
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -110,8 +109,6 @@ def difference_panels(diffs: pd.DataFrame, whatif: str, reference: str, panels=P
 
 
 def _wrap(text: str, width: int = 42) -> str:
-    import textwrap
-
     return "\n".join(textwrap.wrap(text, width)[:3])
 
 

@@ -14,7 +14,9 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from jjj_sim import __version__
 from jjj_sim.core.resources import find
+from jjj_sim.reporting.report import park_record, write_report
 from jjj_sim.reporting.words import (
     HEADLINE,
     NO_FILL,
@@ -191,8 +193,6 @@ def parks_table(res, year: int) -> str:
 def park_record_table(res) -> str:
     """Parks: the record beside the model: every reported park figure (park_record.csv) beside
     the baseline's and the what-if's means over seeds (with the baseline's 5-95% of seeds)."""
-    from jjj_sim.reporting.report import park_record
-
     lv = res.levels
     base = park_record(mean_summary(lv, res.reference)["parks"], res.end_year,
                        mean_summary(lv, res.reference, "p05")["parks"], mean_summary(lv, res.reference, "p95")["parks"])
@@ -300,9 +300,6 @@ def diffs_csv(res) -> str:
 
 def report_html(res) -> bytes:
     """``report.html`` by jjj_sim.reporting.report.write_report, written into a temporary folder."""
-    from jjj_sim import __version__
-    from jjj_sim.reporting.report import write_report
-
     titles = {"map_whatif": f"Map: what-if, firms attracted from other provinces, end of {res.end_year}",
               "map_diff": f"Map: what-if minus {res.reference}, firms in each region, end of {res.end_year}",
               "levels": "Headline indicators over time (mean, 5-95% of seeds)",

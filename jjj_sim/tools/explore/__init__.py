@@ -28,6 +28,7 @@ import os
 import sys
 import time
 import warnings
+from importlib.metadata import metadata
 from pathlib import Path
 
 import numpy as np
@@ -316,8 +317,6 @@ def feature_scores(x: pd.DataFrame, ys: dict[str, np.ndarray], seed: int, plots:
 # ---------------------------------------------------------------------------- run
 def ema_licence() -> str:
     """The EMA Workbench's licence, named from its package metadata."""
-    from importlib.metadata import metadata
-
     m = metadata("ema_workbench")
     classifiers = [c.split("::")[-1].strip() for c in m.get_all("Classifier") or [] if c.startswith("License ::")]
     name = ", ".join(classifiers) or "see its LICENSE.md"
