@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import ctypes
 import json
-import multiprocessing as mp
 import os
 import pickle
 import signal
 import sys
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from jjj_sim.core.errors import ConfigError
@@ -49,6 +48,9 @@ class JobPool:
                  in_thread: bool = False):
         self.workers = max(1, int(workers))
         if self.workers > 1:
+            import multiprocessing as mp  # here: the process machinery, for the pools that have processes
+            from concurrent.futures import ProcessPoolExecutor
+
             ctx = mp.get_context(context) if context else None
             self._ex = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=initializer, initargs=initargs)
             self.kind = f"{self.workers} worker processes"

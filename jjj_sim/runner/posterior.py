@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jjj_sim.core.checks import NONNEG, POSITIVE, check_value, whole_number
 from jjj_sim.core.errors import ConfigError
@@ -35,6 +33,8 @@ META_KEY = b"jjj_sim"
 
 def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
     """Write the particles (parameter columns and ``weight``) with ``meta`` (all or nothing)."""
+    import pyarrow as pa  # pyarrow's parquet modules only when a posterior is written or read (start-up)
+    import pyarrow.parquet as pq
     t = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
     t = t.replace_schema_metadata({**(t.schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
     tmp = path.with_name(f".{path.name}.tmp")
@@ -94,6 +94,7 @@ def load(path, field: str = "posterior_file") -> Posterior:
     p = find(path, field)
     if not p.is_file():
         raise ConfigError(field, f"no such file: {p}")
+    import pyarrow.parquet as pq  # as in write
 
     try:
         t = pq.read_table(p)

@@ -16,8 +16,6 @@ import threading
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 KINDS = ("closure", "relocation", "branch", "entry", "exit", "decapacity", "upgrade")
 NAMES = ("kind", "quarter", "firm", "src", "dst", "sector", "parent")
@@ -97,6 +95,8 @@ class ParquetEventWriter:
     firm, parent (int32); pandas reads them as categoricals, as ``EventLog.to_frame`` gives."""
 
     def __init__(self, path, place_ids, sector_ids, quarter_dates, compression: str = "zstd"):
+        import pyarrow as pa  # pyarrow's parquet modules only in a run that writes its event log (start-up)
+        import pyarrow.parquet as pq
 
         self._pa = pa
         self._dicts = {"date": pa.array(list(quarter_dates)), "event": pa.array(list(KINDS)),
