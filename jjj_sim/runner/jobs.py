@@ -25,15 +25,18 @@ from jjj_sim.core.errors import ConfigError
 JOBS_DIR = ".jobs"  # in a tool's output directory: each finished job's result, for resuming
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """In a worker (as an initializer): on Linux, end when the process that started the pool is
-    killed (PR_SET_PDEATHSIG). Only for pools started from the main thread: the signal follows
-    the thread that forked, not the process."""
+    killed (PR_SET_PDEATHSIG). ``parent``: that process's id, taken before the fork; if it died
+    before this call (the signal would then never come), the worker ends now. Only for pools
+    started from the main thread: the signal follows the thread that forked, not the process."""
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 class JobPool:

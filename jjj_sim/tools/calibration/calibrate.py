@@ -219,13 +219,14 @@ def _objective(sim: Simulator, free: list[FreeParam]):
     return objective
 
 
-def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: int, sampler_seed: int) -> None:
+def _optuna_worker(run_dir: str, sim: Simulator, free: list[FreeParam], trials: int, sampler_seed: int,
+                   parent: int | None = None) -> None:
+    die_with_parent(parent)  # first: the calibration may be killed while this worker starts
     import optuna
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(seed=sampler_seed, multivariate=True, n_startup_trials=min(10, trials))
     study = optuna.load_study(study_name=STUDY, storage=_storage(Path(run_dir)), sampler=sampler)
@@ -254,7 +255,8 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
             _optuna_worker(str(run_dir), sim, s.free, s.trials, s.seed + done)
         else:
             ctx = mp.get_context("fork")
-            procs = [ctx.Process(target=_optuna_worker, args=(str(run_dir), sim, s.free, s.trials, s.seed + done + i))
+            procs = [ctx.Process(target=_optuna_worker,
+                                 args=(str(run_dir), sim, s.free, s.trials, s.seed + done + i, os.getpid()))
                      for i in range(s.workers)]
             for p in procs:
                 p.start()
@@ -295,7 +297,8 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     workers = min(s.workers, s.replications)
     global _POLISH_SIM
     _POLISH_SIM = sim
-    pool = JobPool(workers, context="fork", initializer=die_with_parent)  # a point's seeds, in parallel
+    # a point's seeds, in parallel
+    pool = JobPool(workers, context="fork", initializer=die_with_parent, initargs=(os.getpid(),))
 
     def f(u):
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
@@ -450,7 +453,8 @@ def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
     seeds = replication_seeds(s.seed + 1, s.check_replications)
     global _CHECK
     _CHECK = (sim, best, s.check_scale)
-    with JobPool(min(s.workers, len(seeds)), context="fork", initializer=die_with_parent) as pool:
+    with JobPool(min(s.workers, len(seeds)), context="fork", initializer=die_with_parent,
+                 initargs=(os.getpid(),)) as pool:
         runs = pool.map(_check_values, seeds)
     out = {}
     for t in s.targets:
