@@ -73,9 +73,6 @@ POSITIVE = Range(0, math.inf, "", open_low=True)  # a scale or a median: any num
 FINITE = Range(-math.inf, math.inf, "")  # a lever value or a bound of a range: any finite number
 
 
-POSINT = Range(1, math.inf, "", whole=True)  # a count with no bound of its own
-
-
 COEF = Range(-50, 50, "a utility term of 50 multiplies the odds by e^50 = 5e21: the choice is already certain, and "
                       "larger terms overflow")
 

@@ -23,10 +23,9 @@ log = logging.getLogger("jjj_sim")
 
 def simulate(cfg: DictConfig, progress=False, events_path=None, seed: int | None = None):
     """Build and run the model for a prepared config; return (model, timings: {"build", "run"}
-    in seconds). ``seed``: the
-    model's seed, if not the config's own (``cfg.seed``; the calibration varies it on one
-    config). ``progress``:
-    True logs a line per simulated year; a callable is called with the model after each year.
+    in seconds). ``seed``: the model's seed, if not the config's own (``cfg.seed``; the
+    calibration varies it on one config). ``progress``: True logs a line per simulated year; a
+    callable is called with the model after each year.
     ``events_path``: stream the event log to this Parquet file while the model runs (instead
     of keeping it in memory)."""
     t0 = time.perf_counter()

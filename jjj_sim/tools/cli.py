@@ -151,9 +151,8 @@ def precheck_sweep(overrides: list[str], config_name: str = "config") -> None:
     """Before a multirun launches anything: each swept scenario, with the sweep's other fixed
     overrides, must compose and check (an unknown scenario would otherwise abort the sweep
     part way)."""
-    from hydra.core.override_parser.overrides_parser import (
-        OverridesParser,  # ANTLR's parser: only for multiruns
-    )
+    # here: hydra's override parser (ANTLR), only for multiruns
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
 
     try:

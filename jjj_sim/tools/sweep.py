@@ -98,7 +98,8 @@ def _parse_value(text: str):
 
 @lru_cache(maxsize=1)
 def _parser():
-    from hydra.core.override_parser.overrides_parser import OverridesParser  # ANTLR's parser: only when gathering
+    # here: hydra's override parser (ANTLR), only when gathering
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return OverridesParser.create()
 

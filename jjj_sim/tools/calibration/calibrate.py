@@ -123,9 +123,8 @@ def _real(v, field: str) -> float:
 def with_free_override(cfg: DictConfig, overrides) -> DictConfig:
     """``calibration.free={...}`` on the command line names the free parameters: it replaces
     the default set (Hydra would merge the two dicts, so the defaults would still be fitted)."""
-    from hydra.core.override_parser.overrides_parser import (
-        OverridesParser,  # ANTLR's parser: only with overrides
-    )
+    # here: hydra's override parser (ANTLR), only with overrides
+    from hydra.core.override_parser.overrides_parser import OverridesParser
 
     given = [str(o) for o in overrides or () if str(o).split("=", 1)[0].lstrip("+~") == "calibration.free"]
     if given:
@@ -269,12 +268,13 @@ def point_estimate(run_dir: Path, sim: Simulator, s: Settings):
 
 
 # ---------------------------------------------------------------------------- stage 1b: polish
-_POLISH_SIM: Simulator | None = None  # set before the polish's worker processes fork
+_SIM: Simulator | None = None  # set before a pool's worker processes fork (polish, check): they read it
 
 
-def _polish_values(job: tuple[dict[str, float], int]) -> dict[str, float]:
-    params, seed = job
-    return _POLISH_SIM.values(params, seed)
+def _sim_values(job: tuple[dict[str, float], int, float | None]) -> dict[str, float]:
+    """``_SIM.values`` of (params, seed, scale): a job of the polish's or the check's pool."""
+    params, seed, scale = job
+    return _SIM.values(params, seed, scale=scale)
 
 def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
     """Nelder-Mead (scipy) from the Optuna point on the unit cube of the bounds, with the same
@@ -295,14 +295,14 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     free = s.free
     evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
     workers = min(s.workers, s.replications)
-    global _POLISH_SIM
-    _POLISH_SIM = sim
+    global _SIM
+    _SIM = sim
     # a point's seeds, in parallel
     pool = JobPool(workers, context="fork", initializer=die_with_parent, initargs=(os.getpid(),))
 
     def f(u):
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
-        runs = pool.map(_polish_values, [(params, seed) for seed in sim.seeds])
+        runs = pool.map(_sim_values, [(params, seed, None) for seed in sim.seeds])
         value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
         value = value if math.isfinite(value) else 1e12
         evals.append((value, params))
@@ -439,23 +439,15 @@ def write_posterior(path: Path, post, s: Settings, cfg: DictConfig) -> None:
 
 
 # ---------------------------------------------------------------------------- stage 3: check
-_CHECK: tuple | None = None  # (simulator, point, scale): set before the check's worker processes fork
-
-
-def _check_values(seed: int) -> dict[str, float]:
-    sim, params, scale = _CHECK
-    return sim.values(params, seed, scale=scale)
-
-
 def check_fit(sim: Simulator, s: Settings, best: dict[str, float]) -> dict:
     """The fitted point run at the check's scale on fresh seeds: each target's mean, 90% range,
     spread and whether it is met (overall and seed by seed)."""
     seeds = replication_seeds(s.seed + 1, s.check_replications)
-    global _CHECK
-    _CHECK = (sim, best, s.check_scale)
+    global _SIM
+    _SIM = sim
     with JobPool(min(s.workers, len(seeds)), context="fork", initializer=die_with_parent,
                  initargs=(os.getpid(),)) as pool:
-        runs = pool.map(_check_values, seeds)
+        runs = pool.map(_sim_values, [(best, seed, s.check_scale) for seed in seeds])
     out = {}
     for t in s.targets:
         v = np.array([r[t.id] for r in runs])
