@@ -45,21 +45,26 @@ def test_saturation_slows_branching_against_a_constant_hazard():
     assert growth(sat, 2020, 2023) / growth(sat, 2014, 2017) < growth(const, 2020, 2023) / growth(const, 2014, 2017)
 
 
-def test_negative_list_coverage_bars_births_and_refusals_slow_with_deterrence():
+def test_the_negative_list_bars_its_sectors_and_refusals_follow_coverage_and_deterrence():
     common = ("population.scale=0.05", "run.end_year=2019")
-    full = run_model(*common, "params.demography.negative_list_coverage=1.0",
+    half = run_model(*common, "params.demography.negative_list_coverage=0.2",
                      "params.demography.negative_list_deterrence_half_life_years=2", seed=5)
     none = run_model(*common, "params.demography.negative_list_coverage=0.0", seed=5)
-    listed = full.sectors.mask(["general_manufacturing", "polluting_heavy"], "test")
+    off = run_model(*common, "policy.negative_list.schedule=[]", seed=5)
+    listed = half.sectors.mask(["general_manufacturing", "polluting_heavy"], "test")
     def born_in_beijing_listed(m):
         t = m.firms  # born after the start, not a branch, in Beijing (origin = province at birth)
         return np.sum((t.born >= 0) & (t.parent < 0) & (t.origin == 0) & listed[t.sector])
-    assert born_in_beijing_listed(full) == 0  # coverage 1: the list bars every such birth
-    assert born_in_beijing_listed(none) > 100
-    refused = year_end(full)["registrations_refused_cum"]
-    assert year_end(none)["registrations_refused_cum"]["2019"] == 0
+    assert born_in_beijing_listed(half) == born_in_beijing_listed(none) == 0  # the list's sectors: no births
+    assert born_in_beijing_listed(off) > 100
+    assert year_end(none)["registrations_refused_cum"]["2019"] == 0  # coverage 0: nobody wants a listed activity
+    refused = year_end(half)["registrations_refused_cum"]
     first, later = refused["2015"], refused["2019"] - refused["2017"]
     assert first > 0 and later < first / 2  # half-life 2 years: the 2018-19 refusals are below a quarter of 2014-15's
+    # the level: about coverage * the mean share still applying (2014-15: 0.5 ** (t/2)) of Beijing's would-be births
+    births_bj = np.sum((half.firms.born >= 0) & (half.firms.born < 8) & (half.firms.parent < 0) & (half.firms.origin == 0))
+    expected = 0.2 * np.mean(0.5 ** (np.arange(8) / 4 / 2)) * births_bj / half.scale
+    assert 0.8 * expected < first < 1.25 * expected
 
 
 def test_since_measures_a_span_of_a_cumulative_indicator():

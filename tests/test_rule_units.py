@@ -403,7 +403,7 @@ DEMO_FIRMS = [(10, 0, 0, 0), (10, 1, 0, 0), (10, 2, 0, 0), (10, 3, 0, 0), (10, 4
 def demography_ctx(t, quarter=0, growth=None, exits_due=(), seed=5, **lever_values):
     sectors = make_sectors()
     params = SimpleNamespace(demography=SimpleNamespace(exit_annual_rate=1 - 0.9 ** 4, growth_half_life_years=2.0,
-                                                        negative_list_coverage=1.0,
+                                                        negative_list_coverage=0.4,
                                                         negative_list_deterrence_half_life_years=1.0))
     names = ("beijing", "tianjin", "hebei")
     return demography.DemographyContext(
@@ -439,9 +439,10 @@ def test_the_negative_list_refuses_registrations_and_de_capacity_bars_births():
     place, sector = t.place[born], t.sector[born]
     assert (sector[place == 0] == 0).all() and (sector[place == 2] == 1).all()  # listed, barred
     assert 0 < np.mean(sector[place == 1]) < 1  # Tianjin: both sectors
-    # a year on, half the listed founders still apply: 0.5 * coverage 1 * sector share 0.5 of Beijing's
+    # a year on, half the founders who want a listed activity still apply: 0.5 * coverage 0.4 of all
+    # Beijing's would-be founders (all of them born, in the unlisted sector)
     n_bj = np.sum(place == 0)
-    assert abs(refused - 0.25 * n_bj) < 5 * np.sqrt(n_bj * 0.25 * 0.75)
+    assert abs(refused - 0.2 * n_bj) < 5 * np.sqrt(n_bj * 0.2 * 0.8)
 
 
 def test_exits_remove_the_scheduled_firms_still_alive_once():

@@ -67,6 +67,8 @@ PARAM_RULES: dict[str, Range | ListOf] = {
     "choice.asc_park_science": COEF, "choice.asc_park_industrial": COEF,
     "choice.beta_border": COEF, "choice.beta_stay": COEF,
     "choice.friction_reduction": PROB, "choice.matching_reduction": PROB,
+    "choice.park_rampup_years": Range(0, 30, "years over which a park's pull builds up: 30 is past the horizon "
+                                             "(2014-2035), a park that never reaches full pull"),
     "demography.exit_annual_rate": PROB, "demography.growth_half_life_years": HALF_LIFE,
     "demography.growth_half_life_low": HALF_LIFE, "demography.growth_half_life_high": HALF_LIFE,
     "demography.negative_list_coverage": PROB, "demography.negative_list_deterrence_half_life_years": HALF_LIFE,

@@ -43,7 +43,7 @@ from jjj_sim.sim.rules import (
     technology,
 )
 from jjj_sim.sim.rules.branching import BranchingContext
-from jjj_sim.sim.rules.choice import build_context, place_constants
+from jjj_sim.sim.rules.choice import build_context, park_rampup, place_constants
 from jjj_sim.sim.rules.closure import ClosureContext
 from jjj_sim.sim.rules.demography import DemographyContext
 from jjj_sim.sim.rules.hebei import HebeiContext
@@ -245,7 +245,7 @@ class RelocationModel(mesa.Model):
         return build_context(c, self.geo.travel_time(quarter, st.rail_speedup, st.rail_link_speedups), self.geo.cost, counts_real,
                              self.places.specialised, st.incentive, self.places.is_park, self.places.province,
                              self.places.region, friction_scale, self.places.opens <= quarter,
-                             st.blocked(), free, self.place_asc)
+                             st.blocked(), free, self.place_asc + park_rampup(self.places, quarter, c.park_rampup_years))
 
     # ------------------------------------------------------------------ table mutations
     def add_firms(self, place, sector, flags, origin, parent, kind: str, rng=None, initial: bool = False) -> np.ndarray:

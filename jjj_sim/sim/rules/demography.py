@@ -18,10 +18,16 @@ with parameter uncertainty carries it; summary.json ``firm_stock`` records the v
 stock follows the trajectory (births are set from the target, not the simulated stock). Births are split among a province's regions in proportion to the legal
 units there (parks included) and among sectors by the province's sector mix.
 
-Negative list: where it is in force, a share ``demography.negative_list_coverage`` of the
-would-be births of its sectors is barred (the list names activities within the sectors, not
-whole sectors); the other sectors take their place, so the stock keeps its trajectory. Of the
-barred founders, those who still apply are refused registration: a share that halves every
+Negative list: where it is in force, no births of its sectors (the reference's lever: "no new
+firms of listed sectors in Beijing"; the model lists general manufacturing and polluting heavy
+industry); the other sectors take their place, so the stock keeps its trajectory. The list also
+names activities inside the other sectors (regional wholesale markets and logistics centres,
+some services): the 2014 edition covered 32% of all industry classes, the 2015 edition 55%
+("占全部国民经济行业分类的比例由32%提高到了55%", the Beijing Development and Reform Commission
+on the 2015 edition, Beijing press of 25 Aug 2015, reprint m.fjcbsl.com/n/2015/0825/c1004-27511392.html). Its founders pick another activity of the same coarse sector, so the mix
+is kept. Of all would-be founders in the list's places, a share ``demography.negative_list_coverage``
+(at most 0.55, the 2015 share of classes) want a listed activity; those who still apply are
+refused registration: a share that halves every
 ``demography.negative_list_deterrence_half_life_years`` since 2014 as founders learn the list
 (deterrence). Refusals are counted (``registrations_refused_cum``; target T13: 12,300 by late
 2015, 18,600 by end 2017, 22,800 by end 2019, slowing as the list became known).
@@ -93,11 +99,12 @@ def sector_weights(ctx: DemographyContext, regions: np.ndarray, prov: int) -> tu
     the probability that a would-be founder there is refused registration (negative list)."""
     d, st = ctx.params.demography, ctx.policy_state
     share = ctx.sectors.share[prov]
-    listed = np.outer(st.negative_list_places[regions], st.negative_list_sectors)
-    barred = st.blocked()[regions] & ~listed  # de-capacity: no births
-    weights = share * np.where(barred, 0.0, np.where(listed, 1.0 - d.negative_list_coverage, 1.0))
+    on_list = st.negative_list_places[regions]
+    listed = np.outer(on_list, st.negative_list_sectors)
+    barred = st.blocked()[regions] | listed  # de-capacity and the list's sectors: no births
+    weights = share * np.where(barred, 0.0, 1.0)
     applying = 0.5 ** (max(ctx.quarter, 0) / 4.0 / d.negative_list_deterrence_half_life_years)
-    refused = applying * d.negative_list_coverage * (listed * share).sum(axis=1)
+    refused = on_list * (applying * d.negative_list_coverage)
     return weights, refused
 
 
