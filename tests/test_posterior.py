@@ -37,6 +37,19 @@ def test_draws_follow_the_weights_and_are_stable(tmp_path):
     assert p.draw(3) == {"choice.asc_xiongan": float(picks[3])}
 
 
+def test_a_posterior_whose_weights_sit_on_few_particles_is_loaded_with_a_warning(tmp_path, caplog):
+    even = posterior.load(_write(tmp_path / "even.parquet", [{"choice.asc_xiongan": float(i)} for i in range(20)],
+                                 [0.05] * 20))
+    assert even.effective_size == pytest.approx(20.0)
+    assert "effective sample size" not in caplog.text
+    thin = _write(tmp_path / "thin.parquet", [{"choice.asc_xiongan": float(i)} for i in range(20)], [0.98] + [0.001] * 19)
+    p = posterior.load(thin)
+    assert p.effective_size < 1.1
+    assert caplog.text.count("thin.parquet: effective sample size 1.0 of 20 particles") == 1
+    posterior.load(thin)  # once per file and process
+    assert caplog.text.count("effective sample size") == 1
+
+
 def test_params_draw_sets_the_drawn_parameters_over_the_fitted_point(tmp_path):
     f = _write(tmp_path / "p.parquet", [{"choice.asc_xiongan": 1.5, "choice.asc_park_science": 2.0},
                                         {"choice.asc_xiongan": 9.0, "choice.asc_park_science": -1.0}], [0.5, 0.5])

@@ -16,6 +16,7 @@ independent of how many are asked for.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from jjj_sim.runner.params import param_rule
 from jjj_sim.sim.world import is_counted, read_csv
 
 META_KEY = b"jjj_sim"
+THIN = 0.1  # a posterior whose effective sample size is below this share of its particles gets a warning
+log = logging.getLogger("jjj_sim")
+_warned: set[Path] = set()  # posterior files already warned about in this process
 
 
 def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
@@ -56,6 +60,12 @@ class Posterior:
     def size(self) -> int:
         """Number of particles."""
         return len(self.weights)
+
+    @property
+    def effective_size(self) -> float:
+        """Kish's effective sample size of the weights, 1 / sum(w^2): how many distinct
+        particles the draws are worth."""
+        return float(1.0 / np.sum(self.weights ** 2))
 
     def index(self, k: int) -> int:
         """The particle of draw ``k``."""
@@ -122,7 +132,12 @@ def load(path, field: str = "posterior_file") -> Posterior:
     if len(w) == 0 or not np.all(np.isfinite(values)) or not np.all(np.isfinite(w)) or (w < 0).any() \
             or w.sum() <= 0:
         raise ConfigError(field, f"{p}: needs at least one particle, finite values and weights >= 0")
-    return Posterior(p, names, values, w / w.sum(), meta)
+    post = Posterior(p, names, values, w / w.sum(), meta)
+    if post.effective_size < THIN * post.size and p not in _warned:
+        _warned.add(p)
+        log.warning("%s: effective sample size %.1f of %d particles: draws repeat a few parameter sets and "
+                    "understate the parameter uncertainty (calibration/README.md)", p, post.effective_size, post.size)
+    return post
 
 
 def check_draw(value, field: str = "params_draw") -> int:
