@@ -67,7 +67,7 @@ class DemographyContext:
     tally: Tally  # reads legal
     counts_2013: dict  # province name -> legal units at end 2013 (real firms)
     growth_2013_2018: dict  # province name -> log growth rate a year, 2013-2018
-    policy_state: PolicyState  # reads negative_list_places, negative_list_sectors, blocked()
+    policy_state: PolicyState  # reads negative_list_places, blocked()
     params: SimpleNamespace  # reads demography.*
     scale: float
     exits_due: np.ndarray  # rows scheduled to exit this quarter (alive or not)
@@ -99,12 +99,9 @@ def sector_weights(ctx: DemographyContext, regions: np.ndarray, prov: int) -> tu
     the probability that a would-be founder there is refused registration (negative list)."""
     d, st = ctx.params.demography, ctx.policy_state
     share = ctx.sectors.share[prov]
-    on_list = st.negative_list_places[regions]
-    listed = np.outer(on_list, st.negative_list_sectors)
-    barred = st.blocked()[regions] | listed  # de-capacity and the list's sectors: no births
-    weights = share * np.where(barred, 0.0, 1.0)
+    weights = share * ~st.blocked()[regions]  # the list's sectors and de-capacity: no births
     applying = 0.5 ** (max(ctx.quarter, 0) / 4.0 / d.negative_list_deterrence_half_life_years)
-    refused = on_list * (applying * d.negative_list_coverage)
+    refused = st.negative_list_places[regions] * (applying * d.negative_list_coverage)
     return weights, refused
 
 
