@@ -35,6 +35,13 @@ log = logging.getLogger("jjj_sim")
 _warned: set[Path] = set()  # posterior files already warned about in this process
 
 
+def effective_size(weights) -> float:
+    """Kish's effective sample size of importance weights, (sum w)^2 / sum(w^2): how many
+    distinct particles draws by these weights are worth."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / np.sum(w ** 2))
+
+
 def write(path: Path, table: pd.DataFrame, meta: dict) -> None:
     """Write the particles (parameter columns and ``weight``) with ``meta`` (all or nothing)."""
     import pyarrow as pa  # pyarrow's parquet modules only when a posterior is written or read (start-up)
@@ -63,9 +70,8 @@ class Posterior:
 
     @property
     def effective_size(self) -> float:
-        """Kish's effective sample size of the weights, 1 / sum(w^2): how many distinct
-        particles the draws are worth."""
-        return float(1.0 / np.sum(self.weights ** 2))
+        """Kish's effective sample size of the particles' weights (``effective_size``)."""
+        return effective_size(self.weights)
 
     def index(self, k: int) -> int:
         """The particle of draw ``k``."""

@@ -108,9 +108,10 @@ def place_constants(params, places, in_xiongan: np.ndarray, offsets) -> np.ndarr
 
 
 def park_rampup(places, quarter: int, years: float) -> np.ndarray:
-    """[P] log of the build-out factor min(1, age / years) of each park at ``quarter`` (0 for a
-    region, for ``years`` 0 and for a park not yet open; age counted from the end of the quarter
-    a park opens in, or from 2014's first quarter)."""
+    """[P] log of the build-out factor min(1, age / years) of each park at ``quarter``, age
+    counted from the end of the quarter a park opens in, or from 2014's first quarter (0 for a
+    region and for ``years`` 0; a park not yet open gets the floor log(1e-9), and no chooser
+    sees it, as closed places are not available)."""
     out = np.zeros(len(places.ids))
     if years <= 0:
         return out

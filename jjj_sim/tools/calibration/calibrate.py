@@ -51,7 +51,7 @@ from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.config import leaves, load_params_file
 from jjj_sim.runner.entry import EXIT_WRITE, fail
 from jjj_sim.runner.jobs import JobPool, die_with_parent
-from jjj_sim.runner.posterior import write
+from jjj_sim.runner.posterior import effective_size, write
 from jjj_sim.runner.rundir import staged
 from jjj_sim.runner.targets import Target, load_targets, loss
 from jjj_sim.tools.calibration.fit_report import (
@@ -421,7 +421,7 @@ def posterior(run_dir: Path, sim: Simulator, s: Settings):
         "simulations": int(history.total_nr_simulations),
         "population_size": s.abc_population,
         "stopped": stopped,
-        "effective_sample_size": float(1.0 / np.sum((np.asarray(w) / np.sum(w)) ** 2)),  # Kish's ESS of the weights
+        "effective_sample_size": effective_size(w),
     }
 
 
