@@ -500,10 +500,14 @@ def _posterior_note(meta: dict) -> str:
     p = meta.get("posterior")
     if not p:
         return ""
-    eps = p.get("epsilons") or []
-    return (f"Parameter draws: {meta.get('draws')} draws from the calibration's ABC-SMC posterior ({p['file']}: "
-            f"{p['particles']} particles of generation {p.get('generations', 'n/a')}"
-            + (f", acceptance threshold {eps[-1]:.3g}" if eps else "") + "), each draw a particle picked with "
+    if p.get("method") == "laplace":
+        made = (f"the calibration's Gaussian (Laplace) posterior around the point fit ({p['file']}: "
+                f"{p['particles']} particles of equal weight)")
+    else:
+        eps = p.get("epsilons") or []
+        made = (f"the calibration's ABC-SMC posterior ({p['file']}: {p['particles']} particles of generation "
+                f"{p.get('generations', 'n/a')}" + (f", acceptance threshold {eps[-1]:.3g}" if eps else "") + ")")
+    return (f"Parameter draws: {meta.get('draws')} draws from {made}, each draw a particle picked with "
             "probability equal to its weight; every scenario runs every draw on the same seeds.")
 
 

@@ -1,11 +1,12 @@
-"""The calibration's ABC posterior as a portable file, and draws from it.
+"""The calibration's posterior as a portable file (an ABC-SMC run's last generation, or the
+Gaussian approximation of jjj_sim/tools/calibration/laplace.py), and draws from it.
 
-``posterior.parquet`` (written by ``jjj-sim-calibrate``; the committed one is
-calibration/fitted/baseline_posterior.parquet) has one row per particle of the last ABC-SMC
-generation: a column per free parameter, named by its dotted name under ``params``, and
-``weight`` (the importance weights, summing to 1). Its Parquet metadata (key ``jjj_sim``)
-records how it was made: generations, acceptance thresholds, simulations, seed, scale,
-targets and the parameters' bounds.
+``posterior.parquet`` (written by ``jjj-sim-calibrate`` or by the Laplace tool; the committed
+one is calibration/fitted/baseline_posterior.parquet) has one row per particle: a column per
+free parameter, named by its dotted name under ``params``, and ``weight`` (summing to 1: ABC's
+importance weights, or equal weights). Its Parquet metadata (key ``jjj_sim``) records how it
+was made: the method (``laplace``; an ABC file has generations, acceptance thresholds and
+simulations instead), seed, scale, targets and the parameters' bounds.
 
 Draw K (``jjj-sim params_draw=K``, ``uncertainty: posterior`` in compare) is one particle
 picked with probability equal to its weight by a generator seeded with (the posterior's seed,

@@ -20,7 +20,7 @@ through the runner's ``run_jobs``, which saves each in ``.jobs/`` so a killed co
 
 ``uncertainty: posterior`` (with ``draws: K``; ``posterior_file:`` defaults to the committed
 calibration/fitted/baseline_posterior.parquet) adds parameter uncertainty: every scenario
-also runs draws 0..K-1 of the calibration's ABC posterior (jjj_sim/runner/posterior.py), each on the
+also runs draws 0..K-1 of the calibration's posterior (jjj_sim/runner/posterior.py), each on the
 same seeds, and posterior_differences.csv and the report give, beside the seed-only
 intervals at the fitted point, the 5-95% range of the paired differences over draws and
 seeds and the share of their variance that comes from the parameters
@@ -282,7 +282,7 @@ def compare(exp: dict, out: Path, workers: int, base_dir: Path | None = None) ->
         p = load_posterior(pf)
         meta["posterior"] = {"file": str(p.path), "particles": p.size,
                              "draw_particles": [p.index(k) for k in range(n_draws)],
-                             **{k: p.meta.get(k) for k in ("generations", "epsilons", "simulations", "seed",
+                             **{k: p.meta.get(k) for k in ("method", "generations", "epsilons", "simulations", "seed",
                                                            "population_scale")}}
     with staged(out, last="report.md") as staging:
         runs.to_parquet(staging / "runs.parquet", index=False)

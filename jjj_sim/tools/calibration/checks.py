@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,9 @@ PROG = "jjj_sim.tools.calibration.checks"
 CHECKS = ("identification", "replications", "recovery")
 
 
-def _setup(params_file: str, scale: float, seed: int = 2024):
+def setup(params_file: str, scale: float):
+    """The calibration's config at ``scale``, its targets, its free parameters and the fitted
+    point ({name: value} from ``params_file``)."""
     cfg = compose_config([f"population.scale={scale}"], "calibrate")
     targets = load_targets(find(cfg.calibration.targets, "calibration.targets"))
     free = parse_free(cfg.calibration.free)
@@ -53,17 +56,19 @@ def _setup(params_file: str, scale: float, seed: int = 2024):
 
 
 def identification(params_file: str, scale: float, reps: int, step: float) -> dict:
-    """Elasticities d log(target) / d log(parameter) at the fitted point (for a parameter whose
-    bounds reach 0 or below, d log(target) per unit of it), by central finite differences with
-    common random numbers (the same seeds at both sides)."""
-    cfg, targets, free, point = _setup(params_file, scale)
+    """Elasticities d log(target) / d log(parameter) at the fitted point (for a parameter that
+    may be negative, a constant of the choice model, d log(target) per unit of it), by central
+    finite differences with common random numbers (the same seeds at both sides). A positive
+    parameter whose bounds start at 0 takes relative steps too: a step of a fixed size would
+    reach 0 (no refusals at a coverage of 0) and give a meaningless one-sided difference."""
+    cfg, targets, free, point = setup(params_file, scale)
     seeds = replication_seeds(99, reps)
     sim = Simulator(cfg, targets, seeds)
     rows, kinds = {}, {}
     for p in free:
         up, down = dict(point), dict(point)
         x = point[p.name]
-        if p.low > 0:  # a positive parameter: elasticity, a relative step (inside the bounds)
+        if p.low >= 0 and x > 0:  # a positive parameter: elasticity, a relative step (inside the bounds)
             up[p.name], down[p.name] = min(x * (1 + step), p.high), max(x * (1 - step), p.low)
             denom = math.log(up[p.name]) - math.log(down[p.name])
             kinds[p.name] = "elasticity"
@@ -103,7 +108,7 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
     """Spread of the target indicators over seeds at the fitted point."""
     out = {"point": None, "by_scale": {}}
     for scale in scales:
-        cfg, targets, free, point = _setup(params_file, scale)
+        cfg, targets, free, point = setup(params_file, scale)
         out["point"] = point
         ss = replication_seeds(7, seeds)
         sim = Simulator(cfg, targets, ss)
@@ -126,7 +131,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
     approx targets with each real target's tolerance, at least 5%, its span and weight); the calibrator, started from the default bounds and a
     different seed, should recover the parameters. The synthetic targets and the calibration
     run are written into ``out_dir``."""
-    cfg, targets, free, truth = _setup(params_file, scale)
+    cfg, targets, free, truth = setup(params_file, scale)
     sim = Simulator(cfg, targets, replication_seeds(4242, seeds))
     runs = [sim.values(truth, s) for s in sim.seeds]
     synthetic = {"targets": [{
@@ -193,6 +198,23 @@ def unmake(made: list[Path]) -> None:
             break
 
 
+@contextmanager
+def one_line_errors(prog: str, made: list[Path]):
+    """Around a command's work: a ConfigError becomes one line on stderr and exit code 2, and a
+    failed or interrupted command leaves behind none of the directories the body adds to ``made``
+    (``make_out``'s list) that are still empty."""
+    done = False
+    try:
+        yield
+        done = True
+    except ConfigError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if not done:
+            unmake(made)
+
+
 def write_result(out: Path, name: str, result: dict) -> Path:
     """Write ``result`` as ``out/name`` (all or nothing: a temporary file renamed into place)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -237,12 +259,12 @@ def main(argv: list[str] | None = None) -> None:
     a = parser().parse_args(argv)
     name = f"{a.check}{('_' + a.tag) if a.tag else ''}"
     work = default_out(a.check)
-    made, done = [], False
-    try:
+    made: list[Path] = []
+    with one_line_errors(PROG, made):
         if "/" in a.tag or a.tag in (".", ".."):
             raise ConfigError("--tag", f"must be a plain name, got {a.tag!r}")
         out = Path(a.out).expanduser() if a.out else work
-        made = make_out(out)
+        made += make_out(out)
         if a.check == "identification":
             res = identification(a.params, a.scale, a.reps, a.step)
         elif a.check == "replications":
@@ -256,13 +278,6 @@ def main(argv: list[str] | None = None) -> None:
             path = write_result(out, f"{name}.json", res)
         except OSError as e:  # the directory was checked before the check ran, but may have changed
             raise ConfigError("--out", f"cannot write {out / (name + '.json')} ({e.strerror or e})") from None
-        done = True
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    finally:
-        if not done:  # a failed or interrupted check leaves no empty directory behind
-            unmake(made)
     print(json.dumps(res, indent=1))
     print(f"written: {path}")
 

@@ -6,7 +6,7 @@
 
 The experiments file names levers (a lever's value from a fixed date, or the date it starts
 at a fixed value), uncertainties (behavioural parameters over stated ranges, and/or draws of
-the calibration's ABC posterior), outcomes (``indicator[year]``), a design (N scenarios x M
+the calibration's posterior), outcomes (``indicator[year]``), a design (N scenarios x M
 policies from EMA's samplers), a PRIM condition and feature scoring. The jjj-sim model is
 wrapped as an EMA ``Model`` (``ReplicatorModel`` when every experiment runs on several seeds)
 whose function composes the run's overrides and simulates it through the runner (``runner.simulate``).
@@ -392,7 +392,7 @@ def _describe_inputs(plan: Plan) -> list[str]:
     for n, (lo, hi) in plan.params.items():
         lines.append(f"| {param_name(n)} | params.{n} (uncertainty) | {lo:g} to {hi:g} |")
     if plan.posterior:
-        lines.append(f"| {DRAW} | draw of the ABC posterior (uncertainty; PRIM and feature scoring see the drawn "
+        lines.append(f"| {DRAW} | draw of the calibration's posterior (uncertainty; PRIM and feature scoring see the drawn "
                      f"values) | draws 0 to {plan.posterior['draws'] - 1} of {Path(plan.posterior['file']).name} |")
     for lv in plan.levers:
         if lv.kind == "value":

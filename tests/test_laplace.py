@@ -1,0 +1,150 @@
+"""The Gaussian (Laplace) posterior: its reading of the record, its covariance, its truncation,
+its file, and its command line's error paths."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jjj_sim.core.errors import ConfigError
+from jjj_sim.runner import posterior
+from jjj_sim.runner.targets import Target
+from jjj_sim.tools.calibration import laplace as L
+from jjj_sim.tools.calibration.checks import setup
+from jjj_sim.tools.calibration.simulator import FreeParam
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = "calibration/fitted/baseline.yaml"
+
+
+def target(id_, kind, value, tolerance=0.05, weight=1.0, low=None, high=None):
+    return Target(id=id_, indicator="relocations_cum", year=2020, value=value, kind=kind, tolerance=tolerance,
+                  source="s", date="d", quote="q", weight=weight, low=low, high=high)
+
+
+def free(name, low, high):
+    return FreeParam(name, low, high, False)
+
+
+def test_the_record_is_read_as_the_loss_reads_it():
+    assert L.record_sigma(target("a", "approx", 100, tolerance=0.05)) == 0.05
+    assert L.record_sigma(target("r", "range", 15, low=10, high=20)) == pytest.approx(math.log(2) / math.sqrt(12))
+    assert L.record_sigma(target("l", "at_least", 100)) is None
+    assert L.record_sigma(target("c", "approx", 100, weight=0)) is None
+
+
+def test_the_covariance_is_the_inverse_of_the_gauss_newton_precision():
+    targets = [target("a", "approx", 100, tolerance=0.1), target("b", "approx", 100, tolerance=0.2),
+               target("l", "at_least", 100)]
+    jac = np.array([[2.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
+    spread = {"a": {"mean": 100, "cv": 0.0}, "b": {"mean": 100, "cv": 0.0}, "l": {"mean": 120, "cv": 0.0}}
+    g = L.gaussian(jac, targets, spread, np.zeros(2), ["identity"] * 2)
+    h = np.outer(jac[0], jac[0]) / 0.1 ** 2 + np.outer(jac[1], jac[1]) / 0.2 ** 2  # the one-sided target adds nothing
+    assert np.allclose(g.precision, h) and np.allclose(g.cov, np.linalg.inv(h)) and set(g.sigma) == {"a", "b"}
+    spread["a"]["cv"] = 0.1  # the model's own seed spread widens the target
+    assert L.gaussian(jac, targets, spread, np.zeros(2), ["identity"] * 2).sigma["a"] == pytest.approx(math.sqrt(0.02))
+
+
+def test_a_direction_no_target_moves_is_refused():
+    targets = [target("a", "approx", 100), target("b", "approx", 100)]
+    jac = np.array([[1.0, 2.0], [2.0, 4.0]])  # the two parameters move the targets only together
+    with pytest.raises(ConfigError, match="calibration.free: the targets do not identify every parameter"):
+        L.gaussian(jac, targets, {"a": {"mean": 1, "cv": 0}, "b": {"mean": 1, "cv": 0}}, np.zeros(2), ["identity"] * 2)
+
+
+def test_proposals_keep_the_bounds_and_the_one_sided_targets_the_fit_meets():
+    targets = [target("a", "approx", 100, tolerance=0.5), target("l", "at_least", 100)]
+    jac = np.array([[1.0, 0.0], [0.0, 1.0]])
+    spread = {"a": {"mean": 100, "cv": 0.0}, "l": {"mean": 110, "cv": 0.0}}
+    fr = [free("x", 0.0, 10.0), free("y", -5.0, 5.0)]
+    how = ["log", "identity"]
+    g = L.Gaussian(np.array([0.0, 0.0]), np.diag([0.25, 0.25]), np.diag([4.0, 4.0]), how, {})
+    vals, acc = L.propose(g, 500, 3, fr, jac, targets, spread)
+    assert vals.shape == (500, 2) and 0 < acc < 1
+    assert (vals[:, 0] > 0).all() and (vals[:, 0] <= 10).all()
+    # the linear prediction of "l" (log 110 + y) stays at or above log 100
+    assert (np.log(110) + vals[:, 1] >= np.log(100) - 1e-12).all()
+    assert vals[:, 1].min() < 0 < vals[:, 1].max()  # truncated, not shifted
+    again, _ = L.propose(g, 500, 3, fr, jac, targets, spread)
+    assert np.array_equal(vals, again)  # the same seed, the same particles
+    narrow = [free("x", 0.999, 1.001), free("y", -5.0, 5.0)]
+    wide = L.Gaussian(np.array([0.0, 0.0]), np.diag([100.0, 1.0]), np.diag([0.01, 1.0]), how, {})
+    with pytest.raises(ConfigError, match="--particles: only"):
+        L.propose(wide, 5, 3, narrow, jac, targets, spread)
+
+
+def test_importance_weights_are_likelihood_times_prior_over_the_proposal():
+    targets = [target("a", "approx", 100, tolerance=0.1), target("c", "approx", 1, weight=0)]
+    fr = [free("x", 0.0, 10.0), free("y", -5.0, 5.0)]
+    g = L.Gaussian(np.array([0.0, 0.5]), np.eye(2), np.diag([4.0, 1.0]), ["log", "identity"], {})
+    x = np.array([[1.0, 0.5], [2.0, 0.0], [0.5, 1.0]])
+    runs = [{"a": 100.0, "c": 9.0}, {"a": 110.0, "c": 9.0}, {"a": 80.0, "c": 9.0}]  # a check (weight 0) counts for nothing
+    w, log_l = L.importance(g, x, runs, targets, fr)
+    assert np.allclose(log_l, [0.0, -0.5, -2.0])
+    u = np.column_stack([np.log(x[:, 0]), x[:, 1]])
+    log_q = -0.5 * (4.0 * u[:, 0] ** 2 + (u[:, 1] - 0.5) ** 2)
+    expect = np.exp(log_l + u[:, 0] - log_q)  # + log x: a uniform prior in x, sampled in log x
+    assert np.allclose(w, expect / expect.sum()) and w.sum() == pytest.approx(1.0)
+    assert L.weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.5, 0.3]), 0.5) == 1.0
+
+
+def _check_files(tmp_path, scale=0.01, shift=0.0):
+    """An identification and a replications result at the committed fit, made up (no simulation):
+    each target moved by one parameter, so every direction is identified."""
+    _, targets, fr, point = setup(PARAMS, scale)
+    ident = {"scale": scale, "point": {**point, fr[0].name: point[fr[0].name] + shift},
+             "kinds": {p.name: "elasticity" if p.low >= 0 else "per unit" for p in fr},
+             "elasticities": {p.name: {t.id: {"elasticity": 1.0 if i % len(fr) == j else 0.01, "se": 0.0}
+                                       for i, t in enumerate(targets)} for j, p in enumerate(fr)}}
+    repl = {"point": point, "by_scale": {str(scale): {"seeds": 2, "targets": {
+        t.id: {"mean": t.value * 1.05 if t.kind == "at_least" else t.value, "cv": 0.01} for t in targets}}}}
+    (tmp_path / "ident.json").write_text(json.dumps(ident))
+    (tmp_path / "repl.json").write_text(json.dumps(repl))
+    return fr
+
+
+def laplace(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "jjj_sim.tools.calibration.laplace", *args], check=False, cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_writes_a_posterior_the_tools_read(tmp_path):
+    fr = _check_files(tmp_path)
+    out = tmp_path / "out"
+    r = laplace("--identification", str(tmp_path / "ident.json"), "--replications", str(tmp_path / "repl.json"),
+                "--particles", "4", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(p.name for p in out.iterdir()) == ["laplace.json", "posterior.parquet"]
+    post = posterior.load(out / "posterior.parquet")
+    assert post.names == [p.name for p in fr] and post.size == 4 and post.weights.sum() == pytest.approx(1.0)
+    assert post.meta["method"] == "laplace" and post.meta["population_scale"] == 0.01
+    assert post.meta["effective_sample_size"] == pytest.approx(post.effective_size)
+    for j, p in enumerate(fr):
+        assert (post.values[:, j] >= p.low).all() and (post.values[:, j] <= p.high).all()
+    res = json.loads((out / "laplace.json").read_text())
+    assert res["command"].startswith("python -m jjj_sim.tools.calibration.laplace")
+    assert set(res["params"]) == {p.name for p in fr} and set(res["predictive"]) >= {"T1", "P1_2016"}
+
+
+def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
+    _check_files(tmp_path, shift=1.0)
+    (tmp_path / "junk.json").write_text("{not json")
+    files = ["--replications", str(tmp_path / "repl.json")]
+    cases = [
+        (["--identification", str(tmp_path / "ident.json"), *files], "--identification: was measured at"),
+        (["--identification", str(tmp_path / "junk.json"), *files], "--identification: "),
+        (["--identification", str(tmp_path / "none.json"), *files], "--identification: no such file"),
+        (["--particles", "0"], "--particles: must be at least 1"),
+        (["--workers", "0"], "--workers: must be at least 1"),
+    ]
+    for args, says in cases:
+        r = laplace(*args, "--out", str(tmp_path / "out"))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert says in r.stderr, r.stderr
+        assert not (tmp_path / "out").exists()
