@@ -32,6 +32,29 @@ def free(name, low, high):
     return FreeParam(name, low, high, False)
 
 
+def test_identification_takes_relative_steps_for_positive_parameters_bounded_at_zero(monkeypatch):
+    from jjj_sim.tools.calibration import checks
+
+    moved = ("demography.negative_list_coverage", "choice.asc_tianjin")
+
+    class Linear:  # a model whose every target is 100 * exp(coverage + Tianjin's constant)
+        def __init__(self, cfg, targets, seeds):
+            self.targets = targets
+
+        def values(self, params, seed):
+            return {t.id: 100.0 * math.exp(sum(params[n] for n in moved)) for t in self.targets}
+
+    monkeypatch.setattr(checks, "Simulator", Linear)
+    res = checks.identification(PARAMS, 0.01, 1, 0.2)
+    kinds = res["kinds"]
+    assert kinds["demography.negative_list_coverage"] == "elasticity"  # bounds [0, 0.55], value 0.085
+    assert kinds["choice.asc_tianjin"] == "per unit" and kinds["closure.list_size"] == "elasticity"
+    x = res["point"]["demography.negative_list_coverage"]
+    cell = res["elasticities"]["demography.negative_list_coverage"]["T13_2015"]["elasticity"]
+    assert cell == pytest.approx(x * 2 * 0.2 / math.log(1.2 / 0.8))  # d log target / d log x over a +-20% step
+    assert res["elasticities"]["choice.asc_tianjin"]["T1"]["elasticity"] == pytest.approx(1.0)  # per unit
+
+
 def test_the_record_is_read_as_the_loss_reads_it():
     assert L.record_sigma(target("a", "approx", 100, tolerance=0.05)) == 0.05
     assert L.record_sigma(target("r", "range", 15, low=10, high=20)) == pytest.approx(math.log(2) / math.sqrt(12))
@@ -58,30 +81,40 @@ def test_a_direction_no_target_moves_is_refused():
         L.gaussian(jac, targets, {"a": {"mean": 1, "cv": 0}, "b": {"mean": 1, "cv": 0}}, np.zeros(2), ["identity"] * 2)
 
 
-def test_proposals_keep_the_bounds_and_the_one_sided_targets_the_fit_meets():
-    targets = [target("a", "approx", 100, tolerance=0.5), target("l", "at_least", 100)]
-    jac = np.array([[1.0, 0.0], [0.0, 1.0]])
-    spread = {"a": {"mean": 100, "cv": 0.0}, "l": {"mean": 110, "cv": 0.0}}
-    fr = [free("x", 0.0, 10.0), free("y", -5.0, 5.0)]
-    how = ["log", "identity"]
-    g = L.Gaussian(np.array([0.0, 0.0]), np.diag([0.25, 0.25]), np.diag([4.0, 4.0]), how, {})
-    vals, acc = L.propose(g, 500, 3, fr, jac, targets, spread)
-    assert vals.shape == (500, 2) and 0 < acc < 1
-    assert (vals[:, 0] > 0).all() and (vals[:, 0] <= 10).all()
-    # the linear prediction of "l" (log 110 + y) stays at or above log 100
-    assert (np.log(110) + vals[:, 1] >= np.log(100) - 1e-12).all()
-    assert vals[:, 1].min() < 0 < vals[:, 1].max()  # truncated, not shifted
-    again, _ = L.propose(g, 500, 3, fr, jac, targets, spread)
+def test_proposals_keep_the_bounds_and_say_how_many_fell_inside():
+    fr = [free("x", 0.0, 10.0), free("y", -1.0, 1.0)]
+    g = L.Gaussian(np.array([0.0, 0.0]), np.diag([0.25, 1.0]), np.diag([4.0, 1.0]), ["log", "identity"], {})
+    vals, acc = L.propose(g, 4000, 3, fr)
+    assert vals.shape == (4000, 2)
+    assert (vals[:, 1] >= -1).all() and (vals[:, 1] <= 1).all() and (vals[:, 0] <= 10).all()
+    assert acc == pytest.approx(0.683, abs=0.02)  # P(|N(0, 1)| <= 1); x = e^N(0, 0.5^2) is inside (0, 10] nearly always
+    assert vals[:, 1].min() < -0.95 and vals[:, 1].max() > 0.95  # truncated, not shifted
+    again, _ = L.propose(g, 4000, 3, fr)
     assert np.array_equal(vals, again)  # the same seed, the same particles
-    narrow = [free("x", 0.999, 1.001), free("y", -5.0, 5.0)]
-    wide = L.Gaussian(np.array([0.0, 0.0]), np.diag([100.0, 1.0]), np.diag([0.01, 1.0]), how, {})
+    narrow = [free("x", 0.99999, 1.00001), free("y", -5.0, 5.0)]  # about 1 proposal in 60,000 inside
     with pytest.raises(ConfigError, match="--particles: only"):
-        L.propose(wide, 5, 3, narrow, jac, targets, spread)
+        L.propose(g, 5, 3, narrow)
+
+
+def test_the_linearity_diagnostic_finds_a_linear_model_linear():
+    targets = [target("a", "approx", 100, tolerance=0.1), target("r", "range", 50, low=40, high=60),
+               target("l", "at_least", 100)]
+    jac = np.array([[1.0, 0.5], [0.0, 2.0], [1.0, 0.0]])
+    spread = {"a": {"mean": 100.0, "cv": 0.0}, "r": {"mean": 55.0, "cv": 0.0}, "l": {"mean": 105.0, "cv": 0.0}}
+    g = L.gaussian(jac, targets, spread, np.zeros(2), ["identity"] * 2)
+    x = np.array([[0.1, -0.1], [-0.2, 0.3], [0.05, 0.05]])
+    runs = [{t.id: float(spread[t.id]["mean"] * np.exp(jac[i] @ row)) for i, t in enumerate(targets)} for row in x]
+    fr = [free("x", -5, 5), free("y", -5, 5)]
+    _, log_l = L.importance(g, x, runs, targets, fr)
+    lin = L.linearity(g, x, log_l, jac, targets, spread)
+    assert lin["distance_minus_linear"] == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+    assert lin["linear_distance"][2] > 0  # the draws do move the distance: the test is not vacuous
 
 
 def test_importance_weights_are_likelihood_times_prior_over_the_proposal():
     targets = [target("a", "approx", 100, tolerance=0.1), target("c", "approx", 1, weight=0)]
     fr = [free("x", 0.0, 10.0), free("y", -5.0, 5.0)]
+    logged = [FreeParam("x", 0.01, 10.0, True), fr[1]]  # bounds searched on a log scale: a log-uniform prior
     g = L.Gaussian(np.array([0.0, 0.5]), np.eye(2), np.diag([4.0, 1.0]), ["log", "identity"], {})
     x = np.array([[1.0, 0.5], [2.0, 0.0], [0.5, 1.0]])
     runs = [{"a": 100.0, "c": 9.0}, {"a": 110.0, "c": 9.0}, {"a": 80.0, "c": 9.0}]  # a check (weight 0) counts for nothing
@@ -91,6 +124,9 @@ def test_importance_weights_are_likelihood_times_prior_over_the_proposal():
     log_q = -0.5 * (4.0 * u[:, 0] ** 2 + (u[:, 1] - 0.5) ** 2)
     expect = np.exp(log_l + u[:, 0] - log_q)  # + log x: a uniform prior in x, sampled in log x
     assert np.allclose(w, expect / expect.sum()) and w.sum() == pytest.approx(1.0)
+    w_log, _ = L.importance(g, x, runs, targets, logged)
+    expect = np.exp(log_l - log_q)  # no + log x: the prior is already uniform in log x
+    assert np.allclose(w_log, expect / expect.sum())
     assert L.weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.5, 0.3]), 0.5) == 1.0
 
 

@@ -501,8 +501,8 @@ def _posterior_note(meta: dict) -> str:
     if not p:
         return ""
     if p.get("method") == "laplace":
-        made = (f"the calibration's Gaussian (Laplace) posterior around the point fit ({p['file']}: "
-                f"{p['particles']} particles of equal weight)")
+        made = (f"the Gaussian (Laplace) approximation around the point fit, importance-weighted by runs "
+                f"({p['file']}: {p['particles']} particles)")
     else:
         eps = p.get("epsilons") or []
         made = (f"the calibration's ABC-SMC posterior ({p['file']}: {p['particles']} particles of generation "

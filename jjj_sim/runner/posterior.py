@@ -3,8 +3,8 @@ Gaussian approximation of jjj_sim/tools/calibration/laplace.py), and draws from 
 
 ``posterior.parquet`` (written by ``jjj-sim-calibrate`` or by the Laplace tool; the committed
 one is calibration/fitted/baseline_posterior.parquet) has one row per particle: a column per
-free parameter, named by its dotted name under ``params``, and ``weight`` (summing to 1: ABC's
-importance weights, or equal weights). Its Parquet metadata (key ``jjj_sim``) records how it
+free parameter, named by its dotted name under ``params``, and ``weight`` (importance weights,
+summing to 1). Its Parquet metadata (key ``jjj_sim``) records how it
 was made: the method (``laplace``; an ABC file has generations, acceptance thresholds and
 simulations instead), seed, scale, targets and the parameters' bounds.
 
