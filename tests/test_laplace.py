@@ -130,6 +130,15 @@ def test_importance_weights_are_likelihood_times_prior_over_the_proposal():
     assert L.weighted_quantile(np.array([3.0, 1.0, 2.0]), np.array([0.2, 0.5, 0.3]), 0.5) == 1.0
 
 
+def test_the_next_temperature_keeps_half_the_particles():
+    r = np.linspace(0.0, 50.0, 100)
+    b = L._next_beta(r, 0.0)
+    lw = b * r
+    w = np.exp(lw - lw.max())
+    assert 0 < b < 1 and L.effective_size(w) == pytest.approx(50, abs=0.5)
+    assert L._next_beta(np.zeros(10), 0.3) == 1.0  # flat weights: straight to the posterior
+
+
 def _check_files(tmp_path, scale=0.01, shift=0.0):
     """An identification and a replications result at the committed fit, made up (no simulation):
     each target moved by one parameter, so every direction is identified."""
@@ -166,6 +175,16 @@ def test_the_command_writes_a_posterior_the_tools_read(tmp_path):
     res = json.loads((out / "laplace.json").read_text())
     assert res["command"].startswith("python -m jjj_sim.tools.calibration.laplace")
     assert set(res["params"]) == {p.name for p in fr} and set(res["predictive"]) >= {"T1", "P1_2016"}
+    tempered = tmp_path / "tempered"
+    r = laplace("--identification", str(tmp_path / "ident.json"), "--replications", str(tmp_path / "repl.json"),
+                "--particles", "4", "--temper", "2", "--moves", "2", "--out", str(tempered))
+    assert r.returncode == 0, r.stderr[-2000:]
+    post = posterior.load(tempered / "posterior.parquet")
+    assert post.meta["method"] == "laplace-smc" and np.allclose(post.weights, 0.25)
+    stages = json.loads((tempered / "laplace.json").read_text())["tempering"]["stages"]
+    assert 1 <= len(stages) <= 2 and all(0 < s["beta"] <= 1 and 1 <= s["ancestors"] <= 4 for s in stages)
+    assert all(s["moves_tried"] == 8 and 0 <= s["moves_accepted"] <= 8 for s in stages)
+    assert [s["beta"] for s in stages] == sorted(s["beta"] for s in stages)
 
 
 def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
@@ -178,6 +197,7 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path):
         (["--identification", str(tmp_path / "none.json"), *files], "--identification: no such file"),
         (["--particles", "0"], "--particles: must be at least 1"),
         (["--workers", "0"], "--workers: must be at least 1"),
+        (["--temper", "-1"], "--temper: must be 0 or more"),
     ]
     for args, says in cases:
         r = laplace(*args, "--out", str(tmp_path / "out"))

@@ -500,7 +500,10 @@ def _posterior_note(meta: dict) -> str:
     p = meta.get("posterior")
     if not p:
         return ""
-    if p.get("method") == "laplace":
+    if p.get("method") == "laplace-smc":
+        made = (f"the calibration's posterior, tempered by sequential Monte Carlo from a Gaussian (Laplace) "
+                f"approximation around the point fit ({p['file']}: {p['particles']} particles)")
+    elif p.get("method") == "laplace":
         made = (f"the Gaussian (Laplace) approximation around the point fit, importance-weighted by runs "
                 f"({p['file']}: {p['particles']} particles)")
     else:

@@ -4,7 +4,7 @@ importance-weighted by the model.
     python -m jjj_sim.tools.calibration.laplace [--params calibration/fitted/baseline.yaml]
         [--identification calibration/results/identification.json]
         [--replications calibration/results/replications.json]
-        [--particles 200] [--seed 20140226] [--workers 2] [--out DIR]
+        [--particles 200] [--temper STAGES] [--seed 20140226] [--workers 2] [--out DIR]
 
 Why: an ABC-SMC posterior in 17 dimensions needs far more simulations than this model affords
 at a scale where the park counts mean something (calibration/README.md). The identification
@@ -36,6 +36,13 @@ weights move the posterior back toward the sets the record supports. The effecti
 of the weights says how much is left; runner/posterior.py warns when it is below 10% of the
 particles. It stays local: it describes the fit's basin (the recovery check found the loss has
 others).
+
+Step 3, with ``--temper STAGES``: where the weights are too uneven to use (the diagnostic below
+says why), sequential Monte Carlo carries the draws from the Gaussian to the posterior in
+stages (``temper``): each stage raises the likelihood's power as far as keeps half the
+particles' worth, resamples, and moves every particle by one Metropolis step with a fresh run.
+The posterior file then holds the final particles with equal weights, and ``laplace.json``
+the stages' log (``tempering``; ``reached_posterior`` is false if the stages ran out first).
 
 Output (``--out DIR``, default a new outputs/laplace/<date>_<time>): ``posterior.parquet`` in
 the format jjj_sim/runner/posterior.py reads (the weights; the metadata records the method,
@@ -230,22 +237,116 @@ def propose(g: Gaussian, n: int, seed: int, free: list[FreeParam]) -> tuple[np.n
     return np.array(out[:n]), len(out) / tried
 
 
+def log_prior(u: np.ndarray, free: list[FreeParam], how: list[str]) -> np.ndarray:
+    """The prior's log density (up to a constant) at parameter rows ``u`` on their measured scales:
+    uniform on the bounds, or log-uniform where ``log``; a parameter sampled on the log scale with
+    a uniform prior gains log x (the change of variable)."""
+    return np.sum([u[:, j] for j, (p, h) in enumerate(zip(free, how)) if h == "log" and not p.log] or
+                  [np.zeros(len(u))], axis=0)
+
+
+def log_proposal(g: Gaussian, u: np.ndarray) -> np.ndarray:
+    """The Gaussian's log density (up to a constant; the truncation to the bounds is one more)."""
+    d = u - g.mu
+    return -0.5 * np.einsum("ij,jk,ik->i", d, g.precision, d)
+
+
+def log_likelihood(targets: list[Target], runs: list[dict[str, float]]) -> np.ndarray:
+    """-S/2 per run, S = sum_t w_t d_t the calibration's distance."""
+    return np.array([-0.5 * sum(t.weight * t.distance(r[t.id]) for t in targets if t.weight > 0) for r in runs])
+
+
 def importance(g: Gaussian, x: np.ndarray, runs: list[dict[str, float]], targets: list[Target],
                free: list[FreeParam]) -> tuple[np.ndarray, np.ndarray]:
     """Importance weights of the simulated particles (normalised) and their log-likelihoods:
     likelihood exp(-S/2), S = sum_t w_t d_t the calibration's distance of the particle's one
     run, times the prior (uniform, or log-uniform where ``log``), over the Gaussian's density."""
     u = measured(x, g.how)
-    d = u - g.mu
-    log_q = -0.5 * np.einsum("ij,jk,ik->i", d, g.precision, d)
-    log_prior = sum(u[:, j] for j, (p, h) in enumerate(zip(free, g.how)) if h == "log" and not p.log)
-    log_l = np.array([-0.5 * sum(t.weight * t.distance(r[t.id]) for t in targets if t.weight > 0) for r in runs])
-    lw = log_l + log_prior - log_q
+    log_l = log_likelihood(targets, runs)
+    lw = log_l + log_prior(u, free, g.how) - log_proposal(g, u)
     lw = np.where(np.isfinite(lw), lw, -np.inf)
     if not np.isfinite(lw).any():
         raise ConfigError("--particles", "no particle gave finite target values")
     w = np.exp(lw - lw.max())
     return w / w.sum(), log_l
+
+
+def _next_beta(r: np.ndarray, beta: float) -> float:
+    """The next temperature: the largest beta' <= 1 whose incremental weights exp((beta' - beta) r)
+    keep an effective sample size of half the particles."""
+    def ess(b):
+        lw = (b - beta) * r
+        w = np.exp(lw - lw.max())
+        return effective_size(w)
+    if ess(1.0) >= len(r) / 2:
+        return 1.0
+    lo, hi = beta, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if ess(mid) >= len(r) / 2 else (lo, mid)
+    return lo
+
+
+def temper(b: dict, stages: int, seed: int, workers: int, moves: int = 1) -> dict:
+    """Sequential Monte Carlo from the Gaussian to the posterior (likelihood tempering): the
+    particles' distribution goes from the Gaussian (beta 0) to prior x likelihood (beta 1) through
+    pi_beta = Gaussian^(1 - beta) (prior x likelihood)^beta. At each stage: the next beta keeps
+    an effective sample size of half the particles; the particles are resampled (systematic) by
+    their incremental weights; each then takes ``moves`` random-walk Metropolis steps (scale
+    2.38 / sqrt(parameters) times the particles' covariance; a proposal outside the bounds is
+    refused without a run), each run once on a fresh seed, the likelihood of a particle kept
+    with it (a pseudo-marginal step: its one-run estimate is not re-drawn). Stops at beta 1 or
+    after ``stages`` stages; returns the particles (equal weights), their runs and the stages'
+    log, with the number of distinct Gaussian draws the particles descend from (``ancestors``)."""
+    g, free, targets, names = b["gaussian"], b["free"], b["targets"], b["names"]
+    u = measured(b["values"], g.how)
+    log_l, runs = b["log_likelihood"].copy(), list(b["runs"])
+    lo = np.array([p.low for p in free])
+    hi = np.array([p.high for p in free])
+    rng = np.random.default_rng([int(seed), 11])
+    n, dim, beta, log = len(u), u.shape[1], 0.0, []
+    ancestor = np.arange(n)
+
+    def base(v):  # the log ratio of prior to Gaussian (the likelihood is added per particle)
+        return log_prior(v, free, g.how) - log_proposal(g, v)
+
+    def log_target(v, ll):
+        return (1 - beta) * log_proposal(g, v) + beta * (log_prior(v, free, g.how) + ll)
+
+    for stage in range(stages):
+        if beta >= 1.0:
+            break
+        r = base(u) + log_l
+        new = _next_beta(r, beta)
+        lw = (new - beta) * r
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        ess = effective_size(w)
+        idx = np.minimum(np.searchsorted(np.cumsum(w), (rng.random() + np.arange(n)) / n), n - 1)
+        u, log_l, runs, ancestor, beta = u[idx], log_l[idx], [runs[i] for i in idx], ancestor[idx], new
+        inside_total = moved = 0
+        for move in range(moves):
+            prop = u + rng.multivariate_normal(np.zeros(dim), np.cov(u.T) * 2.38 ** 2 / dim, n)
+            x_prop = values(prop, g.how)
+            inside = np.all((x_prop >= lo) & (x_prop <= hi), axis=1)
+            inside_total += int(inside.sum())
+            if not inside.any():
+                continue
+            k = np.flatnonzero(inside)
+            new_runs = simulate(b["cfg"], targets, b["point"], names, x_prop[k],
+                                replication_seeds(int(seed) + 1000 + 100 * stage + move, len(k)), workers)
+            new_l = log_likelihood(targets, new_runs)
+            ok = np.log(rng.random(len(k))) < log_target(prop[k], new_l) - log_target(u[k], log_l[k])
+            for j, i in enumerate(k):
+                if ok[j]:
+                    u[i], log_l[i], runs[i] = prop[i], new_l[j], new_runs[j]
+            moved += int(ok.sum())
+        log.append({"stage": stage + 1, "beta": beta, "ess_of_incremental_weights": ess,
+                    "proposals_inside_bounds": inside_total, "moves_accepted": moved, "moves_tried": n * moves,
+                    "distinct_particles": len(np.unique(u, axis=0)), "ancestors": len(np.unique(ancestor))})
+        print(f"{PROG}: stage {stage + 1}: beta {beta:.4g}, {moved} of {n * moves} moves accepted, "
+              f"{len(np.unique(ancestor))} ancestors", file=sys.stderr, flush=True)
+    return {"values": values(u, g.how), "runs": runs, "log_likelihood": log_l, "beta": beta, "stages": log}
 
 
 def _run(job):
@@ -306,19 +407,23 @@ def build(params_file: str, ident_file: str, repl_file: str, particles: int, see
     fit_distance = [sum(t.weight * t.distance(r[t.id]) for t in targets if t.weight > 0) for r in fit_runs]
     return {"targets": targets, "free": free, "names": names, "point": point, "gaussian": g, "values": x,
             "acceptance": acceptance, "runs": runs, "weights": w, "log_likelihood": log_l, "scale": float(scale),
-            "fit_distance": fit_distance, "jacobian": jac, "spread": spread}
+            "fit_distance": fit_distance, "jacobian": jac, "spread": spread, "cfg": cfg}
 
 
 def summary(b: dict, args: dict) -> dict:
-    """The Gaussian, the weighted particles and the predictive check as JSON: per parameter the
-    fit, the Gaussian's standard deviation on its measured scale and the weighted 5-95%; the
-    Gaussian's correlations; each target's sigma; the effective sample size."""
-    g, x, w, names = b["gaussian"], b["values"], b["weights"], b["names"]
+    """The Gaussian, the final particles (``b["final"]``: the importance-weighted ones, or the
+    tempered ones) and the predictive check as JSON: per parameter the fit, the Gaussian's
+    standard deviation on its measured scale and the particles' weighted 5-50-95%; the Gaussian's
+    correlations; each target's sigma; the effective sample sizes; the tempering's log; the
+    linearity diagnostic of the Gaussian's draws."""
+    g, names = b["gaussian"], b["names"]
+    x, w, runs = b["final"]["values"], b["final"]["weights"], b["final"]["runs"]
     sd = np.sqrt(np.diag(g.cov))
     corr = g.cov / np.outer(sd, sd)
     return {
-        "method": "laplace", "version": __version__, **args, "population_scale": b["scale"],
-        "acceptance": b["acceptance"], "effective_sample_size": effective_size(w),
+        "method": "laplace-smc" if b.get("tempering") else "laplace", "version": __version__, **args, "population_scale": b["scale"],
+        "acceptance": b["acceptance"], "importance_effective_sample_size": effective_size(b["weights"]),
+        "effective_sample_size": effective_size(w), "tempering": b.get("tempering"),
         "params": {n: {"fit": b["point"][n], "scale": h, "sd": float(s),
                        "p05": weighted_quantile(x[:, j], w, 0.05), "p50": weighted_quantile(x[:, j], w, 0.5),
                        "p95": weighted_quantile(x[:, j], w, 0.95)}
@@ -327,8 +432,8 @@ def summary(b: dict, args: dict) -> dict:
         "sigma": g.sigma,
         "linearity": {"fit_distance_mean": float(np.mean(b["fit_distance"])),
                       "fit_distance_sd": float(np.std(b["fit_distance"], ddof=1)), "fit_seeds": FIT_SEEDS,
-                      **linearity(g, x, b["log_likelihood"], b["jacobian"], b["targets"], b["spread"])},
-        "predictive": predictive(b["targets"], b["runs"], w),
+                      **linearity(g, b["values"], b["log_likelihood"], b["jacobian"], b["targets"], b["spread"])},
+        "predictive": predictive(b["targets"], runs, w),
     }
 
 
@@ -363,6 +468,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--replications", default="calibration/results/replications.json")
     ap.add_argument("--particles", type=int, default=200, help="parameter sets drawn and run (one seed each)")
     ap.add_argument("--seed", type=int, default=20140226)
+    ap.add_argument("--temper", type=int, default=0, help="stages of sequential Monte Carlo from the weighted "
+                                                          "Gaussian draws to the posterior (0: importance weights only)")
+    ap.add_argument("--moves", type=int, default=3, help="Metropolis steps per particle and stage (with --temper)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", help="directory for posterior.parquet and laplace.json "
                                   "(default: a new outputs/laplace/<date>_<time>)")
@@ -376,19 +484,28 @@ def main(argv: list[str] | None = None) -> None:
     a = parser().parse_args(argv)
     made: list[Path] = []
     with one_line_errors(PROG, made):
-        for name in ("particles", "workers"):
+        for name in ("particles", "workers", "moves"):
             if getattr(a, name) < 1:
                 raise ConfigError(f"--{name}", f"must be at least 1, got {getattr(a, name)}")
+        if a.temper < 0:
+            raise ConfigError("--temper", f"must be 0 or more, got {a.temper}")
         out = Path(a.out).expanduser() if a.out else Path("outputs") / "laplace" / time.strftime("%Y-%m-%d_%H-%M-%S")
         made += make_out(out)
         t0 = time.perf_counter()
         b = build(a.params, a.identification, a.replications, a.particles, a.seed, a.workers)
+        b["final"] = {"values": b["values"], "weights": b["weights"], "runs": b["runs"]}
+        if a.temper:
+            t = temper(b, a.temper, a.seed, a.workers, a.moves)
+            b["final"] = {"values": t["values"], "weights": np.full(len(t["values"]), 1.0 / len(t["values"])),
+                          "runs": t["runs"]}
+            b["tempering"] = {"beta": t["beta"], "reached_posterior": t["beta"] >= 1.0, "stages": t["stages"]}
         args = {"params_file": a.params, "identification": a.identification, "replications": a.replications,
-                "particles": a.particles, "seed": a.seed, "command": " ".join([f"python -m {PROG}", *argv])}
+                "particles": a.particles, "seed": a.seed, "temper": a.temper, "moves": a.moves,
+                "command": " ".join([f"python -m {PROG}", *argv])}
         res = summary(b, args)
         res["seconds"] = time.perf_counter() - t0
-        table = pd.DataFrame(b["values"], columns=b["names"])
-        table["weight"] = b["weights"]
+        table = pd.DataFrame(b["final"]["values"], columns=b["names"])
+        table["weight"] = b["final"]["weights"]
         meta = {k: res[k] for k in ("method", "version", "seed", "population_scale", "acceptance", "particles",
                                     "effective_sample_size", "params_file", "identification", "replications")}
         meta.update(targets=[t.id for t in b["targets"]],
