@@ -137,6 +137,6 @@ def test_the_committed_posterior_matches_the_free_parameters():
     free = set(yaml.safe_load((ROOT / "conf" / "calibrate.yaml").read_text())["calibration"]["free"])
     p = posterior.load(ROOT / "calibration" / "fitted" / "baseline_posterior.parquet")
     assert set(p.names) == free
-    assert "effective_sample_size" in p.meta and "stopped" in p.meta
+    assert p.meta["method"] == "laplace-smc" and p.effective_size == pytest.approx(p.size)  # equal weights
     cfg = make_cfg("population.scale=0.01", "params_draw=3", "run.end_year=2015")
     RelocationModel(cfg, seed=1).run_model()

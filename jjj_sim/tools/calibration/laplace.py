@@ -48,9 +48,9 @@ Output (``--out DIR``, default a new outputs/laplace/<date>_<time>): ``posterior
 the format jjj_sim/runner/posterior.py reads (the weights; the metadata records the method,
 seed, scale, bounds and sources), and ``laplace.json`` (the Gaussian, each target's sigma, the
 weighted parameter ranges, the posterior predictive ranges of the targets and the linearity
-diagnostic). ``posterior_file=DIR/posterior.parquet`` lets the tools draw from it; the committed
-posterior (calibration/fitted/baseline_posterior.parquet) is not this one while the diagnostic
-says the Gaussian does not hold (calibration/README.md). A bad input is one line on stderr and exit 2, with no directory left behind.
+diagnostic). ``posterior_file=DIR/posterior.parquet`` lets the tools draw from it. The committed posterior
+(calibration/fitted/baseline_posterior.parquet) is ``--temper``'s, written with
+``--out calibration/fitted/posterior`` and copied there (calibration/README.md). A bad input is one line on stderr and exit 2, with no directory left behind.
 """
 
 from __future__ import annotations
