@@ -35,10 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def record() -> dict[str, float]:
-    """The record's turnover figures: {target id: value} and the 2013 input."""
+    """The record's turnover figures: {target id: value} and the 2013 inputs (contracts, links)."""
     t = {x.id: x for x in load_targets(ROOT / "calibration" / "targets.yaml")}
-    inp = read_yaml(ROOT / "jjj_sim" / "data" / "reported_inputs.yaml", "inputs")["tech_contracts_bj_to_tjhb_2013"]
+    inputs = read_yaml(ROOT / "jjj_sim" / "data" / "reported_inputs.yaml", "inputs")
+    inp = inputs["tech_contracts_bj_to_tjhb_2013"]
     return {"2013": inp["value"]["turnover_bn_yuan"], "count_2013": inp["value"]["count"],
+            "links_2013": inputs["zgc_branches_tjhb_2013"]["value"],
             "T8": t["T8_turnover"].value, "T8_count_low": t["T8_count"].low, "T8_count_high": t["T8_count"].high,
             "T11_2017": t["T11_2017"].value, "T11_2015_2017": t["T11_2015_2017"].value}
 
@@ -69,7 +71,7 @@ def links(seeds: int) -> np.ndarray:
 
 def rule_shape(r: dict[str, float], z: np.ndarray) -> None:
     """Part 2: the best the rule can do, with and without a 2018 step in value."""
-    z0 = read_yaml(ROOT / "jjj_sim" / "data" / "reported_inputs.yaml", "inputs")["zgc_branches_tjhb_2013"]["value"]
+    z0 = r["links_2013"]
     q = np.arange(len(z))
     year = 2014 + q // 4
     v0 = r["2013"] / r["count_2013"]

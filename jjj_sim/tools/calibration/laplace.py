@@ -404,7 +404,7 @@ def build(params_file: str, ident_file: str, repl_file: str, particles: int, see
                     replication_seeds(int(seed) + 1, particles + FIT_SEEDS), workers)
     runs, fit_runs = runs[:particles], runs[particles:]
     w, log_l = importance(g, x, runs, targets, free)
-    fit_distance = [sum(t.weight * t.distance(r[t.id]) for t in targets if t.weight > 0) for r in fit_runs]
+    fit_distance = (-2.0 * log_likelihood(targets, fit_runs)).tolist()
     return {"targets": targets, "free": free, "names": names, "point": point, "gaussian": g, "values": x,
             "acceptance": acceptance, "runs": runs, "weights": w, "log_likelihood": log_l, "scale": float(scale),
             "fit_distance": fit_distance, "jacobian": jac, "spread": spread, "cfg": cfg}
@@ -447,13 +447,13 @@ def linearity(g: Gaussian, x: np.ndarray, log_l: np.ndarray, jac: np.ndarray, ta
     it); S_lin - M is the Gaussian's misreading of the distance even for a linear model (ranges
     are flat with steep walls, one-sided targets one-sided, and the fit misses some targets).
     5-50-95% of each."""
-    d = measured(x, g.how) - g.mu
-    m = np.einsum("ij,jk,ik->i", d, g.precision, d)
+    u = measured(x, g.how)
+    d = u - g.mu
+    m = -2.0 * log_proposal(g, u)
     dist = -2.0 * log_l
     base = np.array([math.log(max(spread[t.id]["mean"], 1e-9)) for t in targets])
     pred = np.exp(base + d @ jac.T)  # draws x targets, the linear prediction
-    lin = np.array([sum(t.weight * t.distance(float(v)) for t, v in zip(targets, row) if t.weight > 0)
-                    for row in pred])
+    lin = -2.0 * log_likelihood(targets, [{t.id: float(v) for t, v in zip(targets, row)} for row in pred])
     q = lambda v: [float(np.percentile(v, k)) for k in (5, 50, 95)]
     return {"distance": q(dist), "linear_distance": q(lin), "mahalanobis": q(m),
             "distance_minus_linear": q(dist - lin), "linear_minus_mahalanobis": q(lin - m)}
