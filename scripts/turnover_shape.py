@@ -4,7 +4,8 @@
 
 Part 1 reads the record alone (calibration/targets.yaml and the 2013 input): the turnover's
 growth within 2015-2017 if it grew at a steady rate there, the growth from 2013 to 2015 that
-this implies, and what T8's 2014-2020 total leaves for 2018-2020.
+this implies, and what T8's 2014-2020 total leaves for 2018-2020; with the average growth a year
+that T8's page also reports (22.3%, read from 2013), what that leaves for 2018-2019.
 
 Part 2 asks the model's rule (jjj_sim/sim/rules/technology.py). The rule's expected turnover in
 a quarter is C0 (Z / Z0)^e / 4 contracts times V0 (1 + g)^t, with Z the ZGC branches in Tianjin
@@ -32,6 +33,9 @@ from jjj_sim.runner.targets import load_targets
 from jjj_sim.sim.indicators import quarterly
 
 ROOT = Path(__file__).resolve().parents[1]
+# "成交额年均增长率22.3%": the turnover's average growth a year, on T8's page (Beijing Business Today,
+# 25 Feb 2021, copy: sdyjkjfhq.cn/yjcs/1063.html); the page does not say from which year (read from 2013)
+AVERAGE_GROWTH = 0.223
 
 
 def record() -> dict[str, float]:
@@ -57,6 +61,12 @@ def record_shape(r: dict[str, float]) -> None:
     for y14 in (r["2013"], y15):
         rest = r["T8"] - r["T11_2015_2017"] - y14
         print(f"  with 2014 = {y14:.2f}: 2018-2020 = {rest:.1f}, {rest / 3:.1f} a year against {y17} in 2017")
+    # T8's page also gives the turnover's average growth a year, read here from 2013 to 2020
+    y20 = r["2013"] * (1 + AVERAGE_GROWTH) ** 7
+    y14 = (r["2013"] * y15) ** 0.5  # midway (geometrically) between 2013 and 2015
+    rest = r["T8"] - r["T11_2015_2017"] - y14 - y20
+    print(f"  T8's page: average growth {AVERAGE_GROWTH:.1%} a year, so 2020 = {y20:.1f} if read from 2013; with 2014 ="
+          f" {y14:.2f}, 2018-2019 = {rest:.1f}, {rest / 2:.1f} a year: a step in 2018, then flat")
 
 
 def links(seeds: int) -> np.ndarray:
