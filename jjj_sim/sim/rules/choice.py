@@ -12,13 +12,14 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
 
 - ``asc``: alternative-specific constants. By province (Beijing 0; ``asc_tianjin``, fitted to
   the Tianjin/Hebei split of ZGC branches, target T7; ``asc_hebei``, fixed at 0, since the record
-  identifies only the two constants' difference), plus ``asc_xiongan`` for the places of
+  identifies only the two constants' difference; freed in issue 19, fitted to T1 and T7_hebei), plus ``asc_xiongan`` for the places of
   Xiong'an New Area (fitted to T9): the new area opens with no firm stock to give it a size,
   and the central guidance of state-owned firms' subsidiaries to it is not otherwise in the
   model. A park adds the constant of its type (``asc_park_science``, ``asc_park_industrial``;
-  ``world.PARK_TYPES``) and its own offset (``parks.asc_offset.ID``, 0 unless set: posterior
+  ``world.PARK_TYPES``) and its own offset (``parks.asc_offset.ID``, 0 unless set): the four
+  parks counted before 2021 have theirs fitted (calibration/fitted/baseline.yaml), and posterior
   draws give each park without a count in the record an offset from the prior
-  ``N(0, parks.prior_sd)``, jjj_sim/runner/posterior.py).
+  ``N(0, parks.prior_sd)`` (jjj_sim/runner/posterior.py).
 - Build-out: a park's pull grows with its age as a destination of the strategy (from its
   opening, or from 2014 for a park open before): it is worth exp(asc) * min(1, age /
   ``park_rampup_years``) firms of a region (``park_rampup``: log of that factor, added to the
