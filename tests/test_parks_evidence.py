@@ -79,8 +79,10 @@ def test_park_pull_is_its_type_constant_plus_offset():
     for p in m.places.parks:
         region = m.places.region[p]
         extra = m.place_asc[p] - m.place_asc[region]  # the park's own constant over its region's
-        want = {"science": 3.0, "industrial": -1.0}[m.places.park_type[p]] + (0.5 if ids[p] == "tangshan_zgc" else 0.0)
+        offset = {**cfg.params.parks.asc_offset}.get(ids[p], 0.0)  # the fit's four, tangshan_zgc's 0.5, else 0
+        want = {"science": 3.0, "industrial": -1.0}[m.places.park_type[p]] + offset
         assert extra == pytest.approx(want), ids[p]
+    assert {**cfg.params.parks.asc_offset}["tangshan_zgc"] == 0.5
 
 
 def test_a_higher_type_constant_draws_more_firms_into_parks_of_that_type_only():
@@ -100,14 +102,15 @@ def test_unknown_park_offset_is_refused():
         make_cfg("++params.parks.asc_offset.nowhere=1.0")
 
 
-def test_prior_draws_give_uncounted_parks_an_offset_and_the_stock_a_half_life():
+def test_prior_draws_give_parks_without_a_fitted_offset_one_and_the_stock_a_half_life():
     cfg = make_cfg("population.scale=0.01")
-    counted = {r["id"] for r in _parks_csv() if not r["record"].startswith("none")}
+    fitted = {"baoding_zgc", "binhai_zgc", "caofeidian", "cangzhou_biomed"}  # the parks counted before 2021
+    assert set(cfg.params.parks.asc_offset) == fitted  # set by calibration/fitted/baseline.yaml
     draws = [posterior.prior_draw(k, cfg.params, seed=7) for k in range(200)]
     assert draws[3] == posterior.prior_draw(3, cfg.params, seed=7)  # draw K is the same everywhere
     for d in draws:
         offsets = {k.rsplit(".", 1)[1] for k in d if k.startswith("parks.asc_offset.")}
-        assert offsets == {r["id"] for r in _parks_csv()} - counted
+        assert offsets == {r["id"] for r in _parks_csv()} - fitted  # Baodi and Xiong'an ZGC included
         assert 1.0 <= d["demography.growth_half_life_years"] <= 4.0
     x = np.array([d["parks.asc_offset.tangshan_zgc"] for d in draws])
     assert abs(x.mean()) < 0.25 and x.std() == pytest.approx(1.0, rel=0.2)  # N(0, prior_sd = 1)

@@ -184,7 +184,7 @@ def _merge_params_file(cfg: DictConfig, explicit: set[str]) -> None:
 
 def _merge_posterior_draw(cfg: DictConfig, explicit: set[str]) -> None:
     """With ``params_draw``: that draw of the posterior (and of the priors of the parks without a
-    count) over the params_file's values, except those the command line set."""
+    fitted offset) over the params_file's values, except those the command line set."""
     if cfg.get("params_draw") is None:
         return
     from jjj_sim.runner import (

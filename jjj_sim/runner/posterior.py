@@ -28,7 +28,7 @@ from jjj_sim.core.checks import NONNEG, POSITIVE, check_value, whole_number
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.resources import find
 from jjj_sim.runner.params import param_rule
-from jjj_sim.sim.world import is_counted, read_csv
+from jjj_sim.sim.world import read_csv
 
 META_KEY = b"jjj_sim"
 THIN = 0.1  # a posterior whose effective sample size is below this share of its particles gets a warning
@@ -87,18 +87,20 @@ class Posterior:
 
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit, as {dotted parameter name under
-    params: value}: the offset of each park without a count in the record, from
-    N(0, ``parks.prior_sd``), and ``demography.growth_half_life_years``, log-uniform between
+    params: value}: the offset of each park whose offset the params do not set (the fit sets
+    those of the parks counted before 2021; the others, Xiong'an ZGC and Baodi with counts after
+    2020 only among them, have nothing to fit it to), from N(0, ``parks.prior_sd``), and ``demography.growth_half_life_years``, log-uniform between
     ``growth_half_life_low`` and ``growth_half_life_high``. ``params`` is the run's params
     config; the same (``seed``, ``k``) gives the same draw."""
     check_value(params.parks.prior_sd, NONNEG, "params.parks.prior_sd")
     for end in ("low", "high"):
         check_value(params.demography[f"growth_half_life_{end}"], POSITIVE, f"params.demography.growth_half_life_{end}")
     rng = np.random.default_rng([int(seed), int(k), 1])
+    fitted = set(params.parks.asc_offset or {})
     out = {}
     for row in read_csv("parks.csv"):
         offset = rng.normal(0.0, float(params.parks.prior_sd))  # drawn for every park: draws stay aligned
-        if not is_counted(row):
+        if row["id"] not in fitted:
             out[f"parks.asc_offset.{row['id']}"] = float(offset)
     d = params.demography
     lo, hi = np.log(float(d.growth_half_life_low)), np.log(float(d.growth_half_life_high))

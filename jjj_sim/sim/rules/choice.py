@@ -18,7 +18,7 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
   model. A park adds the constant of its type (``asc_park_science``, ``asc_park_industrial``;
   ``world.PARK_TYPES``) and its own offset (``parks.asc_offset.ID``, 0 unless set): the four
   parks counted before 2021 have theirs fitted (calibration/fitted/baseline.yaml), and posterior
-  draws give each park without a count in the record an offset from the prior
+  draws give each of the other parks an offset from the prior
   ``N(0, parks.prior_sd)`` (jjj_sim/runner/posterior.py).
 - Build-out: a park's pull grows with its age as a destination of the strategy (from its
   opening, or from 2014 for a park open before): it is worth exp(asc) * min(1, age /
