@@ -269,3 +269,25 @@ def test_check_results_are_written_all_or_nothing(tmp_path, monkeypatch):
         ch.write_result(tmp_path, "identification.json", {"x": object()})
     assert [p.name for p in tmp_path.iterdir()] == ["identification.json"]  # no partial file, no temporary one
     assert (tmp_path / "identification.json").read_text() == before
+
+
+def test_recovery_check_runs_the_calibrator_with_the_polish_asked_for(tmp_path):
+    """The recovery check makes targets at the fit, calibrates from another start with the
+    polish asked for (--polish), and records the polish's losses beside every parameter's error."""
+    r = checks("recovery", "--scale", "0.01", "--seeds", "1", "--budget", "1", "--replications", "1",
+               "--generations", "0", "--polish", "2", "--out", str(tmp_path / "tiny"), cwd=tmp_path)
+    # at scale 0.01 a young park holds no simulated firm: a synthetic target of 0, one line, exit 2
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
+    assert "--scale: the calibrator failed on the synthetic targets" in r.stderr and "must be a number > 0" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither --out nor the work directory is left behind
+    out = tmp_path / "rec"
+    r = checks("recovery", "--scale", "0.2", "--seeds", "4", "--budget", "1", "--replications", "1",
+               "--generations", "0", "--polish", "2", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / "recovery.json").read_text())
+    free = set(yaml.safe_load((ROOT / "conf" / "calibrate.yaml").read_text())["calibration"]["free"])
+    assert set(res["params"]) == free
+    assert all({"truth", "estimate", "relative_error"} <= set(v) for v in res["params"].values())
+    assert res["polish"]["simulations"] >= 2 and res["polish"]["loss"] <= res["polish"]["start_loss"]
+    assert res["polish"]["start_loss"] == pytest.approx(res["best_loss"])  # the polish starts at the Optuna point
+    assert res["command"].endswith(f"--polish 2 --out {out}")

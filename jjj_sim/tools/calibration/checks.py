@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -126,7 +127,7 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
 
 
 def recovery(params_file: str, scale: float, seeds: int, budget: int, replications_: int, generations: int,
-             population: int, out_dir: Path, start: str | None = None) -> dict:
+             population: int, out_dir: Path, start: str | None = None, polish: int | None = None) -> dict:
     """Targets made by the model at known parameters (the fitted point, mean over seeds, as
     approx targets with each real target's tolerance, at least 5%, its span and weight); the calibrator, started from the default bounds and a
     different seed, should recover the parameters. The synthetic targets and the calibration
@@ -149,8 +150,14 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
            f"population.scale={scale}", f"calibration.budget={budget}", f"calibration.replications={replications_}",
            f"calibration.abc.generations={generations}", f"calibration.abc.population_size={population}",
            f"calibration.check.scale={scale}", "calibration.check.replications=5", "seed=777",
-           f"hydra.run.dir={run_dir}"] + ([f"calibration.start={start}"] if start else [])
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+           f"hydra.run.dir={run_dir}"] + ([f"calibration.start={start}"] if start else []) \
+        + ([f"calibration.polish={polish}"] if polish is not None else [])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:  # e.g. a synthetic target of 0 at a small scale: the calibrator's own one-line error
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        shutil.rmtree(run_dir, ignore_errors=True)  # the message says it all: leave no half-made work directory
+        tfile.unlink(missing_ok=True)
+        raise ConfigError("--scale", f"the calibrator failed on the synthetic targets (exit {done.returncode}): {said}")
     rep = json.loads((run_dir / "fit_report.json").read_text())
     res = {}
     for p in free:
@@ -164,6 +171,7 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
             "start": start,
             "replications": replications_, "abc_generations": generations, "abc_population": population,
             "params": res, "best_loss": rep["optuna"]["best_loss"],
+            "polish": {k: v for k, v in (rep.get("polish") or {}).items() if k != "best"} or None,
             "posterior_correlation": rep.get("posterior", {}).get("correlation")}
 
 
@@ -246,6 +254,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--generations", type=int, default=4, help="recovery: ABC generations")
     ap.add_argument("--population", type=int, default=100, help="recovery: ABC population")
     ap.add_argument("--start", help="recovery: a params file the calibrator starts from (calibration.start)")
+    ap.add_argument("--polish", type=int, help="recovery: the calibrator's Nelder-Mead simulations (calibration.polish; "
+                    "default conf/calibrate.yaml's)")
     ap.add_argument("--tag", default="", help="suffix of the results file name (CHECK_TAG.json)")
     return ap
 
@@ -272,7 +282,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             made += [p for p in make_out(work) if p not in made]
             res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
-                           work, a.start)
+                           work, a.start, a.polish)
         res["command"] = " ".join(["python -m jjj_sim.tools.calibration.checks", *argv])
         try:
             path = write_result(out, f"{name}.json", res)
