@@ -141,12 +141,15 @@ def test_the_next_temperature_keeps_half_the_particles():
 
 def _check_files(tmp_path, scale=0.01, shift=0.0):
     """An identification and a replications result at the committed fit, made up (no simulation):
-    each target moved by one parameter, so every direction is identified."""
+    each parameter moves its own two-sided, weighted target (the ones with curvature), so every
+    direction is identified."""
     _, targets, fr, point = setup(PARAMS, scale)
+    curved = [t.id for t in targets if t.kind in ("approx", "range") and t.weight > 0]
+    assert len(curved) >= len(fr)
     ident = {"scale": scale, "point": {**point, fr[0].name: point[fr[0].name] + shift},
              "kinds": {p.name: "elasticity" if p.low >= 0 else "per unit" for p in fr},
-             "elasticities": {p.name: {t.id: {"elasticity": 1.0 if i % len(fr) == j else 0.01, "se": 0.0}
-                                       for i, t in enumerate(targets)} for j, p in enumerate(fr)}}
+             "elasticities": {p.name: {t.id: {"elasticity": 1.0 if t.id == curved[j] else 0.01, "se": 0.0}
+                                       for t in targets} for j, p in enumerate(fr)}}
     repl = {"point": point, "by_scale": {str(scale): {"seeds": 2, "targets": {
         t.id: {"mean": t.value * 1.05 if t.kind == "at_least" else t.value, "cv": 0.01} for t in targets}}}}
     (tmp_path / "ident.json").write_text(json.dumps(ident))
