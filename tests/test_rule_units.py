@@ -50,7 +50,7 @@ def make_places(province, is_park=None, region=None, opens=None, n_sectors=2) ->
                   province=province, lat=np.zeros(n), lon=np.zeros(n),
                   opens=np.full(n, -1) if opens is None else np.asarray(opens),
                   capacity=np.full(n, np.inf), park_type=tuple("science" if p else "" for p in is_park),
-                  counted=np.zeros(n, bool), specialised=np.zeros((n, n_sectors), bool),
+                  specialised=np.zeros((n, n_sectors), bool),
                   region_weight=np.ones(n), n_regions=int((~is_park).sum()))
 
 

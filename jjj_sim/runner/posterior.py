@@ -87,9 +87,10 @@ class Posterior:
 
 def prior_draw(k: int, params, seed: int) -> dict[str, float]:
     """Draw ``k`` of the quantities the record does not fit, as {dotted parameter name under
-    params: value}: the offset of each park whose offset the params do not set (the fit sets
-    those of the parks counted before 2021; the others, Xiong'an ZGC and Baodi with counts after
-    2020 only among them, have nothing to fit it to), from N(0, ``parks.prior_sd``), and ``demography.growth_half_life_years``, log-uniform between
+    params: value}: the offset of each park whose offset the params do not set, from
+    N(0, ``parks.prior_sd``) (the fit sets those of the four parks counted before 2021; the
+    others, Xiong'an ZGC and Baodi with counts after 2020 only among them, have nothing to fit
+    it to), and ``demography.growth_half_life_years``, log-uniform between
     ``growth_half_life_low`` and ``growth_half_life_high``. ``params`` is the run's params
     config; the same (``seed``, ``k``) gives the same draw."""
     check_value(params.parks.prior_sd, NONNEG, "params.parks.prior_sd")

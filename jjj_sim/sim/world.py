@@ -112,7 +112,6 @@ class Places:
     opens: np.ndarray  # int [P]: first quarter the place takes firms (negative: before 2014)
     capacity: np.ndarray  # float [P]: firm slots in real firms (inf for regions and for parks with no physical limit)
     park_type: tuple[str, ...]  # a park's type (PARK_TYPES; "" for regions): the constant of its pull
-    counted: np.ndarray  # bool [P]: a park whose pull the record fits (parks.csv ``record``); the others get a prior
     specialised: np.ndarray  # bool [P, S]: park specialisation
     region_weight: np.ndarray  # float [P]: share of its province's firms (regions only)
     n_regions: int
@@ -161,11 +160,6 @@ class Places:
         return m
 
 
-def is_counted(row: dict) -> bool:
-    """Whether a parks.csv row's park has a count in the record (its ``record`` is not "none ...")."""
-    return not row["record"].startswith("none")
-
-
 @functools.cache
 def park_ids() -> tuple[str, ...]:
     """The named parks' ids, in parks.csv order."""
@@ -192,7 +186,7 @@ def load_places(sectors: Sectors) -> Places:
     parks = read_csv("parks.csv")
     weights = {r["region"]: float(r["weight"]) for r in read_csv("region_weights.csv")}
     region_ids = [r["id"] for r in regions]
-    ids, names, is_park, region, province, lat, lon, opens, capacity, ptype, counted = ([] for _ in range(11))
+    ids, names, is_park, region, province, lat, lon, opens, capacity, ptype = ([] for _ in range(10))
     spec = []
     for i, r in enumerate(regions):
         ids.append(r["id"])
@@ -205,7 +199,6 @@ def load_places(sectors: Sectors) -> Places:
         opens.append(quarter_of(r["opens"], f"regions.csv:{r['id']}.opens") if r["opens"] else -1)
         capacity.append(np.inf)
         ptype.append("")
-        counted.append(False)
         spec.append(np.zeros(len(sectors.ids), dtype=bool))
     for p in parks:
         field = f"parks.csv:{p['id']}"
@@ -225,7 +218,6 @@ def load_places(sectors: Sectors) -> Places:
         if p["type"] not in PARK_TYPES:
             raise ConfigError(f"{field}.type", f"unknown park type '{p['type']}' (known: {', '.join(PARK_TYPES)})")
         ptype.append(p["type"])
-        counted.append(is_counted(p))
         spec.append(sectors.mask(p["sectors"].split(";"), f"{field}.sectors"))
     province_arr = np.array(province)
     w = np.array([weights.get(i, 0.0) if k < len(regions) else 0.0 for k, i in enumerate(ids)])
@@ -243,7 +235,6 @@ def load_places(sectors: Sectors) -> Places:
         opens=np.array(opens),
         capacity=np.array(capacity),
         park_type=tuple(ptype),
-        counted=np.array(counted),
         specialised=np.array(spec),
         region_weight=w,
         n_regions=len(regions),

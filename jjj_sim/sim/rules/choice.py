@@ -11,8 +11,8 @@ Utility of place p for a firm of sector s from province o (all terms are paramet
                            * max(0, 1 - matching_reduction * matching[p])
 
 - ``asc``: alternative-specific constants. By province (Beijing 0; ``asc_tianjin``, fitted to
-  the Tianjin/Hebei split of ZGC branches, target T7; ``asc_hebei``, fixed at 0, since the record
-  identifies only the two constants' difference; freed in issue 19, fitted to T1 and T7_hebei), plus ``asc_xiongan`` for the places of
+  the Tianjin/Hebei split of ZGC branches, target T7; ``asc_hebei``, fitted to T1 and T7_hebei: it
+  was fixed at 0 while hand-set park sizes carried Hebei's pull), plus ``asc_xiongan`` for the places of
   Xiong'an New Area (fitted to T9): the new area opens with no firm stock to give it a size,
   and the central guidance of state-owned firms' subsidiaries to it is not otherwise in the
   model. A park adds the constant of its type (``asc_park_science``, ``asc_park_industrial``;
