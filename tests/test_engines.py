@@ -192,6 +192,17 @@ def fake_slurm(tmp_path):
                 pass
 
 
+def final_states(state_dir: Path, timeout: float = 60.0) -> list[str]:
+    """The fake SLURM tasks' states once each is final (COMPLETED or FAILED), or as they are after
+    ``timeout`` s. A state file being rewritten reads empty for a moment; that is not final."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [f.read_text().strip() for f in sorted(state_dir.glob("*.state"))]
+        if set(states) <= {"COMPLETED", "FAILED"} or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)
+
+
 def test_slurm_preset_sweep(tmp_path, fake_slurm):
     """The slurm preset as shipped, on a stand-in for SLURM: its sbatch script (one job array
     with the preset's resources and setup), srun, submitit's job environment and the gathering."""
@@ -206,7 +217,9 @@ def test_slurm_preset_sweep(tmp_path, fake_slurm):
                  "#SBATCH --mem=4GB", "#SBATCH --time=30",
                  "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"):
         assert line in text.splitlines(), (line, text)
-    assert [f.read_text().strip() for f in sorted(fake_slurm["state"].glob("*.state"))] == ["COMPLETED"] * 4
+    # submitit returns once each result pickle is there; the task's shell writes its final state
+    # only after the job's Python exits, a moment later (sacct lags the same way on real SLURM)
+    assert final_states(fake_slurm["state"]) == ["COMPLETED"] * 4
     jid = script.stem
     for t in range(4):  # each task ran in submitit's SLURM job environment, as array task jid_t
         log = (out / ".submitit" / f"{jid}_{t}" / f"{jid}_{t}_0_log.out").read_text()
