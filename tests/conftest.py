@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,3 +33,15 @@ def run_model(*overrides: str, seed: int = 3) -> RelocationModel:
 def small_run() -> RelocationModel:
     """Baseline at 2% scale to 2023."""
     return run_model("population.scale=0.02")
+
+
+@contextlib.contextmanager
+def paused(proc: subprocess.Popen):
+    """Stop ``proc``'s process group (it must run in its own session) for the ``with`` block and
+    let it go on afterwards: a command that holds a directory keeps holding it while a second
+    one is tried, however slow the machine is."""
+    os.killpg(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGCONT)

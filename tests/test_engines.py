@@ -276,7 +276,8 @@ def ray_head(tmp_path):
 def test_ray_cluster_sweep(tmp_path, ray_head):
     out = tmp_path / "sweep"
     # the preset as shipped (ray.init address=auto): RAY_ADDRESS names the head
-    env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"]}
+    # RAY_DEDUP_LOGS=0: Ray would fold the jobs' like lines into one "[repeated Nx]" line
+    env = {**ray_head["env"], "RAY_ADDRESS": ray_head["address"], "RAY_DEDUP_LOGS": "0"}
     r = run(ray_head["jjj"], "-m", "hydra/launcher=ray_cluster", *SWEEP, f"hydra.sweep.dir={out}", env=env)
     assert r.returncode == 0, r.stderr[-3000:] + "\n--- ray head ---\n" + ray_head["log"].read_text()[-2000:]
     assert f"Connecting to existing Ray cluster at address: {ray_head['address']}" in r.stderr

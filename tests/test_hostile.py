@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import paused
 
 from jjj_sim.core.errors import ConfigError
 
@@ -475,12 +476,13 @@ def test_two_sweeps_into_one_directory_one_is_refused(tmp_path):
     d = tmp_path / "sweep"
     first = subprocess.Popen([str(BIN / "jjj-sim"), "-m", "seed=1,2", "population.scale=0.1", "run.end_year=2030",
                               "run.plots=false", f"hydra.sweep.dir={d}"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     t0 = time.monotonic()
     while not (d / ".lock").exists():  # the first sweep holds the directory
         assert first.poll() is None and time.monotonic() - t0 < 60
         time.sleep(0.02)
-    line = one_line(jjj("-m", "seed=3,4", *SMALL, f"hydra.sweep.dir={d}"), field="hydra.sweep.dir")
+    with paused(first):  # ... and keeps holding it, however slowly the second starts
+        line = one_line(jjj("-m", "seed=3,4", *SMALL, f"hydra.sweep.dir={d}"), field="hydra.sweep.dir")
     assert "in use by another command" in line
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err[-2000:]

@@ -30,7 +30,7 @@ NEEDED = {
     "calibration": ["__init__.py", "targets.yaml", "record_after_2020.yaml", "fitted/**/*.yaml", "fitted/*.parquet"],
 }
 BUILD_LOG: list[str] = []  # what the wheel build printed (pip wheel -v)
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "outputs", "multirun", "build", "*.egg-info",
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "outputs", "multirun", "build", "*.egg-info",
                                     "__pycache__", "*.pyc", ".pytest_cache")
 
 
