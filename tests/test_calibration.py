@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.runner.targets import Target, load_targets, loss
+from jjj_sim.tools.calibration.optimizers import least_squares_polish
 from jjj_sim.tools.calibration.simulator import parse_free
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +140,45 @@ def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
     assert not out.exists()
     r = calibrate(*SMALL, "calibration.budget=0", f"hydra.run.dir={out}")
     assert r.returncode == 2 and "calibration.budget" in r.stderr and not out.exists()
+    r = calibrate(*SMALL, "calibration.polish_method=newton", f"hydra.run.dir={out}")
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr.strip().splitlines() == ["jjj-sim-calibrate: error: calibration.polish_method: expected one of "
+                                             "nelder-mead, least-squares, got 'newton'"]
+
+
+def test_least_squares_polish_finds_a_linear_models_truth_within_its_budget():
+    """The least-squares polish on a made-up model whose values are linear in the unit-cube
+    parameters (two seeds, each with a fixed offset; three approx targets that pin the truth,
+    an at_least and a range target that the truth clears): from a corner it reaches the truth,
+    and it never runs more points than its budget, the finite-difference Jacobian's included."""
+    def target(id_, kind, value, **kw):
+        return Target(id_, "beijing_closures_cum", 2016, value, kind, 0.1, "s", "d", "q", **kw)
+
+    targets = [target("A", "approx", 100.0), target("B", "at_least", 40.0, weight=2),
+               target("C", "range", 35.0, low=30.0, high=40.0), target("D", "approx", 20.0), target("E", "approx", 60.0)]
+    m = np.array([[60.0, 20.0, 10.0], [10.0, 40.0, 0.0], [0.0, 10.0, 30.0], [5.0, 5.0, 20.0], [30.0, -20.0, 40.0]])
+    truth = np.array([0.6, 0.7, 0.3])
+    base = np.array([100.0, 50.0, 35.0, 20.0, 60.0]) - m @ truth  # B 50 and C 35 at the truth: met
+    offsets = [np.array([1.0, -1.0, 0.5, 0.2, -0.3]), np.array([-1.0, 1.0, -0.5, -0.2, 0.3])]  # the seeds
+    seen: list[tuple[float, np.ndarray]] = []
+
+    def runs_at(u):
+        return [dict(zip("ABCDE", base + m @ u + o)) for o in offsets]
+
+    def mean_loss(u):
+        return float(np.mean([loss(targets, r) for r in runs_at(u)]))
+
+    def evaluate(u):
+        seen.append((mean_loss(u), np.array(u)))
+        return runs_at(u), seen[-1][0]
+
+    least_squares_polish(evaluate, np.zeros(3), targets, 0.0, 80, lambda: len(seen))
+    assert 4 < len(seen) <= 80
+    best_loss, best = min(seen, key=lambda e: e[0])
+    assert best_loss <= mean_loss(truth) + 1e-9 and np.abs(best - truth).max() < 0.01
+    seen.clear()
+    least_squares_polish(evaluate, np.zeros(3), targets, 0.0, 7, lambda: len(seen))
+    assert len(seen) == 7  # stopped by the budget, mid-Jacobian
 
 
 def test_small_calibration_runs_and_its_fit_loads(tmp_path):
@@ -273,7 +314,7 @@ def test_check_results_are_written_all_or_nothing(tmp_path, monkeypatch):
 
 def test_recovery_check_runs_the_calibrator_with_the_polish_asked_for(tmp_path):
     """The recovery check makes targets at the fit, calibrates from another start with the
-    polish asked for (--polish), and records the polish's losses beside every parameter's error."""
+    polish asked for (--polish, --polish-method), and records the polish's losses beside every parameter's error."""
     r = checks("recovery", "--scale", "0.01", "--seeds", "1", "--budget", "1", "--replications", "1",
                "--generations", "0", "--polish", "2", "--out", str(tmp_path / "tiny"), cwd=tmp_path)
     # at scale 0.01 a young park holds no simulated firm: a synthetic target of 0, one line, exit 2
@@ -282,12 +323,14 @@ def test_recovery_check_runs_the_calibrator_with_the_polish_asked_for(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither --out nor the work directory is left behind
     out = tmp_path / "rec"
     r = checks("recovery", "--scale", "0.2", "--seeds", "4", "--budget", "1", "--replications", "1",
-               "--generations", "0", "--polish", "2", "--out", str(out), cwd=tmp_path)
+               "--generations", "0", "--polish", "3", "--polish-method", "least-squares", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "recovery.json").read_text())
     free = set(yaml.safe_load((ROOT / "conf" / "calibrate.yaml").read_text())["calibration"]["free"])
     assert set(res["params"]) == free
     assert all({"truth", "estimate", "relative_error"} <= set(v) for v in res["params"].values())
-    assert res["polish"]["simulations"] >= 2 and res["polish"]["loss"] <= res["polish"]["start_loss"]
+    # the method asked for, within its budget (3 points: the start and two of 21 Jacobian columns)
+    assert res["polish"]["method"] == "least-squares" and res["polish"]["simulations"] == 3
+    assert res["polish"]["loss"] <= res["polish"]["start_loss"]
     assert res["polish"]["start_loss"] == pytest.approx(res["best_loss"])  # the polish starts at the Optuna point
-    assert res["command"].endswith(f"--polish 2 --out {out}")
+    assert res["command"].endswith(f"--polish 3 --polish-method least-squares --out {out}")

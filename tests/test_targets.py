@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.targets import Target, load_targets, loss
+from jjj_sim.runner.targets import Target, load_targets, loss, residuals
 
 BASE = {"year": 2016, "kind": "approx", "tolerance": 0.1, "source": "s", "date": "2016-12-29", "quote": "q"}
 
@@ -82,6 +82,27 @@ def test_one_sided_and_approx_unchanged(tmp_path):
     assert lo.distance(1170) == pytest.approx(1.0) and lo.distance(1300, margin=0.1) == pytest.approx(1.0)
     assert hi.distance(1430) == pytest.approx(1.0) and hi.met(1300) and not hi.met(1301)
 
+
+
+def test_residual_is_the_signed_root_of_the_distance_and_rises_with_the_value(tmp_path):
+    """What the least-squares polish reads: residual ** 2 == distance for every kind, with and
+    without the margin; below the target negative, above positive, and never falling as the
+    simulated value rises; the weighted residuals' squares sum to the loss."""
+    a, lo, hi = load(tmp_path, [entry("a"), entry("b", kind="at_least", weight=2), entry("c", kind="at_most")])
+    r = _range()
+    for t in (a, lo, hi, r, _range(100.0, 101.0)):
+        for margin in (0.0, 0.1):
+            values = [50.0 * i for i in range(60)]
+            res = [t.residual(v, margin) for v in values]
+            assert [x ** 2 for x in res] == [t.distance(v, margin) for v in values]
+            assert all(x <= y for x, y in zip(res, res[1:])), (t.id, margin)
+    assert a.residual(1170) == pytest.approx(-1.0) and a.residual(1430) == pytest.approx(1.0)
+    assert lo.residual(1170) == pytest.approx(-1.0) and lo.residual(5000) == 0.0
+    assert hi.residual(1430) == pytest.approx(1.0) and hi.residual(0) == 0.0
+    assert r.residual(90) == pytest.approx(-1.0) and r.residual(220) == pytest.approx(1.0) and r.residual(150) == 0.0
+    assert a.residual(math.nan) == math.inf
+    sim = {"a": 1500.0, "b": 1000.0, "c": 1400.0}
+    assert sum(x ** 2 for x in residuals([a, lo, hi], sim, 0.02)) == pytest.approx(loss([a, lo, hi], sim, 0.02))
 
 # ---------------------------------------------------------------------------- measures
 def test_indicator_park_and_ratio_simulated(tmp_path):

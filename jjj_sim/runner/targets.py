@@ -22,7 +22,8 @@ Distance of one simulated value s to a target with reported value r, kind and to
                interval is narrowed by margin * low and margin * high, each at most a quarter of
                its width
 The loss of a parameter set is the weighted mean of d over targets, averaged over
-replications. ``margin`` (config ``calibration.bound_margin``) asks the fit to clear a bound
+replications: a sum of squares of the targets' signed residuals (``residuals``), which the
+calibration's least-squares polish reads. ``margin`` (config ``calibration.bound_margin``) asks the fit to clear a bound
 by a little, so that the mean over seeds still clears it; whether a target is *met* is judged
 without it.
 """
@@ -128,27 +129,31 @@ class Target:
     # ------------------------------------------------------------------ distance
     def distance(self, simulated: float, margin: float = 0.0) -> float:
         """The distance d of ``simulated`` to this target (module docstring); inf if not finite."""
+        return self.residual(simulated, margin) ** 2
+
+    def residual(self, simulated: float, margin: float = 0.0) -> float:
+        """The signed root of the distance: negative below the target (or its range), positive
+        above, 0 inside a range or past a one-sided bound; ``distance == residual ** 2``. It rises
+        with ``simulated``, so a least-squares solver can read its slope; inf if not finite."""
         r, s, t = self.value, simulated, self.tolerance
         if not math.isfinite(s):
             return math.inf
         if self.kind == "approx":
-            gap = s - r
-        elif self.kind == "at_least":
-            gap = max(0.0, r * (1 + margin) - s)
-        elif self.kind == "at_most":
-            gap = max(0.0, s - r * (1 - margin))
-        else:
-            # narrowed inward by the margin, but by at most a quarter of the width at each end, so a
-            # narrow range (2,800-2,900) keeps a middle half to aim at instead of losing its margin
-            quarter = (self.high - self.low) / 4.0
-            lo = self.low + min(margin * self.low, quarter)
-            hi = self.high - min(margin * self.high, quarter)
-            if s < lo:
-                return ((lo - s) / (t * self.low)) ** 2
-            if s > hi:
-                return ((s - hi) / (t * self.high)) ** 2
-            return 0.0
-        return (gap / (t * r)) ** 2
+            return (s - r) / (t * r)
+        if self.kind == "at_least":
+            return -max(0.0, r * (1 + margin) - s) / (t * r)
+        if self.kind == "at_most":
+            return max(0.0, s - r * (1 - margin)) / (t * r)
+        # narrowed inward by the margin, but by at most a quarter of the width at each end, so a
+        # narrow range (2,800-2,900) keeps a middle half to aim at instead of losing its margin
+        quarter = (self.high - self.low) / 4.0
+        lo = self.low + min(margin * self.low, quarter)
+        hi = self.high - min(margin * self.high, quarter)
+        if s < lo:
+            return (s - lo) / (t * self.low)
+        if s > hi:
+            return (s - hi) / (t * self.high)
+        return 0.0
 
     def met(self, simulated: float) -> bool:
         """Whether ``simulated`` meets the target, without the margin (False if not finite)."""
@@ -300,3 +305,10 @@ def loss(targets: list[Target], simulated: dict[str, float], margin: float = 0.0
     """Weighted mean distance of one replication's values {target id: value}."""
     w = sum(t.weight for t in targets)
     return sum(t.weight * t.distance(simulated[t.id], margin) for t in targets) / w
+
+
+def residuals(targets: list[Target], simulated: dict[str, float], margin: float = 0.0) -> list[float]:
+    """One replication's residuals, each target's scaled by the root of its share of the weight:
+    their squares sum to ``loss(targets, simulated, margin)``."""
+    w = sum(t.weight for t in targets)
+    return [math.sqrt(t.weight / w) * t.residual(simulated[t.id], margin) for t in targets]

@@ -12,8 +12,9 @@ Three stages, each resumable from what it left in the run directory:
    ``calibration.budget`` simulations in all, i.e. budget / replications parameter sets, over
    ``calibration.workers`` processes sharing an Optuna journal file (``optuna_journal.log``):
    a killed calibration continues from the trials it completed.
-1b. Polish: Nelder-Mead (scipy) from the Optuna point, on the same seeds, for
-   ``calibration.polish`` simulations (0 skips it); kept in ``polish.json``.
+1b. Polish: Nelder-Mead or trust-region least squares (scipy; ``calibration.polish_method``)
+   from the Optuna point, on the same seeds, for ``calibration.polish`` simulations (0 skips
+   it); kept in ``polish.json``.
 2. Posterior: ABC-SMC with pyabc (uniform priors on the bounds, log-uniform where ``log``;
    one seed per simulation), stored in ``abc.db``; a rerun continues from the last complete
    generation. ``calibration.abc.generations: 0`` skips it.
@@ -60,6 +61,7 @@ from jjj_sim.tools.calibration.fit_report import (
     write_fitted,
     write_plots,
 )
+from jjj_sim.tools.calibration.optimizers import POLISH_METHODS, least_squares_polish, nelder_mead_polish
 from jjj_sim.tools.calibration.simulator import FreeParam, Simulator, parse_free
 
 log = logging.getLogger("jjj_sim.calibrate")
@@ -87,6 +89,10 @@ class Settings:
         if self.trials < 1:
             raise ConfigError("calibration.budget", "must be at least calibration.replications")
         self.polish = count(c.get("polish", 0), "calibration.polish", "samples", 0)
+        self.polish_method = str(c.get("polish_method") or "nelder-mead")
+        if self.polish_method not in POLISH_METHODS:
+            raise ConfigError("calibration.polish_method",
+                              f"expected one of {', '.join(POLISH_METHODS)}, got {self.polish_method!r}")
         self.start: dict[str, float] = {}
         if c.get("start"):  # a params file whose values of the free parameters are tried first
             given = load_params_file(c.start)
@@ -276,22 +282,21 @@ def _sim_values(job: tuple[dict[str, float], int, float | None]) -> dict[str, fl
     params, seed, scale = job
     return _SIM.values(params, seed, scale=scale)
 
+
 def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], start_loss: float):
-    """Nelder-Mead (scipy) from the Optuna point on the unit cube of the bounds, with the same
-    replication seeds (common random numbers, so the loss is a deterministic function of the
-    parameters), for ``calibration.polish`` simulations. TPE finds the basin; the simplex
-    walks down it, which matters when one-sided and range targets meet at a corner (the
-    closure path, T3-T6). Returns (best point, summary); the result is kept in polish.json,
-    so a rerun reuses it."""
+    """Polish the Optuna point on the unit cube of the bounds, with the same replication seeds
+    (common random numbers, so the loss is a deterministic function of the parameters), for
+    ``calibration.polish`` simulations, by ``calibration.polish_method`` (optimizers.py:
+    ``nelder-mead`` or ``least-squares``). TPE finds the basin; the
+    polish walks down it, which matters when one-sided and range targets meet at a corner (the
+    closure path, T3-T6). Returns (best point of all evaluated, summary); the result is kept
+    in polish.json, so a rerun reuses it."""
     path = run_dir / "polish.json"
     if s.polish < s.replications:
         return start, None
     if path.exists():
         saved = json.loads(path.read_text(encoding="utf-8"))
         return {k: float(v) for k, v in saved["best"].items()}, saved
-    from scipy.optimize import minimize
-
-
     free = s.free
     evals: list[tuple[float, dict]] = [(start_loss, dict(start))]
     workers = min(s.workers, s.replications)
@@ -300,27 +305,27 @@ def polish(run_dir: Path, sim: Simulator, s: Settings, start: dict[str, float], 
     # a point's seeds, in parallel
     pool = JobPool(workers, context="fork", initializer=die_with_parent, initargs=(os.getpid(),))
 
-    def f(u):
+    def evaluate(u) -> tuple[list[dict[str, float]], float]:
+        """The point's runs (a seed each) and their mean loss (1e12 if not finite); recorded."""
         params = {p.name: p.from_unit(x) for p, x in zip(free, u)}
         runs = pool.map(_sim_values, [(params, seed, None) for seed in sim.seeds])
         value = float(np.mean([loss(sim.targets, r, sim.margin) for r in runs]))
         value = value if math.isfinite(value) else 1e12
         evals.append((value, params))
-        return value
+        return runs, value
 
     x0 = np.array([p.to_unit(start[p.name]) for p in free])
-    step = 0.05  # first simplex: 5% of each range around the start
-    simplex = np.vstack([x0] + [np.clip(x0 + step * np.eye(len(free))[i] * (1 if x0[i] < 0.95 else -1), 0, 1)
-                                for i in range(len(free))])
-    log.info("polish: Nelder-Mead from loss %.4g, %d simulations", start_loss, s.polish)
+    max_evals = max(1, s.polish // s.replications)
+    log.info("polish: %s from loss %.4g, %d simulations", s.polish_method, start_loss, s.polish)
     try:
-        minimize(f, x0, method="Nelder-Mead",
-                 options={"maxfev": max(1, s.polish // s.replications), "initial_simplex": simplex,
-                          "xatol": 1e-4, "fatol": 1e-6})
+        if s.polish_method == "least-squares":
+            least_squares_polish(evaluate, x0, sim.targets, sim.margin, max_evals, lambda: len(evals) - 1)
+        else:
+            nelder_mead_polish(lambda u: evaluate(u)[1], x0, max_evals)
     finally:
         pool.shutdown()
     best_loss, best = min(evals, key=lambda e: e[0])
-    saved = {"start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
+    saved = {"method": s.polish_method, "start_loss": start_loss, "loss": best_loss, "evaluations": len(evals) - 1,
              "simulations": (len(evals) - 1) * s.replications, "best": best}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(saved, indent=1), encoding="utf-8")

@@ -127,7 +127,8 @@ def replications(params_file: str, scales: list[float], seeds: int) -> dict:
 
 
 def recovery(params_file: str, scale: float, seeds: int, budget: int, replications_: int, generations: int,
-             population: int, out_dir: Path, start: str | None = None, polish: int | None = None) -> dict:
+             population: int, out_dir: Path, start: str | None = None, polish: int | None = None,
+             polish_method: str | None = None) -> dict:
     """Targets made by the model at known parameters (the fitted point, mean over seeds, as
     approx targets with each real target's tolerance, at least 5%, its span and weight); the calibrator, started from the default bounds and a
     different seed, should recover the parameters. The synthetic targets and the calibration
@@ -151,7 +152,8 @@ def recovery(params_file: str, scale: float, seeds: int, budget: int, replicatio
            f"calibration.abc.generations={generations}", f"calibration.abc.population_size={population}",
            f"calibration.check.scale={scale}", "calibration.check.replications=5", "seed=777",
            f"hydra.run.dir={run_dir}"] + ([f"calibration.start={start}"] if start else []) \
-        + ([f"calibration.polish={polish}"] if polish is not None else [])
+        + ([f"calibration.polish={polish}"] if polish is not None else []) \
+        + ([f"calibration.polish_method={polish_method}"] if polish_method else [])
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:  # e.g. a synthetic target of 0 at a small scale: the calibrator's own one-line error
         said = (done.stderr.strip().splitlines() or ["no message"])[-1]
@@ -254,7 +256,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--generations", type=int, default=4, help="recovery: ABC generations")
     ap.add_argument("--population", type=int, default=100, help="recovery: ABC population")
     ap.add_argument("--start", help="recovery: a params file the calibrator starts from (calibration.start)")
-    ap.add_argument("--polish", type=int, help="recovery: the calibrator's Nelder-Mead simulations (calibration.polish; "
+    ap.add_argument("--polish", type=int, help="recovery: the calibrator's polish simulations (calibration.polish; "
+                    "default conf/calibrate.yaml's)")
+    ap.add_argument("--polish-method", help="recovery: nelder-mead or least-squares (calibration.polish_method; "
                     "default conf/calibrate.yaml's)")
     ap.add_argument("--tag", default="", help="suffix of the results file name (CHECK_TAG.json)")
     return ap
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             made += [p for p in make_out(work) if p not in made]
             res = recovery(a.params, a.scale, a.seeds, a.budget, a.replications, a.generations, a.population,
-                           work, a.start, a.polish)
+                           work, a.start, a.polish, a.polish_method)
         res["command"] = " ".join(["python -m jjj_sim.tools.calibration.checks", *argv])
         try:
             path = write_result(out, f"{name}.json", res)

@@ -83,7 +83,8 @@ def report_markdown(rep: dict) -> str:
     lines += ["", f"Best loss {rep['optuna']['best_loss']:.4g} after {rep['optuna']['parameter_sets']} parameter sets."]
     if rep.get("polish"):
         pol = rep["polish"]
-        lines += [f"Polished by Nelder-Mead ({pol['evaluations']} parameter sets, {pol['simulations']} simulations): "
+        method = {"nelder-mead": "Nelder-Mead", "least-squares": "trust-region least squares"}[pol.get("method", "nelder-mead")]
+        lines += [f"Polished by {method} ({pol['evaluations']} parameter sets, {pol['simulations']} simulations): "
                   f"loss {pol['start_loss']:.4g} -> {pol['loss']:.4g}. The fitted values above are the polished point."]
     post = rep.get("posterior")
     if post:
