@@ -182,6 +182,25 @@ def _fill(page, selector: str, text: str) -> None:
     box.press("Enter")
 
 
+def _click_until_shown(page, button: str, shown, tries: int = 3, each_ms: float = 20_000) -> None:
+    """Click the button named ``button`` until the locator ``shown`` is visible, at most ``tries``
+    times, ``each_ms`` apart. Only for a click that is idempotent (a load or a check that fails
+    the same way each time): on a loaded machine a click can land while the page re-renders its
+    controls, and be lost. If ``shown`` never shows, the error says what the page shows instead."""
+    # here, as in the browser fixture: without playwright this module's tests skip, not fail to import
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for _ in range(tries):
+        page.get_by_role("button", name=button).click()
+        try:
+            shown.wait_for(timeout=each_ms)
+            return
+        except PlaywrightTimeoutError:
+            pass
+    messages = [m.inner_text() for m in page.locator(".control-error").all()]
+    raise AssertionError(f"after {tries} clicks on {button!r}, not shown: {shown}; the page's messages: {messages}")
+
+
 def _number(text: str) -> float:
     m = re.match(r"\s*([+-]?[\d,]+(?:\.\d+)?)", text)
     assert m, f"no number at the start of {text!r}"
@@ -250,14 +269,12 @@ def test_bad_input_shows_a_message_and_tabs_are_independent(server, browser):
     _fill(a, ".lever-incentives-xiongan .lever-from", "2025-01")
     a.locator(".error-incentives-xiongan").wait_for(state="detached")
     _fill(a, ".input-scale", "-1")
-    a.get_by_role("button", name="Run").click()
     scale_msg = a.locator(".error-population-scale")
-    scale_msg.wait_for()
+    _click_until_shown(a, "Run", scale_msg)
     assert "population.scale" in scale_msg.inner_text() and "> 0" in scale_msg.inner_text()
     # an unknown scenario file
     _fill(a, ".scenario-file", "no/such/scenario.yaml")
-    a.get_by_role("button", name="Load file").click()
-    a.locator(".error-scenario-file", has_text="no such scenario file").wait_for()
+    _click_until_shown(a, "Load file", a.locator(".error-scenario-file", has_text="no such scenario file"))
     assert _answers(server["url"]), "the server stopped answering after bad input"
 
     # a second tab starts from the defaults: none of the first tab's edits or messages

@@ -30,14 +30,20 @@ def run(*args, cwd=ROOT, timeout=600) -> subprocess.CompletedProcess:
 
 
 def kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> None:
-    """SIGKILL the process group as soon as ``ready()`` holds (polled every 5 ms)."""
+    """SIGKILL the process group as soon as ``ready()`` holds (polled every 5 ms); also when the
+    wait fails, so a failed test leaves no run using the cores the next tests time."""
     t0 = time.monotonic()
-    while not ready():
-        assert proc.poll() is None, f"finished before the kill: {proc.communicate()[1][-2000:]}"
-        assert time.monotonic() - t0 < timeout, "never reached the point to kill at"
-        time.sleep(0.005)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        while not ready():
+            assert proc.poll() is None, f"finished before the kill: {proc.communicate()[1][-2000:]}"
+            assert time.monotonic() - t0 < timeout, "never reached the point to kill at"
+            time.sleep(0.005)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it finished (the assertion above says so)
+            pass
+        proc.wait()
 
 
 def staging_dirs(d: Path) -> list[Path]:
