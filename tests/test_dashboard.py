@@ -11,6 +11,7 @@ they fail.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -127,15 +128,20 @@ def server(tmp_path_factory):
     exe = Path(sys.executable).with_name("jjj-sim-dashboard")
     if not exe.exists():
         pytest.fail(f"{exe} is missing: install the package (pip install -e .)")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
     where = tmp_path_factory.mktemp("dashboard")  # not the checkout: it must work from anywhere
     log = open(where / "server.log", "w+")
-    proc = subprocess.Popen([str(exe), "--port", str(port)], cwd=where, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    info = {"proc": proc, "url": url, "log": where / "server.log"}
+    info: dict = {"log": where / "server.log"}
     try:
         deadline = time.monotonic() + 90
+        for attempt in range(3):  # a free port can be taken before the server binds it: then another
+            port = _free_port()
+            info["url"] = url = f"http://127.0.0.1:{port}/"
+            info["proc"] = proc = subprocess.Popen([str(exe), "--port", str(port)], cwd=where, stdout=log,
+                                                   stderr=subprocess.STDOUT, start_new_session=True)
+            while not _answers(url) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.3)
+            if proc.poll() is None or "could not serve on" not in info["log"].read_text():
+                break
         while not _answers(url):
             if proc.poll() is not None:
                 pytest.fail(f"the server exited ({proc.returncode}): {info['log'].read_text()[-3000:]}")
@@ -292,6 +298,20 @@ def test_bad_input_shows_a_message_and_tabs_are_independent(server, browser):
     assert a.locator(".error-population-scale").count() == 1
     a.close()
     b.close()
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):
+    """Another program holds the port: the dashboard says so in one line naming --port, and has
+    not claimed to be serving."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = subprocess.run([str(Path(sys.executable).with_name("jjj-sim-dashboard")), "--port", str(port)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert r.returncode == 1 and "serving on" not in r.stdout
+    assert r.stderr.strip().splitlines() == [
+        f"jjj-sim-dashboard: error: --port: could not serve on 127.0.0.1:{port} ({os.strerror(errno.EADDRINUSE)})"]
 
 
 def test_ctrl_c_stops_the_server(server):

@@ -15,6 +15,7 @@ once with npm into Solara's cache (``assets.py``; ``--prepare-assets`` does only
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -29,6 +30,22 @@ DEFAULT_PORT = 8765
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+class _BindErrors(logging.Filter):
+    """Takes the error uvicorn logs when it cannot bind (``[Errno 98] ... address already in
+    use``) out of its log, for the dashboard's own one-line message."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, OSError):
+            e = record.msg
+            self.errors.append(os.strerror(e.errno) if e.errno else str(e))  # "Address already in use"
+            return False
+        return True
 
 
 def main(argv=None) -> None:
@@ -71,10 +88,18 @@ def main(argv=None) -> None:
 
     runner.warm_up()  # start the simulation workers while the server comes up
     url = f"http://{'127.0.0.1' if a.host in ('0.0.0.0', '') else a.host}:{a.port}"
-    print(f"jjj-sim-dashboard: serving on {url} (Ctrl-C to stop)", flush=True)
     config = uvicorn.Config("solara.server.starlette:app", host=a.host, port=a.port, log_level=a.log_level,
                             ws_max_size=2**26)
+    bind_errors = _BindErrors()
+    logging.getLogger("uvicorn.error").addFilter(bind_errors)
     server = uvicorn.Server(config)
+    startup = server.startup
+
+    async def startup_then_say(sockets=None):  # "serving" once it is: after the socket is bound
+        await startup(sockets=sockets)
+        print(f"jjj-sim-dashboard: serving on {url} (Ctrl-C to stop)", flush=True)
+
+    server.startup = startup_then_say
     # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again with the
     # handlers it found: make SIGTERM end like Ctrl-C, so the workers are stopped too
     signal.signal(signal.SIGTERM, _interrupt)
@@ -82,9 +107,13 @@ def main(argv=None) -> None:
         server.run()
     except KeyboardInterrupt:
         pass
+    except SystemExit:  # uvicorn's exit when it cannot start (the port in use): said below
+        if server.started:
+            raise
     finally:
         runner.shutdown()
     if not server.started:
-        print(f"jjj-sim-dashboard: error: could not serve on {a.host}:{a.port} (in use?)", file=sys.stderr)
+        why = bind_errors.errors[-1] if bind_errors.errors else "it did not start: see the log above"
+        print(f"jjj-sim-dashboard: error: --port: could not serve on {a.host}:{a.port} ({why})", file=sys.stderr)
         sys.exit(1)
     print("jjj-sim-dashboard: stopped", flush=True)
