@@ -16,7 +16,9 @@ import yaml
 
 from jjj_sim.core.errors import ConfigError
 from jjj_sim.core.seeds import replication_seeds
+from jjj_sim.runner.compose import compose as compose_config
 from jjj_sim.runner.targets import Target, load_targets, loss
+from jjj_sim.tools.calibration.calibrate import check_plan
 from jjj_sim.tools.calibration.optimizers import least_squares_polish
 from jjj_sim.tools.calibration.simulator import parse_free
 
@@ -140,10 +142,35 @@ def test_bad_calibration_input_is_one_line_exit_2(tmp_path):
     assert not out.exists()
     r = calibrate(*SMALL, "calibration.budget=0", f"hydra.run.dir={out}")
     assert r.returncode == 2 and "calibration.budget" in r.stderr and not out.exists()
+    r = calibrate(*[a for a in SMALL if a != "calibration.polish=0"], "calibration.polish_method=least-squares",
+                  "calibration.polish=22", f"hydra.run.dir={out}")
+    assert r.returncode == 2 and not out.exists()
+    assert r.stderr.strip().splitlines() == ["jjj-sim-calibrate: error: calibration.polish: the least-squares polish "
+                                             "of 21 parameters needs at least 23 simulations (a Jacobian and a step, "
+                                             "x 1 replications), got 22; 0 skips the polish"]
     r = calibrate(*SMALL, "calibration.polish_method=newton", f"hydra.run.dir={out}")
     assert r.returncode == 2 and not out.exists()
     assert r.stderr.strip().splitlines() == ["jjj-sim-calibrate: error: calibration.polish_method: expected one of "
                                              "nelder-mead, least-squares, got 'newton'"]
+
+
+def test_a_rerun_into_a_calibration_needs_its_settings(tmp_path):
+    """calibration_plan.json keeps a calibration's settings: a rerun with others is refused,
+    naming them; a plan written before calibration.polish_method existed ran Nelder-Mead."""
+    cfg = compose_config([], "calibrate")
+    check_plan(tmp_path, cfg)
+    check_plan(tmp_path, cfg)  # the same settings: resumes
+    with pytest.raises(ConfigError) as e:
+        check_plan(tmp_path, compose_config(["calibration.budget=8"], "calibrate"))
+    assert e.value.field == "hydra.run.dir" and "they differ in: calibration.budget)" in e.value.message
+    plan = tmp_path / "calibration_plan.json"
+    old = json.loads(plan.read_text())
+    del old["calibration"]["polish_method"]
+    plan.write_text(json.dumps(old))
+    check_plan(tmp_path, cfg)
+    with pytest.raises(ConfigError) as e:
+        check_plan(tmp_path, compose_config(["calibration.polish_method=least-squares"], "calibrate"))
+    assert "they differ in: calibration.polish_method)" in e.value.message
 
 
 def test_least_squares_polish_finds_a_linear_models_truth_within_its_budget():
@@ -323,14 +350,13 @@ def test_recovery_check_runs_the_calibrator_with_the_polish_asked_for(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither --out nor the work directory is left behind
     out = tmp_path / "rec"
     r = checks("recovery", "--scale", "0.2", "--seeds", "4", "--budget", "1", "--replications", "1",
-               "--generations", "0", "--polish", "3", "--polish-method", "least-squares", "--out", str(out), cwd=tmp_path)
+               "--generations", "0", "--polish", "23", "--polish-method", "least-squares", "--out", str(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "recovery.json").read_text())
     free = set(yaml.safe_load((ROOT / "conf" / "calibrate.yaml").read_text())["calibration"]["free"])
     assert set(res["params"]) == free
     assert all({"truth", "estimate", "relative_error"} <= set(v) for v in res["params"].values())
-    # the method asked for, within its budget (3 points: the start and two of 21 Jacobian columns)
-    assert res["polish"]["method"] == "least-squares" and res["polish"]["simulations"] == 3
-    assert res["polish"]["loss"] <= res["polish"]["start_loss"]
+    # the method asked for, within its budget (23 points: the start, 21 Jacobian columns, a step)
+    assert res["polish"]["method"] == "least-squares" and 22 <= res["polish"]["simulations"] <= 23
     assert res["polish"]["start_loss"] == pytest.approx(res["best_loss"])  # the polish starts at the Optuna point
-    assert res["command"].endswith(f"--polish 3 --polish-method least-squares --out {out}")
+    assert res["command"].endswith(f"--polish 23 --polish-method least-squares --out {out}")

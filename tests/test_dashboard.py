@@ -135,12 +135,13 @@ def server(tmp_path_factory):
         deadline = time.monotonic() + 90
         for attempt in range(3):  # a free port can be taken before the server binds it: then another
             port = _free_port()
+            said_before = len(info["log"].read_text())  # the log is shared by the attempts
             info["url"] = url = f"http://127.0.0.1:{port}/"
             info["proc"] = proc = subprocess.Popen([str(exe), "--port", str(port)], cwd=where, stdout=log,
                                                    stderr=subprocess.STDOUT, start_new_session=True)
             while not _answers(url) and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.3)
-            if proc.poll() is None or "could not serve on" not in info["log"].read_text():
+            if proc.poll() is None or "--port: could not serve on" not in info["log"].read_text()[said_before:]:
                 break
         while not _answers(url):
             if proc.poll() is not None:
@@ -298,6 +299,19 @@ def test_bad_input_shows_a_message_and_tabs_are_independent(server, browser):
     assert a.locator(".error-population-scale").count() == 1
     a.close()
     b.close()
+
+
+def test_a_server_that_cannot_start_names_the_option_at_fault():
+    from jjj_sim.tools.dashboard import cannot_serve
+
+    in_use = OSError(errno.EADDRINUSE, "error while attempting to bind on address: address already in use")
+    assert cannot_serve("127.0.0.1", 80, in_use) == \
+        f"jjj-sim-dashboard: error: --port: could not serve on 127.0.0.1:80 ({os.strerror(errno.EADDRINUSE)})"
+    assert cannot_serve("10.9.9.9", 8765, OSError(errno.EADDRNOTAVAIL, "x")).startswith(
+        "jjj-sim-dashboard: error: --host: could not serve on 10.9.9.9:8765")
+    assert cannot_serve("nosuch", 8765, socket.gaierror(-2, "Name or service not known")) == \
+        "jjj-sim-dashboard: error: --host: could not serve on nosuch:8765 (Name or service not known)"
+    assert "--" not in cannot_serve("127.0.0.1", 8765, None)
 
 
 def test_a_port_in_use_is_one_line_and_exit_1(tmp_path):

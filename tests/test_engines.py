@@ -198,7 +198,7 @@ def final_states(state_dir: Path, timeout: float = 60.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
         states = [f.read_text().strip() for f in sorted(state_dir.glob("*.state"))]
-        if set(states) <= {"COMPLETED", "FAILED"} or time.monotonic() > deadline:
+        if (states and set(states) <= {"COMPLETED", "FAILED"}) or time.monotonic() > deadline:
             return states
         time.sleep(0.1)
 

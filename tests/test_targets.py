@@ -85,22 +85,24 @@ def test_one_sided_and_approx_unchanged(tmp_path):
 
 
 def test_residual_is_the_signed_root_of_the_distance_and_rises_with_the_value(tmp_path):
-    """What the least-squares polish reads: residual ** 2 == distance for every kind, with and
-    without the margin; below the target negative, above positive, and never falling as the
-    simulated value rises; the weighted residuals' squares sum to the loss."""
+    """What the least-squares polish reads: below the target negative, above positive, in units
+    of the tolerance, never falling as the simulated value rises (with and without the margin);
+    the weighted residuals' squares sum to the loss."""
     a, lo, hi = load(tmp_path, [entry("a"), entry("b", kind="at_least", weight=2), entry("c", kind="at_most")])
     r = _range()
     for t in (a, lo, hi, r, _range(100.0, 101.0)):
         for margin in (0.0, 0.1):
             values = [50.0 * i for i in range(60)]
             res = [t.residual(v, margin) for v in values]
-            assert [x ** 2 for x in res] == [t.distance(v, margin) for v in values]
             assert all(x <= y for x, y in zip(res, res[1:])), (t.id, margin)
     assert a.residual(1170) == pytest.approx(-1.0) and a.residual(1430) == pytest.approx(1.0)
     assert lo.residual(1170) == pytest.approx(-1.0) and lo.residual(5000) == 0.0
     assert hi.residual(1430) == pytest.approx(1.0) and hi.residual(0) == 0.0
     assert r.residual(90) == pytest.approx(-1.0) and r.residual(220) == pytest.approx(1.0) and r.residual(150) == 0.0
     assert a.residual(math.nan) == math.inf
+    # the margin: aim 10% past a bound (1430), and into [110, 180] for a range of [100, 200]
+    assert lo.residual(1300, margin=0.1) == pytest.approx(-1.0) and lo.residual(1431, margin=0.1) == 0.0
+    assert r.residual(100, margin=0.1) == pytest.approx(-1.0) and r.residual(200, margin=0.1) == pytest.approx(1.0)
     sim = {"a": 1500.0, "b": 1000.0, "c": 1400.0}
     assert sum(x ** 2 for x in residuals([a, lo, hi], sim, 0.02)) == pytest.approx(loss([a, lo, hi], sim, 0.02))
 

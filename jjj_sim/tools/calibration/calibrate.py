@@ -61,7 +61,12 @@ from jjj_sim.tools.calibration.fit_report import (
     write_fitted,
     write_plots,
 )
-from jjj_sim.tools.calibration.optimizers import POLISH_METHODS, least_squares_polish, nelder_mead_polish
+from jjj_sim.tools.calibration.optimizers import (
+    POLISH_METHODS,
+    least_squares_minimum,
+    least_squares_polish,
+    nelder_mead_polish,
+)
 from jjj_sim.tools.calibration.simulator import FreeParam, Simulator, parse_free
 
 log = logging.getLogger("jjj_sim.calibrate")
@@ -93,6 +98,11 @@ class Settings:
         if self.polish_method not in POLISH_METHODS:
             raise ConfigError("calibration.polish_method",
                               f"expected one of {', '.join(POLISH_METHODS)}, got {self.polish_method!r}")
+        need = least_squares_minimum(len(self.free)) * self.replications
+        if self.polish_method == "least-squares" and 0 < self.polish < need:
+            raise ConfigError("calibration.polish", f"the least-squares polish of {len(self.free)} parameters needs at "
+                              f"least {need} simulations (a Jacobian and a step, x {self.replications} replications), "
+                              f"got {self.polish}; 0 skips the polish")
         self.start: dict[str, float] = {}
         if c.get("start"):  # a params file whose values of the free parameters are tried first
             given = load_params_file(c.start)
@@ -151,6 +161,8 @@ def normalise_args(argv: list[str]) -> list[str]:
 
 PLAN_FILE = "calibration_plan.json"
 RESUMABLE = ("calibration.workers", "calibration.sampler", "calibration.dask_address")  # may change on resume
+# settings added after plans were written: a plan without one ran with this value
+ADDED_SINCE = {"calibration.polish_method": "nelder-mead"}
 
 
 def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
@@ -169,9 +181,10 @@ def check_plan(run_dir: Path, cfg: DictConfig, write: bool = True) -> None:
             before = json.loads(f.read_text(encoding="utf-8"))
         except ValueError:
             before = {}
-        now = json.loads(json.dumps(plan))
-        if now != before:
-            now_flat, was_flat = dict(leaves(now)), dict(leaves(before))
+        now_flat, was_flat = dict(leaves(json.loads(json.dumps(plan)))), dict(leaves(before))
+        if before:
+            was_flat = {**ADDED_SINCE, **was_flat}
+        if now_flat != was_flat:
             differ = sorted(k for k in set(now_flat) | set(was_flat) if now_flat.get(k) != was_flat.get(k)) or ["..."]
             differ = differ[:6] + (["..."] if len(differ) > 6 else [])
             raise ConfigError("hydra.run.dir", f"{run_dir} holds a calibration with other settings (they differ in: "

@@ -10,6 +10,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from jjj_sim import __version__
+from jjj_sim.tools.calibration.optimizers import POLISH_METHODS
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -83,7 +84,7 @@ def report_markdown(rep: dict) -> str:
     lines += ["", f"Best loss {rep['optuna']['best_loss']:.4g} after {rep['optuna']['parameter_sets']} parameter sets."]
     if rep.get("polish"):
         pol = rep["polish"]
-        method = {"nelder-mead": "Nelder-Mead", "least-squares": "trust-region least squares"}[pol.get("method", "nelder-mead")]
+        method = POLISH_METHODS[pol.get("method", "nelder-mead")]  # polish.json before the methods: Nelder-Mead
         lines += [f"Polished by {method} ({pol['evaluations']} parameter sets, {pol['simulations']} simulations): "
                   f"loss {pol['start_loss']:.4g} -> {pol['loss']:.4g}. The fitted values above are the polished point."]
     post = rep.get("posterior")

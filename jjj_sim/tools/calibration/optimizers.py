@@ -16,7 +16,7 @@ from scipy.optimize import least_squares, minimize
 
 from jjj_sim.runner.targets import Target, residuals
 
-POLISH_METHODS = ("nelder-mead", "least-squares")
+POLISH_METHODS = {"nelder-mead": "Nelder-Mead", "least-squares": "trust-region least squares"}  # name: in reports
 
 
 class _Spent(Exception):
@@ -54,35 +54,50 @@ def least_squares_polish(evaluate, x0: np.ndarray, targets: list[Target], margin
     ``diff_step`` is relative to the point, so it would shrink to nothing near a lower bound).
     The solver stops when a step no longer lowers the loss, which on a step function can be a
     step too small to move a firm: it is then restarted from the best point with a fresh trust
-    region, until a restart finds nothing better or ``spent()`` reaches ``max_evals``."""
-    last: dict[bytes, np.ndarray] = {}  # the residuals at the last point fun ran: the Jacobian's base
-    best = [math.inf, np.array(x0, dtype=float)]  # the lowest sum of squares seen, and where
+    region, until a restart finds nothing better or ``spent()`` reaches ``max_evals``. A step
+    needs the start, a Jacobian and the step's point: ``least_squares_minimum(n)`` points."""
+    # the residuals at the last point run (the Jacobian's base) and at the best (a restart's
+    # start): with common random numbers a point run again gives the same, so it is not rerun
+    last: list = [None, None]  # [point, residuals]
+    best: list = [None, None, math.inf]  # [point, residuals, sum of squares]
+
+    def known(u: np.ndarray, where: list) -> bool:  # dogbox may move a point onto a bound by an ulp
+        return where[0] is not None and np.allclose(u, where[0], rtol=0.0, atol=1e-12)
 
     def fun(u: np.ndarray) -> np.ndarray:
+        if known(u, best):
+            return best[1]
         if spent() >= max_evals:
             raise _Spent
         runs, _ = evaluate(u)
         r = np.concatenate([residuals(targets, run, margin) for run in runs]) / math.sqrt(len(runs))
         r = np.where(np.isfinite(r), r, 1e6)  # a non-finite value: far off, as the loss's 1e12
-        last.clear()
-        last[u.tobytes()] = r
-        if float(r @ r) < best[0]:
-            best[:] = [float(r @ r), np.array(u)]
+        last[:] = [np.array(u), r]
+        if float(r @ r) < best[2]:
+            best[:] = [np.array(u), r, float(r @ r)]
         return r
 
     def jac(u: np.ndarray, *_) -> np.ndarray:
-        base = last[u.tobytes()] if u.tobytes() in last else fun(u)
+        base = last[1] if known(u, last) else fun(u)
         columns = []
         for i in range(len(u)):
             h = POLISH_STEP if u[i] + POLISH_STEP <= 1.0 else -POLISH_STEP
             columns.append((fun(u + h * np.eye(len(u))[i]) - base) / h)
         return np.column_stack(columns)
 
+    start = np.array(x0, dtype=float)
     try:
         while True:
-            before = best[0]
-            least_squares(fun, best[1], jac=jac, bounds=(0.0, 1.0), method="dogbox", max_nfev=max_evals)
-            if not best[0] < before:
+            before = best[2]
+            least_squares(fun, start, jac=jac, bounds=(0.0, 1.0), method="dogbox", max_nfev=max_evals)
+            if not best[2] < before:
                 return
+            start = best[0]
     except _Spent:
         pass
+
+
+def least_squares_minimum(n_free: int) -> int:
+    """Points the least-squares polish needs to take one step with ``n_free`` parameters: the
+    start, a Jacobian column for each, and the step's point."""
+    return n_free + 2

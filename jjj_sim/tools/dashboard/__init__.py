@@ -15,6 +15,7 @@ once with npm into Solara's cache (``assets.py``; ``--prepare-assets`` does only
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -34,18 +35,28 @@ def _interrupt(signum, frame):
 
 class _BindErrors(logging.Filter):
     """Takes the error uvicorn logs when it cannot bind (``[Errno 98] ... address already in
-    use``) out of its log, for the dashboard's own one-line message."""
+    use``) out of its log, for the dashboard's own one-line message (``cannot_serve``)."""
 
     def __init__(self):
         super().__init__()
-        self.errors: list[str] = []
+        self.errors: list[OSError] = []
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, OSError):
-            e = record.msg
-            self.errors.append(os.strerror(e.errno) if e.errno else str(e))  # "Address already in use"
+            self.errors.append(record.msg)
             return False
         return True
+
+
+def cannot_serve(host: str, port: int, error: OSError | None) -> str:
+    """The one line for a server that did not start: the port's fault (in use, or privileged),
+    the host's (not this machine's address, or no such name), or neither (uvicorn said why)."""
+    if error is None:
+        return "jjj-sim-dashboard: error: the server did not start (see the messages above)"
+    field = "--port" if error.errno in (errno.EADDRINUSE, errno.EACCES) else "--host"
+    why = os.strerror(error.errno) if error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL) \
+        else (error.strerror or str(error))
+    return f"jjj-sim-dashboard: error: {field}: could not serve on {host}:{port} ({why})"
 
 
 def main(argv=None) -> None:
@@ -97,6 +108,7 @@ def main(argv=None) -> None:
 
     async def startup_then_say(sockets=None):  # "serving" once it is: after the socket is bound
         await startup(sockets=sockets)
+        logging.getLogger("uvicorn.error").removeFilter(bind_errors)
         print(f"jjj-sim-dashboard: serving on {url} (Ctrl-C to stop)", flush=True)
 
     server.startup = startup_then_say
@@ -113,7 +125,6 @@ def main(argv=None) -> None:
     finally:
         runner.shutdown()
     if not server.started:
-        why = bind_errors.errors[-1] if bind_errors.errors else "it did not start: see the log above"
-        print(f"jjj-sim-dashboard: error: --port: could not serve on {a.host}:{a.port} ({why})", file=sys.stderr)
+        print(cannot_serve(a.host, a.port, bind_errors.errors[-1] if bind_errors.errors else None), file=sys.stderr)
         sys.exit(1)
     print("jjj-sim-dashboard: stopped", flush=True)
