@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
 from jjj_sim.core.errors import ConfigError
-from jjj_sim.runner.targets import load_targets
+from jjj_sim.runner.targets import Target, load_targets
+from jjj_sim.sim.indicators import INDICATORS
+from jjj_sim.tools.validate import write_plots
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["population.scale=0.01", "seeds=2", "run.end_year=2016"]
@@ -255,3 +258,17 @@ def test_bad_forecast_files_are_refused(tmp_path, figures_file, series, field):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"jjj-sim-validate: error: {field}"), r.stderr
     assert not out.exists()
+
+
+def test_plot_titles_drop_the_chinese_terms_the_font_cannot_draw(tmp_path):
+    """Two indicators' words carry the record's Chinese terms (关停退出, 不予办理登记): the reports
+    keep them, the plots' titles drop them (matplotlib's default font has no CJK glyphs, which
+    drew as empty boxes with a warning per glyph)."""
+    assert "不予办理登记" in INDICATORS["registrations_refused_cum"].label
+    figure = Target("T13", "registrations_refused_cum", 2017, 18600, "approx", 0.05, "s", "d", "q")
+    runs = [{"indicators": {"registrations_refused_cum": {"2016": 15000.0 + i, "2017": 18000.0 + i}}} for i in range(3)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (path,) = write_plots(tmp_path, [figure], runs)
+    assert path.stat().st_size > 1000
+    assert not [w for w in caught if "missing from font" in str(w.message)], [str(w.message) for w in caught]

@@ -49,6 +49,7 @@ from jjj_sim.core.errors import ConfigError, OutputError
 from jjj_sim.core.resources import CONF_SEARCH, find
 from jjj_sim.core.seeds import replication_seeds
 from jjj_sim.core.timeline import MAX_END_YEAR, START_YEAR
+from jjj_sim.reporting.words import plot_label
 from jjj_sim.runner import config
 from jjj_sim.runner.compose import precheck
 from jjj_sim.runner.entry import EXIT_BAD_INPUT, EXIT_WRITE
@@ -62,7 +63,7 @@ from jjj_sim.runner.targets import (
     parse_entry,
     read_entries,
 )
-from jjj_sim.sim.indicators import INDICATORS
+
 
 PROG = "jjj-sim-validate"
 MARKER = "validation.json"
@@ -342,7 +343,7 @@ def write_plots(out: Path, figures: list[Target], results: list[dict]) -> list[P
         elif t0.ratio is not None:
             title = f"{t0.ratio[0]} / {t0.ratio[1]}"
         else:
-            desc = INDICATORS[t0.indicator].label
+            desc = plot_label(t0.indicator)[0]  # without the Chinese terms: the plot's font has no CJK glyphs
             title = desc if len(desc) <= 70 else t0.indicator
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("year (year-end values)")
